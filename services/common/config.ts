@@ -1,0 +1,136 @@
+/**
+ * Configuration is compiled once: flags and environment variables are read
+ * here, validated, and handed to constructors as frozen typed objects. Nothing
+ * else reads process.env.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LogLevel, Logger } from './logger';
+import { Logger as LoggerImpl } from './logger';
+
+export interface TimeoutDefaults {
+  guestConnectMs: number;
+  idleMs: number;
+  startToCloseMs: number;
+  killGraceMs: number;
+}
+
+export interface BackoffPolicy {
+  initialMs: number;
+  multiplier: number;
+  maxMs: number;
+  /** Fraction of the delay randomised, 0..1. */
+  jitter: number;
+}
+
+export interface SentinelConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  leaseMs: number;
+  heartbeatIntervalMs: number;
+  defaultMaxAttempts: number;
+  timeouts: TimeoutDefaults;
+  backoff: BackoffPolicy;
+  /** How often expired leases are reclaimed and delayed retries become runnable. */
+  tickMs: number;
+}
+
+export type EnvMode = 'auto' | 'strict';
+
+export interface WorkerConfig {
+  sentinel: string;
+  workerId: string;
+  slots: number;
+  envMode: EnvMode;
+  home: string;
+  host: string;
+  /** Port of the worker's own gRPC service (Run, health, reflection); 0 = any free port; -1 = no server. */
+  port: number;
+  basePython: string;
+  indexUrl?: string;
+  installTimeoutMs: number;
+  reconnectMaxMs: number;
+}
+
+export type Flags = Record<string, string | boolean | undefined>;
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function str(flags: Flags, key: string): string | undefined {
+  const v = flags[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function int(value: string | undefined, name: string, def: number, min = 0): number {
+  if (value === undefined || value === '') return def;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+export const DEFAULT_TIMEOUTS: TimeoutDefaults = Object.freeze({
+  guestConnectMs: 30_000,
+  idleMs: 300_000,
+  startToCloseMs: 3_600_000,
+  killGraceMs: 5_000,
+});
+
+export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 1_000, multiplier: 2, maxMs: 300_000, jitter: 0.2 });
+
+export function defaultHome(env: Env): string {
+  return env.CASPARIAN_HOME || path.join(os.homedir(), '.casparian_flow');
+}
+
+export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial<SentinelConfig> = {}): Readonly<SentinelConfig> {
+  const cfg: SentinelConfig = {
+    dataDir: path.resolve(str(flags, 'data-dir') ?? env.CASPARIAN_DATA_DIR ?? '.casparian'),
+    host: str(flags, 'host') ?? env.CASPARIAN_HOST ?? '127.0.0.1',
+    port: int(str(flags, 'port') ?? env.CASPARIAN_PORT, '--port', 50051),
+    leaseMs: int(env.CASPARIAN_LEASE_MS, 'CASPARIAN_LEASE_MS', 30_000, 100),
+    heartbeatIntervalMs: int(env.CASPARIAN_HEARTBEAT_MS, 'CASPARIAN_HEARTBEAT_MS', 5_000, 50),
+    defaultMaxAttempts: int(env.CASPARIAN_MAX_ATTEMPTS, 'CASPARIAN_MAX_ATTEMPTS', 3, 1),
+    timeouts: { ...DEFAULT_TIMEOUTS },
+    backoff: { ...DEFAULT_BACKOFF },
+    tickMs: 1_000,
+    ...overrides,
+  };
+  if (cfg.heartbeatIntervalMs * 2 > cfg.leaseMs) {
+    throw new ConfigError(`lease (${cfg.leaseMs} ms) must be at least twice the heartbeat interval (${cfg.heartbeatIntervalMs} ms)`);
+  }
+  return Object.freeze(cfg);
+}
+
+export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<WorkerConfig> = {}): Readonly<WorkerConfig> {
+  const mode = str(flags, 'env-mode') ?? env.CASPARIAN_ENV_MODE ?? 'auto';
+  if (mode !== 'auto' && mode !== 'strict') throw new ConfigError(`--env-mode must be "auto" or "strict", got "${mode}"`);
+  const cfg: WorkerConfig = {
+    sentinel: str(flags, 'sentinel') ?? env.CASPARIAN_SENTINEL ?? 'localhost:50051',
+    workerId: str(flags, 'worker-id') ?? env.CASPARIAN_WORKER_ID ?? `${os.hostname()}-${process.pid}`,
+    slots: int(str(flags, 'slots') ?? env.CASPARIAN_SLOTS, '--slots', os.cpus().length || 1, 1),
+    envMode: mode,
+    home: path.resolve(str(flags, 'home') ?? defaultHome(env)),
+    host: str(flags, 'worker-host') ?? '127.0.0.1',
+    port: int(str(flags, 'worker-port') ?? env.CASPARIAN_WORKER_PORT, '--worker-port', 0, -1),
+    basePython: str(flags, 'python') ?? env.CASPARIAN_PYTHON ?? 'python3',
+    indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
+    installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),
+    reconnectMaxMs: 5_000,
+    ...overrides,
+  };
+  return Object.freeze(cfg);
+}
+
+export function compileLogger(flags: Flags, env: Env, fields: Record<string, unknown>): Logger {
+  const level = (str(flags, 'log-level') ?? env.CASPARIAN_LOG_LEVEL ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`--log-level must be debug|info|warn|error`);
+  const fmt = env.CASPARIAN_LOG_FORMAT ?? 'auto';
+  const format = fmt === 'json' || (fmt === 'auto' && !process.stderr.isTTY) ? 'json' : 'text';
+  return new LoggerImpl({ level, format }, fields);
+}

@@ -1,0 +1,89 @@
+/**
+ * A grpc-js server with what a service mesh and grpcurl expect: grpc.health.v1
+ * and server reflection (from the descriptor set buf builds), plus message
+ * size limits and a shutdown that never hangs (tryShutdown, then
+ * forceShutdown after a deadline).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+
+/** Message size limit (both directions). Chunks are ≤ 1 MiB; requests with a plugin source may be larger. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export const DESCRIPTOR_SET_PATH = path.resolve(__dirname, '..', '..', '..', 'services', 'gen', 'descriptor-set.binpb');
+
+export function channelOptions(): grpc.ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.keepalive_time_ms': 20_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  };
+}
+
+export interface ManagedServer {
+  server: grpc.Server;
+  health: HealthImplementation;
+  port: number;
+  /** Set every served service (and the overall "") to SERVING or NOT_SERVING. */
+  setServing(serving: boolean): void;
+  /** Graceful stop; forces after graceMs. Idempotent. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(opts: {
+  host: string;
+  port: number;
+  services: { name: string; definition: grpc.ServiceDefinition; impl: grpc.UntypedServiceImplementation }[];
+  credentials?: grpc.ServerCredentials;
+}): Promise<ManagedServer> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+  for (const s of opts.services) server.addService(s.definition, s.impl);
+
+  const names = opts.services.map((s) => s.name);
+  const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'SERVING' as const])));
+  health.addToServer(server);
+
+  const pkg = protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH));
+  new ReflectionService(pkg).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    server,
+    health,
+    port,
+    setServing(serving) {
+      for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+    },
+    shutdown(graceMs = 5_000) {
+      stopping ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Numbered migrations. Each runs once, in order, inside a transaction; the
+ * applied numbers are recorded in `schema_migrations`. Never edit a released
+ * migration: add a new one.
+ */
+import { sql, type Kysely } from 'kysely';
+
+export interface Migration {
+  id: number;
+  name: string;
+  up(db: Kysely<any>): Promise<void>;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    id: 1,
+    name: 'initial schema',
+    async up(db) {
+      await db.schema
+        .createTable('plugins')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('lockfile', 'text', (c) => c.notNull())
+        .addColumn('manifest_json', 'text', (c) => c.notNull())
+        .addColumn('env_hash', 'text', (c) => c.notNull())
+        .addColumn('artifact_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addUniqueConstraint('plugins_name_version', ['name', 'version'])
+        .execute();
+
+      await db.schema
+        .createTable('jobs')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('plugin_name', 'text', (c) => c.notNull())
+        .addColumn('plugin_version', 'text', (c) => c.notNull())
+        .addColumn('env_hash', 'text', (c) => c.notNull())
+        .addColumn('input_path', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('lease_token', 'text')
+        .addColumn('lease_expires_at', 'integer')
+        .addColumn('worker_id', 'text')
+        .addColumn('run_at', 'integer', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text', (c) => c.unique())
+        .addColumn('timeouts_json', 'text', (c) => c.notNull())
+        .addColumn('error_json', 'text')
+        .addColumn('metrics_json', 'text')
+        .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'integer')
+        .addColumn('finished_at', 'integer')
+        .execute();
+      await db.schema.createIndex('jobs_state_run_at').on('jobs').columns(['state', 'run_at', 'seq']).execute();
+      await db.schema.createIndex('jobs_lease').on('jobs').columns(['state', 'lease_expires_at']).execute();
+
+      await db.schema
+        .createTable('outputs')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('rows', 'integer', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('parquet_path', 'text', (c) => c.notNull())
+        .addColumn('columns_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('outputs_pk', ['job_id', 'name'])
+        .execute();
+
+      await db.schema
+        .createTable('job_logs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('level', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('time', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('job_logs_job').on('job_logs').columns(['job_id', 'id']).execute();
+    },
+  },
+];
+
+export async function migrate(db: Kysely<any>): Promise<number[]> {
+  await sql`create table if not exists schema_migrations (id integer primary key, name text not null, applied_at integer not null)`.execute(db);
+  const done = new Set((await sql<{ id: number }>`select id from schema_migrations`.execute(db)).rows.map((r) => r.id));
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.id)) continue;
+    await db.transaction().execute(async (trx) => {
+      await m.up(trx);
+      await sql`insert into schema_migrations (id, name, applied_at) values (${m.id}, ${m.name}, ${Date.now()})`.execute(trx);
+    });
+    applied.push(m.id);
+  }
+  return applied;
+}

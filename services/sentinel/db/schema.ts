@@ -1,0 +1,76 @@
+/**
+ * Table types for kysely. Times are integer milliseconds since the epoch;
+ * JSON columns hold domain objects serialised with JSON.stringify.
+ */
+import type { Generated } from 'kysely';
+
+export type JobStateName = 'queued' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export const FINAL_STATES: readonly JobStateName[] = ['succeeded', 'failed', 'cancelled'];
+/** States in which a job holds a lease. */
+export const LEASED_STATES: readonly JobStateName[] = ['dispatched', 'running'];
+
+export interface PluginsTable {
+  seq: Generated<number>;
+  name: string;
+  version: string;
+  source: string;
+  lockfile: string;
+  manifest_json: string;
+  env_hash: string;
+  artifact_hash: string;
+  created_at: number;
+}
+
+export interface JobsTable {
+  seq: Generated<number>;
+  id: string;
+  plugin_name: string;
+  plugin_version: string;
+  env_hash: string;
+  input_path: string;
+  state: JobStateName;
+  attempt: number;
+  max_attempts: number;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  worker_id: string | null;
+  /** Not runnable before this time (delayed retries). */
+  run_at: number;
+  idempotency_key: string | null;
+  timeouts_json: string;
+  error_json: string | null;
+  metrics_json: string | null;
+  cancel_requested: number;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface OutputsTable {
+  job_id: string;
+  name: string;
+  attempt: number;
+  rows: number;
+  size_bytes: number;
+  parquet_path: string;
+  columns_json: string;
+  created_at: number;
+}
+
+export interface JobLogsTable {
+  id: Generated<number>;
+  job_id: string;
+  attempt: number;
+  level: string;
+  source: string;
+  message: string;
+  time: number;
+}
+
+export interface Database {
+  plugins: PluginsTable;
+  jobs: JobsTable;
+  outputs: OutputsTable;
+  job_logs: JobLogsTable;
+}

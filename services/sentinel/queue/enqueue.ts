@@ -1,0 +1,54 @@
+import type { Db } from '../db/open-database';
+import type { JobRow, JobTimeouts } from './types';
+
+export interface NewJob {
+  id: string;
+  pluginName: string;
+  pluginVersion: string;
+  envHash: string;
+  inputPath: string;
+  maxAttempts: number;
+  timeouts: JobTimeouts;
+  idempotencyKey?: string;
+}
+
+/**
+ * Insert a queued job. With an idempotency key, an existing job with the same
+ * key is returned instead (created = false).
+ */
+export async function enqueueJob(db: Db, job: NewJob, now: number): Promise<{ job: JobRow; created: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    if (job.idempotencyKey) {
+      const existing = await trx.selectFrom('jobs').selectAll().where('idempotency_key', '=', job.idempotencyKey).executeTakeFirst();
+      if (existing) return { job: existing, created: false };
+    }
+    const row = await trx
+      .insertInto('jobs')
+      .values({
+        id: job.id,
+        plugin_name: job.pluginName,
+        plugin_version: job.pluginVersion,
+        env_hash: job.envHash,
+        input_path: job.inputPath,
+        state: 'queued',
+        attempt: 0,
+        max_attempts: job.maxAttempts,
+        lease_token: null,
+        lease_expires_at: null,
+        worker_id: null,
+        run_at: now,
+        idempotency_key: job.idempotencyKey || null,
+        timeouts_json: JSON.stringify(job.timeouts),
+        error_json: null,
+        metrics_json: null,
+        cancel_requested: 0,
+        created_at: now,
+        updated_at: now,
+        started_at: null,
+        finished_at: null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { job: row, created: true };
+  });
+}

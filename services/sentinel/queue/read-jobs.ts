@@ -1,0 +1,37 @@
+import type { JobStateName } from '../db/schema';
+import type { Db } from '../db/open-database';
+import type { JobRow, OutputRow } from './types';
+
+export async function getJob(db: Db, jobId: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+}
+
+/** Jobs newest first; `beforeSeq` pages backwards. */
+export async function listJobs(
+  db: Db,
+  filter: { state?: JobStateName; pluginName?: string; limit: number; beforeSeq?: number },
+): Promise<JobRow[]> {
+  let q = db.selectFrom('jobs').selectAll();
+  if (filter.state) q = q.where('state', '=', filter.state);
+  if (filter.pluginName) q = q.where('plugin_name', '=', filter.pluginName);
+  if (filter.beforeSeq !== undefined) q = q.where('seq', '<', filter.beforeSeq);
+  return q.orderBy('seq', 'desc').limit(filter.limit).execute();
+}
+
+export async function getOutputs(db: Db, jobId: string): Promise<OutputRow[]> {
+  return db.selectFrom('outputs').selectAll().where('job_id', '=', jobId).orderBy('name').execute();
+}
+
+/** Every committed output directory (for cleaning orphans at startup). */
+export async function listOutputPaths(db: Db): Promise<string[]> {
+  return (await db.selectFrom('outputs').select('parquet_path').execute()).map((r) => r.parquet_path);
+}
+
+export async function countByState(db: Db): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('state')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}

@@ -1,0 +1,31 @@
+import type { BackoffPolicy } from '../../common/config';
+import type { JobError } from '../../common/job-error';
+import type { Db } from '../db/open-database';
+import { failAttempt } from './fail';
+import type { JobRow } from './types';
+
+/**
+ * Attempts whose lease expired (their worker vanished or stopped
+ * heartbeating) are settled as `worker_lost`: retried while attempts are
+ * left, cancelled if a cancel was requested.
+ */
+export async function reclaimExpired(db: Db, now: number, policy: BackoffPolicy, rand?: () => number): Promise<JobRow[]> {
+  const expired = await db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('state', 'in', ['dispatched', 'running'])
+    .where('lease_expires_at', '<', now)
+    .execute();
+  const out: JobRow[] = [];
+  for (const row of expired) {
+    const error: JobError = {
+      errorClass: 'worker_lost',
+      code: 'WORKER_LOST',
+      message: `lease of attempt ${row.attempt} expired: worker ${row.worker_id ?? '?'} stopped responding`,
+      retryable: true,
+    };
+    const settled = await failAttempt(db, { jobId: row.id, attempt: row.attempt, leaseToken: row.lease_token! }, error, undefined, policy, now, rand);
+    if (settled) out.push(settled);
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+import type { Transaction } from 'kysely';
+import type { Database, JobsTable } from '../db/schema';
+import type { AttemptRef, JobRow } from './types';
+import type { Updateable } from 'kysely';
+
+/**
+ * The one conditional write behind every settling operation: it updates the
+ * job only while `ref` still holds the lease of a leased (dispatched/running)
+ * job. Zero rows means the lease was lost; the write is refused (undefined).
+ */
+export async function settleLeased(
+  trx: Transaction<Database>,
+  ref: AttemptRef,
+  patch: Updateable<JobsTable>,
+): Promise<JobRow | undefined> {
+  return trx
+    .updateTable('jobs')
+    .set(patch)
+    .where('id', '=', ref.jobId)
+    .where('attempt', '=', ref.attempt)
+    .where('lease_token', '=', ref.leaseToken)
+    .where('state', 'in', ['dispatched', 'running'])
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function findLeased(trx: Transaction<Database>, ref: AttemptRef): Promise<JobRow | undefined> {
+  return trx
+    .selectFrom('jobs')
+    .selectAll()
+    .where('id', '=', ref.jobId)
+    .where('attempt', '=', ref.attempt)
+    .where('lease_token', '=', ref.leaseToken)
+    .where('state', 'in', ['dispatched', 'running'])
+    .executeTakeFirst();
+}

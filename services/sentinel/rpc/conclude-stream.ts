@@ -1,0 +1,226 @@
+/**
+ * Sentinel.Conclude: one call per job attempt.
+ *
+ *   worker: header → (chunk | log | progress)* → verdict
+ *   sentinel: header_ack after the lease check; verdict_ack after applying the verdict
+ *
+ * Output bytes are staged on disk as they arrive and committed (files and DB
+ * rows together) only on a valid SUCCEEDED verdict from the current lease
+ * holder. A stream that breaks before its verdict commits nothing and the
+ * attempt is retried as worker_lost.
+ */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { SentinelConfig } from '../../common/config';
+import { JobFailure, type JobError } from '../../common/job-error';
+import type { Logger } from '../../common/logger';
+import { failedPrecondition, invalidArgument, toServiceError } from '../../common/rpc-error';
+import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdict } from '../../gen/casparian/v1/dispatch';
+import type { Clock } from '../clock';
+import type { Db } from '../db/open-database';
+import type { JobEvents } from '../job-events';
+import {
+  appendLogs,
+  completeAttempt,
+  confirmCancelled,
+  failAttempt,
+  getJob,
+  getOutputs,
+  startAttempt,
+  type AttemptMetrics,
+  type AttemptRef,
+  type JobRow,
+} from '../queue';
+import type { Scheduler } from '../scheduler/scheduler';
+import type { OutputStore, StagingArea } from '../sinks/output-store';
+import { jobErrorFromPb, outputToPb, stateToPb } from './mappers';
+
+export interface ConcludeDeps {
+  db: Db;
+  cfg: Readonly<SentinelConfig>;
+  clock: Clock;
+  events: JobEvents;
+  scheduler: Scheduler;
+  store: OutputStore;
+  logger: Logger;
+}
+
+type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
+
+function metricsOf(v: Verdict): AttemptMetrics {
+  const m = v.metrics;
+  return { rows: m?.rows ?? 0, durationMs: m?.durationMs ?? 0, envMs: m?.envMs ?? 0, envProvisioned: m?.envProvisioned ?? false, arrowBytes: m?.arrowBytes ?? 0 };
+}
+
+export function concludeHandler(d: ConcludeDeps): (call: Call) => void {
+  return (call) => {
+    new ConcludeSession(d, call).run().catch((err) => d.logger.error('conclude session crashed', { error: String(err?.stack ?? err) }));
+  };
+}
+
+class ConcludeSession {
+  private ref: AttemptRef | undefined;
+  private staging: StagingArea | undefined;
+  private logger: Logger;
+
+  constructor(
+    private readonly d: ConcludeDeps,
+    private readonly call: Call,
+  ) {
+    this.logger = d.logger;
+  }
+
+  async run(): Promise<void> {
+    try {
+      for await (const req of this.call as AsyncIterable<ConcludeRequest>) {
+        const done = await this.handle(req);
+        if (done) {
+          this.call.end();
+          return;
+        }
+      }
+      await this.broken('the Conclude stream ended before a verdict');
+    } catch (err) {
+      if (err instanceof JobFailure && this.ref) {
+        // The worker sent something invalid for this attempt (e.g. a bad output name): fail the attempt.
+        await this.settleFailure(err.jobError, undefined);
+        this.fail(invalidArgument(err.message));
+        return;
+      }
+      if (this.call.cancelled || (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || /cancel/i.test(String((err as Error)?.message))) {
+        await this.broken('the Conclude stream broke before a verdict');
+        return;
+      }
+      await this.staging?.discard().catch(() => {});
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.call.cancelled) return;
+    const se = toServiceError(err, this.logger, 'Conclude');
+    this.call.destroy(Object.assign(new Error(se.details), se));
+  }
+
+  /** Returns true when the call is finished. */
+  private async handle(req: ConcludeRequest): Promise<boolean> {
+    const m = req.msg;
+    if (!m) throw invalidArgument('empty ConcludeRequest');
+    if (!this.ref) {
+      if (m.$case !== 'header') throw invalidArgument('the first Conclude message must be a header');
+      await this.start(m.header.jobId, m.header.attempt, m.header.leaseToken);
+      return false;
+    }
+    const ref = this.ref;
+    switch (m.$case) {
+      case 'header':
+        throw invalidArgument('header sent twice on one Conclude call');
+      case 'chunk':
+        await this.staging!.append(m.chunk.outputName, m.chunk.data);
+        return false;
+      case 'log': {
+        const time = this.d.clock.now();
+        const level = ['debug', 'info', 'warn', 'error'].includes(m.log.level) ? m.log.level : 'info';
+        const source = m.log.source || 'plugin';
+        await appendLogs(this.d.db, [{ jobId: ref.jobId, attempt: ref.attempt, level, source, message: m.log.message, time }]);
+        this.d.events.publish({ kind: 'log', jobId: ref.jobId, attempt: ref.attempt, level, source, message: m.log.message, time });
+        return false;
+      }
+      case 'progress':
+        this.d.events.publish({ kind: 'progress', jobId: ref.jobId, rows: m.progress.rows, fraction: m.progress.fraction, message: m.progress.message });
+        return false;
+      case 'verdict':
+        await this.applyVerdict(m.verdict);
+        return true;
+    }
+  }
+
+  private async start(jobId: string, attempt: number, leaseToken: string): Promise<void> {
+    if (!jobId || !attempt || !leaseToken) throw invalidArgument('header needs job_id, attempt and lease_token');
+    const ref = { jobId, attempt, leaseToken };
+    const job = await startAttempt(this.d.db, ref, this.d.cfg.leaseMs, this.d.clock.now());
+    if (!job) throw failedPrecondition(`attempt ${attempt} of job ${jobId} does not hold the lease (reassigned, cancelled or finished)`);
+    this.ref = ref;
+    this.logger = this.d.logger.scope({ jobId, attempt });
+    this.staging = this.d.store.stage(jobId, attempt);
+    this.d.events.publish({ kind: 'state', jobId });
+    this.call.write({ msg: { $case: 'headerAck', headerAck: { state: stateToPb(job.state) } } });
+  }
+
+  private async applyVerdict(v: Verdict): Promise<void> {
+    const ref = this.ref!;
+    const metrics = metricsOf(v);
+    let row: JobRow | undefined;
+    if (v.status === VerdictStatus.VERDICT_STATUS_SUCCEEDED) {
+      row = await this.commit(ref, metrics);
+    } else if (v.status === VerdictStatus.VERDICT_STATUS_FAILED || v.status === VerdictStatus.VERDICT_STATUS_CANCELLED) {
+      await this.staging!.discard();
+      const error: JobError = jobErrorFromPb(v.error) ?? {
+        errorClass: 'protocol',
+        code: 'GUEST_PROTOCOL',
+        message: 'the worker reported a failure without an error',
+        retryable: false,
+      };
+      const current = await getJob(this.d.db, ref.jobId);
+      if (v.status === VerdictStatus.VERDICT_STATUS_CANCELLED && current?.cancel_requested) {
+        row = await confirmCancelled(this.d.db, ref, this.d.clock.now());
+      } else {
+        row = await this.settleFailure(error, metrics);
+      }
+    } else {
+      throw invalidArgument('verdict status must be SUCCEEDED, FAILED or CANCELLED');
+    }
+    if (!row) throw failedPrecondition(`attempt ${ref.attempt} of job ${ref.jobId} lost its lease; the verdict was not applied`);
+    const outputs = row.state === 'succeeded' ? await getOutputs(this.d.db, ref.jobId) : [];
+    this.call.write({ msg: { $case: 'verdictAck', verdictAck: { state: stateToPb(row.state), outputs: outputs.map(outputToPb) } } });
+  }
+
+  /** Seal and publish the staged files, then write the DB rows; undo the files if the lease was lost. */
+  private async commit(ref: AttemptRef, metrics: AttemptMetrics): Promise<JobRow | undefined> {
+    try {
+      await this.staging!.seal();
+    } catch (err) {
+      await this.staging!.discard();
+      if (err instanceof JobFailure) return this.settleFailure(err.jobError, metrics);
+      throw err;
+    }
+    const { dir, outputs } = await this.staging!.publish();
+    let row: JobRow | undefined;
+    try {
+      row = await completeAttempt(
+        this.d.db,
+        ref,
+        outputs.map((o) => ({ name: o.name, rows: o.rows, sizeBytes: o.sizeBytes, parquetPath: o.parquetPath, columns: o.schema })),
+        metrics,
+        this.d.clock.now(),
+      );
+    } finally {
+      if (!row) await this.d.store.unpublish(dir);
+    }
+    if (!row) return undefined;
+    this.logger.info('attempt committed', { outputs: outputs.map((o) => `${o.name}:${o.rows}`).join(','), rows: metrics.rows });
+    this.settled(ref.jobId);
+    return row;
+  }
+
+  private async settleFailure(error: JobError, metrics: AttemptMetrics | undefined): Promise<JobRow | undefined> {
+    const ref = this.ref!;
+    const row = await failAttempt(this.d.db, ref, error, metrics, this.d.cfg.backoff, this.d.clock.now());
+    if (row) {
+      this.logger.info('attempt failed', { code: error.code, errorClass: error.errorClass, state: row.state });
+      this.settled(ref.jobId);
+    }
+    return row;
+  }
+
+  private settled(jobId: string): void {
+    this.d.scheduler.release(jobId);
+    this.d.events.publish({ kind: 'state', jobId });
+  }
+
+  private async broken(why: string): Promise<void> {
+    await this.staging?.discard().catch(() => {});
+    if (!this.ref) return;
+    this.logger.warn(`${why}; nothing committed`);
+    await this.settleFailure({ errorClass: 'worker_lost', code: 'WORKER_LOST', message: `${why}; nothing was committed`, retryable: true }, undefined);
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Sentinel.Dispatch: the long-lived stream of one worker.
+ *
+ *   worker:   Hello → (Heartbeat | Ready | EnvUpdate)*
+ *   sentinel: Welcome → (JobDispatch | JobCancel)*
+ *
+ * Hello registers a WorkerSession with the scheduler; the stream ending
+ * removes it. The worker's attempts keep their leases until they expire, so a
+ * worker that reconnects in time loses nothing.
+ */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { SentinelConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
+import { invalidArgument, toServiceError } from '../../common/rpc-error';
+import type { AttemptRef as PbAttemptRef, DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
+import type { EnvInfo } from '../../gen/casparian/v1/types';
+import type { Clock } from '../clock';
+import type { Db } from '../db/open-database';
+import { extendLeases, type AttemptRef } from '../queue';
+import type { Scheduler } from '../scheduler/scheduler';
+import type { WorkerEnv, WorkerSession } from '../scheduler/worker-session';
+import { timeoutsToPb } from './mappers';
+import { requireName } from './validate';
+
+export const SENTINEL_VERSION = '0.1.0';
+
+export interface DispatchDeps {
+  db: Db;
+  cfg: Readonly<SentinelConfig>;
+  clock: Clock;
+  scheduler: Scheduler;
+  logger: Logger;
+}
+
+type Call = ServerDuplexStream<DispatchRequest, DispatchResponse>;
+
+const refFromPb = (r: PbAttemptRef): AttemptRef => ({ jobId: r.jobId, attempt: r.attempt, leaseToken: r.leaseToken });
+
+function envsFromPb(envs: EnvInfo[]): Map<string, WorkerEnv> {
+  return new Map(envs.map((e) => [e.envHash, { ...e }]));
+}
+
+export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
+  return (call) => {
+    let session: WorkerSession | undefined;
+    const run = async (): Promise<void> => {
+      for await (const req of call as AsyncIterable<DispatchRequest>) {
+        const m = req.msg;
+        if (!m) throw invalidArgument('empty DispatchRequest');
+        if (!session) {
+          if (m.$case !== 'hello') throw invalidArgument('the first Dispatch message must be Hello');
+          session = register(d, call, m.hello);
+          if (m.hello.active.length) await heartbeat(d, session, m.hello.active.map(refFromPb));
+          continue;
+        }
+        switch (m.$case) {
+          case 'hello':
+            throw invalidArgument('Hello sent twice on one Dispatch stream');
+          case 'heartbeat':
+            await heartbeat(d, session, m.heartbeat.active.map(refFromPb));
+            break;
+          case 'ready':
+            d.scheduler.kick();
+            break;
+          case 'envUpdate':
+            session.envs = envsFromPb(m.envUpdate.envs);
+            d.scheduler.kick();
+            break;
+        }
+      }
+    };
+    run()
+      .then(() => {
+        if (!call.cancelled) call.end();
+      })
+      .catch((err) => {
+        if (call.cancelled) return;
+        const se = toServiceError(err, d.logger, 'Dispatch');
+        call.destroy(Object.assign(new Error(se.details), se));
+      })
+      .finally(() => {
+        if (session) {
+          d.logger.info('worker disconnected', { workerId: session.workerId, inFlight: session.inFlight.size });
+          d.scheduler.removeWorker(session);
+        }
+      });
+  };
+}
+
+function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchRequest['msg'] & { $case: 'hello' }>['hello']): WorkerSession {
+  requireName('hello.worker_id', hello.workerId);
+  if (!hello.slots || hello.slots > 1024) throw invalidArgument('hello.slots must be between 1 and 1024');
+  const now = d.clock.now();
+  const session: WorkerSession = {
+    workerId: hello.workerId,
+    hostname: hello.hostname,
+    version: hello.version,
+    slots: hello.slots,
+    envMode: hello.envMode === 'strict' ? 'strict' : 'auto',
+    mayProvision: hello.mayProvision,
+    envs: envsFromPb(hello.envs),
+    connectedAt: now,
+    lastHeartbeatAt: now,
+    draining: false,
+    inFlight: new Set(hello.active.map((a) => a.jobId)),
+    sendDispatch(o) {
+      if (call.cancelled || call.writableEnded) return false;
+      call.write({
+        msg: {
+          $case: 'dispatch',
+          dispatch: {
+            jobId: o.ref.jobId,
+            attempt: o.ref.attempt,
+            leaseToken: o.ref.leaseToken,
+            pluginName: o.pluginName,
+            pluginVersion: o.pluginVersion,
+            source: o.source,
+            artifactHash: o.artifactHash,
+            envHash: o.envHash,
+            lockfile: o.lockfile,
+            inputPath: o.inputPath,
+            timeouts: timeoutsToPb(o.timeouts),
+            envAllow: o.envAllow,
+          },
+        },
+      });
+      return true;
+    },
+    sendCancel(ref, reason) {
+      if (call.cancelled || call.writableEnded) return false;
+      call.write({ msg: { $case: 'cancel', cancel: { attempt: ref, reason } } });
+      return true;
+    },
+  };
+  call.write({ msg: { $case: 'welcome', welcome: { heartbeatIntervalMs: d.cfg.heartbeatIntervalMs, leaseMs: d.cfg.leaseMs, version: SENTINEL_VERSION } } });
+  d.logger.info('worker connected', { workerId: session.workerId, slots: session.slots, envMode: session.envMode, envs: session.envs.size });
+  d.scheduler.addWorker(session);
+  return session;
+}
+
+async function heartbeat(d: DispatchDeps, session: WorkerSession, refs: AttemptRef[]): Promise<void> {
+  const now = d.clock.now();
+  session.lastHeartbeatAt = now;
+  const held = await extendLeases(d.db, refs, d.cfg.leaseMs, now);
+  const heldKeys = new Set(held.map((r) => `${r.jobId}/${r.attempt}/${r.leaseToken}`));
+  for (const r of refs) {
+    if (!heldKeys.has(`${r.jobId}/${r.attempt}/${r.leaseToken}`)) {
+      // The worker runs an attempt whose lease is gone (reclaimed, cancelled or finished): stop it.
+      session.sendCancel(r, 'lease lost');
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Conversions between domain rows and generated proto types. Only the rpc
+ * layer imports services/gen.
+ */
+import { ErrorClass, JobState, type Job, type JobError as PbJobError, type Plugin, type OutputInfo, type Timeouts } from '../../gen/casparian/v1/types';
+import { ERROR_CLASSES, type ErrorClass as DomainErrorClass, type JobError } from '../../common/job-error';
+import type { JobStateName } from '../db/schema';
+import type { PluginManifestData, PluginRow } from '../plugins/registry';
+import { parseManifest } from '../plugins/registry';
+import { parseError, parseMetrics, type JobRow, type JobTimeouts, type OutputRow } from '../queue';
+
+const STATE_TO_PB: Record<JobStateName, JobState> = {
+  queued: JobState.JOB_STATE_QUEUED,
+  dispatched: JobState.JOB_STATE_DISPATCHED,
+  running: JobState.JOB_STATE_RUNNING,
+  succeeded: JobState.JOB_STATE_SUCCEEDED,
+  failed: JobState.JOB_STATE_FAILED,
+  cancelled: JobState.JOB_STATE_CANCELLED,
+};
+
+export function stateToPb(s: JobStateName): JobState {
+  return STATE_TO_PB[s];
+}
+
+export function stateFromPb(s: JobState): JobStateName | undefined {
+  for (const [k, v] of Object.entries(STATE_TO_PB)) if (v === s) return k as JobStateName;
+  return undefined;
+}
+
+export function errorClassToPb(c: DomainErrorClass): ErrorClass {
+  return (ERROR_CLASSES.indexOf(c) + 1) as ErrorClass;
+}
+
+export function errorClassFromPb(c: ErrorClass): DomainErrorClass {
+  return ERROR_CLASSES[c - 1] ?? 'permanent';
+}
+
+export function jobErrorToPb(e: JobError): PbJobError {
+  return { errorClass: errorClassToPb(e.errorClass), code: e.code, message: e.message, traceback: e.traceback ?? '', retryable: e.retryable };
+}
+
+export function jobErrorFromPb(e: PbJobError | undefined): JobError | undefined {
+  if (!e) return undefined;
+  return { errorClass: errorClassFromPb(e.errorClass), code: e.code, message: e.message, traceback: e.traceback || undefined, retryable: e.retryable };
+}
+
+export function outputToPb(o: OutputRow): OutputInfo {
+  return { name: o.name, rows: o.rows, sizeBytes: o.size_bytes, columns: JSON.parse(o.columns_json) };
+}
+
+const date = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
+
+export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = ''): Job {
+  const err = parseError(row);
+  const m = parseMetrics(row);
+  return {
+    id: row.id,
+    pluginName: row.plugin_name,
+    pluginVersion: row.plugin_version,
+    inputPath: row.input_path,
+    state: stateToPb(row.state),
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    workerId: row.worker_id ?? '',
+    error: err ? jobErrorToPb(err) : undefined,
+    outputs: outputs.map(outputToPb),
+    idempotencyKey: row.idempotency_key ?? '',
+    waitingReason: row.state === 'queued' ? waitingReason : '',
+    metrics: m
+      ? { rows: m.rows, durationMs: m.durationMs, envMs: m.envMs, envProvisioned: m.envProvisioned, arrowBytes: m.arrowBytes }
+      : undefined,
+    envHash: row.env_hash,
+    createdAt: date(row.created_at),
+    updatedAt: date(row.updated_at),
+    startedAt: date(row.started_at),
+    finishedAt: date(row.finished_at),
+  };
+}
+
+export function timeoutsToPb(t: JobTimeouts): Timeouts {
+  return { guestConnectMs: t.guestConnectMs, idleMs: t.idleMs, startToCloseMs: t.startToCloseMs, killGraceMs: t.killGraceMs };
+}
+
+export function pluginToPb(p: PluginRow): Plugin {
+  const m: PluginManifestData = parseManifest(p);
+  return {
+    name: p.name,
+    version: p.version,
+    envHash: p.env_hash,
+    artifactHash: p.artifact_hash,
+    manifest: { description: m.description, envAllow: m.envAllow, timeouts: timeoutsToPb(m.timeouts), maxAttempts: m.maxAttempts },
+    createdAt: new Date(p.created_at),
+    sourceBytes: Buffer.byteLength(p.source, 'utf8'),
+  };
+}

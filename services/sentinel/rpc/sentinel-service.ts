@@ -1,0 +1,25 @@
+/** Binds the Sentinel's handlers to the generated grpc-js service definition. */
+import type { Logger } from '../../common/logger';
+import { serverStream, unary } from '../../common/rpc-adapters';
+import { SentinelService, type SentinelServer } from '../../gen/casparian/v1/sentinel';
+import type { ClientApi } from './client-api';
+import { concludeHandler, type ConcludeDeps } from './conclude-stream';
+import { dispatchHandler, type DispatchDeps } from './dispatch-stream';
+
+export { SentinelService };
+
+export function sentinelImplementation(api: ClientApi, deps: ConcludeDeps & DispatchDeps, logger: Logger): SentinelServer {
+  return {
+    publishPlugin: unary(logger, 'PublishPlugin', (req) => api.publishPlugin(req)),
+    listPlugins: unary(logger, 'ListPlugins', (req) => api.listPlugins(req)),
+    submitJob: unary(logger, 'SubmitJob', (req) => api.submitJob(req)),
+    getJob: unary(logger, 'GetJob', (req) => api.getJob(req)),
+    listJobs: unary(logger, 'ListJobs', (req) => api.listJobs(req)),
+    cancelJob: unary(logger, 'CancelJob', (req) => api.cancelJob(req)),
+    listWorkers: unary(logger, 'ListWorkers', () => api.listWorkers()),
+    watchJob: serverStream(logger, 'WatchJob', (req, write, call) => api.watchJob(req, write, () => call.cancelled)),
+    fetchOutput: serverStream(logger, 'FetchOutput', (req, write) => api.fetchOutput(req, write)),
+    dispatch: dispatchHandler(deps),
+    conclude: concludeHandler(deps),
+  };
+}

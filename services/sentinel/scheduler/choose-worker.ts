@@ -1,0 +1,28 @@
+import { freeSlots, hasReadyEnv, type WorkerSession } from './worker-session';
+
+export type Choice = { worker: WorkerSession } | { waiting: string };
+
+/**
+ * Pick a worker for a job needing `envHash`, in order:
+ *  1. a free slot on a worker that already has the env (most free slots first);
+ *  2. else a free slot on a worker that may provision it;
+ *  3. never a strict-mode worker that lacks it.
+ * When none fits, say why the job waits.
+ */
+export function chooseWorker(workers: Iterable<WorkerSession>, envHash: string): Choice {
+  const all = [...workers];
+  const canRun = (w: WorkerSession): boolean => hasReadyEnv(w, envHash) || (w.mayProvision && w.envs.get(envHash)?.status !== 'broken');
+  const withFree = all.filter((w) => freeSlots(w) > 0);
+  const byFree = (a: WorkerSession, b: WorkerSession): number => freeSlots(b) - freeSlots(a);
+  const holders = withFree.filter((w) => hasReadyEnv(w, envHash)).sort(byFree);
+  if (holders.length) return { worker: holders[0] };
+  const provisioners = withFree.filter(canRun).sort(byFree);
+  if (provisioners.length) return { worker: provisioners[0] };
+
+  const short = envHash.slice(0, 12);
+  if (all.length === 0) return { waiting: 'waiting: no worker connected' };
+  const capable = all.filter(canRun);
+  if (capable.length === 0) return { waiting: `waiting: no worker has env ${short} and none may provision it` };
+  if (capable.every((w) => w.draining)) return { waiting: 'waiting: every capable worker is draining' };
+  return { waiting: 'waiting: all capable workers are busy' };
+}

@@ -1,0 +1,156 @@
+/**
+ * The scheduler fills free worker slots with runnable jobs and reclaims
+ * expired leases. It runs on a timer and whenever something changes (a
+ * submit, a worker joining, a job settling); ticks never overlap.
+ */
+import * as crypto from 'node:crypto';
+import type { SentinelConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
+import type { Clock } from '../clock';
+import type { Db } from '../db/open-database';
+import type { JobEvents } from '../job-events';
+import { findPlugin, parseManifest, type PluginRow } from '../plugins/registry';
+import { claimJob, listRunnable, parseTimeouts, reclaimExpired, type AttemptRef, type JobRow } from '../queue';
+import { chooseWorker } from './choose-worker';
+import { freeSlots, type WorkerSession } from './worker-session';
+
+export class Scheduler {
+  readonly workers = new Map<string, WorkerSession>();
+  private readonly waiting = new Map<string, string>();
+  private readonly plugins = new Map<string, PluginRow>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly cfg: Readonly<SentinelConfig>,
+    private readonly clock: Clock,
+    private readonly events: JobEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.cfg.tickMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  addWorker(w: WorkerSession): void {
+    const old = this.workers.get(w.workerId);
+    if (old) {
+      // A reconnect: keep the in-flight accounting of the old session.
+      for (const id of old.inFlight) w.inFlight.add(id);
+    }
+    this.workers.set(w.workerId, w);
+    this.kick();
+  }
+
+  removeWorker(w: WorkerSession): void {
+    // Only remove if it is still the current session for that id.
+    if (this.workers.get(w.workerId) === w) this.workers.delete(w.workerId);
+  }
+
+  /** Why a queued job is not running, if the scheduler knows. */
+  waitingReason(jobId: string): string {
+    return this.waiting.get(jobId) ?? '';
+  }
+
+  /** A job's attempt settled (or its lease was lost): free its slot. */
+  release(jobId: string): void {
+    for (const w of this.workers.values()) w.inFlight.delete(jobId);
+    this.kick();
+  }
+
+  /** Ask the worker holding `job` to stop the attempt. */
+  cancelOnWorker(job: JobRow, reason: string): boolean {
+    if (!job.worker_id || !job.lease_token) return false;
+    const w = this.workers.get(job.worker_id);
+    if (!w) return false;
+    return w.sendCancel({ jobId: job.id, attempt: job.attempt, leaseToken: job.lease_token }, reason);
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.tick()
+      .catch((err) => this.logger.error('scheduler tick failed', { error: String(err?.stack ?? err) }))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          setImmediate(() => this.kick());
+        }
+      });
+  }
+
+  private async tick(): Promise<void> {
+    const now = this.clock.now();
+    for (const job of await reclaimExpired(this.db, now, this.cfg.backoff)) {
+      this.logger.warn('lease expired; attempt reclaimed', { jobId: job.id, attempt: job.attempt, state: job.state });
+      this.release(job.id);
+      this.events.publish({ kind: 'state', jobId: job.id });
+    }
+    const free = [...this.workers.values()].reduce((n, w) => n + freeSlots(w), 0);
+    const runnable = await listRunnable(this.db, now, Math.max(100, free * 4));
+    const stillWaiting = new Set<string>();
+    for (const job of runnable) {
+      const choice = chooseWorker(this.workers.values(), job.env_hash);
+      if ('waiting' in choice) {
+        stillWaiting.add(job.id);
+        this.waiting.set(job.id, choice.waiting);
+        continue;
+      }
+      await this.dispatch(job, choice.worker);
+    }
+    for (const id of this.waiting.keys()) if (!stillWaiting.has(id)) this.waiting.delete(id);
+  }
+
+  private async plugin(name: string, version: string): Promise<PluginRow | undefined> {
+    const key = `${name}@${version}`;
+    let p = this.plugins.get(key);
+    if (!p) {
+      p = await findPlugin(this.db, name, version);
+      if (p) this.plugins.set(key, p);
+    }
+    return p;
+  }
+
+  private async dispatch(job: JobRow, worker: WorkerSession): Promise<void> {
+    const plugin = await this.plugin(job.plugin_name, job.plugin_version);
+    if (!plugin) {
+      this.logger.error('queued job names a plugin version that does not exist', { jobId: job.id });
+      return;
+    }
+    const leaseToken = crypto.randomUUID();
+    const claimed = await claimJob(this.db, { jobId: job.id, workerId: worker.workerId, leaseToken, leaseMs: this.cfg.leaseMs }, this.clock.now());
+    if (!claimed) return;
+    const ref: AttemptRef = { jobId: claimed.id, attempt: claimed.attempt, leaseToken };
+    worker.inFlight.add(claimed.id);
+    const sent = worker.sendDispatch({
+      ref,
+      pluginName: plugin.name,
+      pluginVersion: plugin.version,
+      source: plugin.source,
+      artifactHash: plugin.artifact_hash,
+      envHash: plugin.env_hash,
+      lockfile: plugin.lockfile,
+      inputPath: claimed.input_path,
+      timeouts: parseTimeouts(claimed),
+      envAllow: parseManifest(plugin).envAllow,
+    });
+    this.logger.debug('dispatched', { jobId: claimed.id, attempt: claimed.attempt, workerId: worker.workerId, sent });
+    // If the send failed the stream is gone; the lease expires and the job is reclaimed.
+    this.events.publish({ kind: 'state', jobId: claimed.id });
+  }
+}

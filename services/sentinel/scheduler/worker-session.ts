@@ -1,0 +1,54 @@
+/**
+ * A connected worker as the Sentinel sees it. Created by the Dispatch stream
+ * handler on Hello; the scheduler only uses the send callbacks, never the
+ * stream itself.
+ */
+import type { AttemptRef, JobTimeouts } from '../queue';
+
+export interface WorkerEnv {
+  envHash: string;
+  status: string; // 'ready' | 'broken'
+  backend: string;
+  pythonVersion: string;
+  sizeBytes: number;
+  problem: string;
+}
+
+/** Everything a worker needs to run one attempt. */
+export interface DispatchOrder {
+  ref: AttemptRef;
+  pluginName: string;
+  pluginVersion: string;
+  source: string;
+  artifactHash: string;
+  envHash: string;
+  lockfile: string;
+  inputPath: string;
+  timeouts: JobTimeouts;
+  envAllow: string[];
+}
+
+export interface WorkerSession {
+  workerId: string;
+  hostname: string;
+  version: string;
+  slots: number;
+  envMode: 'auto' | 'strict';
+  mayProvision: boolean;
+  envs: Map<string, WorkerEnv>;
+  connectedAt: number;
+  lastHeartbeatAt: number;
+  draining: boolean;
+  /** Job ids dispatched to this worker and not yet settled. */
+  inFlight: Set<string>;
+  sendDispatch(order: DispatchOrder): boolean;
+  sendCancel(ref: AttemptRef, reason: string): boolean;
+}
+
+export function hasReadyEnv(w: WorkerSession, envHash: string): boolean {
+  return w.envs.get(envHash)?.status === 'ready';
+}
+
+export function freeSlots(w: WorkerSession): number {
+  return w.draining ? 0 : Math.max(0, w.slots - w.inFlight.size);
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+/** The casparian CLI. `casparian help` lists the commands. */
+import { parseArgs } from 'node:util';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { ConfigError, type Flags } from '../services/common/config';
+import { Sentinel } from './cli/client';
+import * as cmd from './cli/commands';
+import { envCommand } from './cli/env-commands';
+import { runServices } from './cli/services';
+
+const HELP = `casparian — turn files into Arrow/Parquet datasets with Python plugins
+
+services:
+  casparian start    [--data-dir DIR] [--port N] [--slots N] [--env-mode auto|strict] [--home DIR]
+  casparian sentinel [--data-dir DIR] [--port N] [--host H]
+  casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
+                     [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
+clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --json for JSON):
+  casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
+  casparian plugins [--name NAME]
+  casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
+  casparian jobs [--state S] [--plugin NAME] [--limit N]
+  casparian job ID            (details, error, traceback and logs)
+  casparian job cancel ID [--reason TEXT]
+  casparian fetch JOB [--output NAME] (--out FILE.parquet|FILE.arrows | --format table|csv)
+  casparian workers
+local environments (CASPARIAN_HOME, default ~/.casparian_flow):
+  casparian env list | provision LOCKFILE | gc [--max-bytes N] [--max-count N] [--dry-run] | link HASH DIR | doctor [HASH]
+`;
+
+const STRING_FLAGS = [
+  'data-dir', 'port', 'host', 'slots', 'env-mode', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
+  'install-timeout', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
+  'plugin', 'limit', 'reason', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
+];
+const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help'];
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: Object.fromEntries([
+      ...STRING_FLAGS.map((f) => [f, { type: 'string' as const }]),
+      ...BOOL_FLAGS.map((f) => [f, { type: 'boolean' as const }]),
+    ]),
+  });
+  const flags = values as Flags;
+  const env = process.env;
+  const [command, ...args] = positionals;
+  if (!command || command === 'help' || flags.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (command === 'start' || command === 'sentinel' || command === 'worker') {
+    await runServices(command, flags, env);
+    return -1; // keep running until a signal
+  }
+  if (command === 'env') return envCommand(args, flags, env);
+  const client = new Sentinel(cmd.sentinelAddress(flags, env));
+  try {
+    switch (command) {
+      case 'publish':
+        await cmd.publish(client, args, flags);
+        return 0;
+      case 'plugins':
+        await cmd.plugins(client, flags);
+        return 0;
+      case 'submit':
+        return await cmd.submit(client, args, flags);
+      case 'jobs':
+        await cmd.jobs(client, flags);
+        return 0;
+      case 'job':
+        await cmd.job(client, args, flags);
+        return 0;
+      case 'fetch':
+        await cmd.fetchOutput(client, args, flags);
+        return 0;
+      case 'workers':
+        await cmd.workers(client, flags);
+        return 0;
+      default:
+        throw new cmd.UsageError(`unknown command "${command}"\n\n${HELP}`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = err as { code?: number; details?: string; message?: string };
+    if (err instanceof cmd.UsageError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = 2;
+    } else if (typeof e.code === 'number' && e.details !== undefined) {
+      process.stderr.write(`error: ${grpcStatus[e.code] ?? e.code}: ${e.details}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`error: ${e.message ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

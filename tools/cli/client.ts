@@ -1,0 +1,71 @@
+/** A thin promise wrapper over the generated Sentinel client, for the CLI, demo and tests. */
+import * as grpc from '@grpc/grpc-js';
+import { channelOptions } from '../../services/common/grpc-server';
+import { SentinelClient } from '../../services/gen/casparian/v1/sentinel';
+import type {
+  CancelJobRequest,
+  CancelJobResponse,
+  FetchOutputResponse,
+  GetJobRequest,
+  GetJobResponse,
+  ListJobsRequest,
+  ListJobsResponse,
+  ListPluginsRequest,
+  ListPluginsResponse,
+  ListWorkersRequest,
+  ListWorkersResponse,
+  PublishPluginRequest,
+  PublishPluginResponse,
+  SubmitJobRequest,
+  SubmitJobResponse,
+  WatchJobResponse,
+} from '../../services/gen/casparian/v1/sentinel';
+import type { OutputInfo } from '../../services/gen/casparian/v1/types';
+
+export class Sentinel {
+  readonly raw: SentinelClient;
+  constructor(address: string) {
+    this.raw = new SentinelClient(address, grpc.credentials.createInsecure(), channelOptions());
+  }
+
+  private call<Req, Res>(method: string, req: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const fn = (this.raw as unknown as Record<string, (r: Req, cb: (err: grpc.ServiceError | null, res: Res) => void) => void>)[method];
+      fn.call(this.raw, req, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  publishPlugin = (r: PublishPluginRequest) => this.call<PublishPluginRequest, PublishPluginResponse>('publishPlugin', r);
+  listPlugins = (r: ListPluginsRequest) => this.call<ListPluginsRequest, ListPluginsResponse>('listPlugins', r);
+  submitJob = (r: SubmitJobRequest) => this.call<SubmitJobRequest, SubmitJobResponse>('submitJob', r);
+  getJob = (r: GetJobRequest) => this.call<GetJobRequest, GetJobResponse>('getJob', r);
+  listJobs = (r: ListJobsRequest) => this.call<ListJobsRequest, ListJobsResponse>('listJobs', r);
+  cancelJob = (r: CancelJobRequest) => this.call<CancelJobRequest, CancelJobResponse>('cancelJob', r);
+  listWorkers = (r: ListWorkersRequest) => this.call<ListWorkersRequest, ListWorkersResponse>('listWorkers', r);
+
+  /** Every event of WatchJob until the stream ends. */
+  async *watchJob(jobId: string): AsyncGenerator<WatchJobResponse> {
+    const call = this.raw.watchJob({ jobId });
+    try {
+      for await (const ev of call as AsyncIterable<WatchJobResponse>) yield ev;
+    } finally {
+      call.cancel();
+    }
+  }
+
+  /** FetchOutput collected into one buffer of Arrow IPC stream bytes. */
+  async fetchOutput(jobId: string, outputName = ''): Promise<{ info: OutputInfo | undefined; ipc: Buffer }> {
+    const call = this.raw.fetchOutput({ jobId, outputName });
+    const parts: Buffer[] = [];
+    let info: OutputInfo | undefined;
+    for await (const m of call as AsyncIterable<FetchOutputResponse>) {
+      if (m.output) info = m.output;
+      parts.push(Buffer.from(m.data));
+    }
+    return { info, ipc: Buffer.concat(parts) };
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}

@@ -1,0 +1,78 @@
+/** Human-readable rendering of jobs, plugins and workers for the CLI. */
+import { ErrorClass, JobState, type Job, type JobLog, type Plugin, type WorkerInfo } from '../../services/gen/casparian/v1/types';
+
+export function stateName(s: JobState): string {
+  return (JobState[s] ?? 'UNKNOWN').replace('JOB_STATE_', '').toLowerCase();
+}
+
+export function errorClassName(c: ErrorClass): string {
+  return (ErrorClass[c] ?? 'UNKNOWN').replace('ERROR_CLASS_', '').toLowerCase();
+}
+
+export function parseState(s: string): JobState {
+  const v = (JobState as unknown as Record<string, number>)[`JOB_STATE_${s.toUpperCase()}`];
+  if (v === undefined) throw new Error(`unknown state "${s}"; use queued, dispatched, running, succeeded, failed or cancelled`);
+  return v;
+}
+
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+export function jobsTable(jobs: Job[]): string {
+  return table([
+    ['ID', 'PLUGIN', 'STATE', 'ATTEMPT', 'ROWS', 'INPUT'],
+    ...jobs.map((j) => [
+      j.id,
+      `${j.pluginName}@${j.pluginVersion}`,
+      stateName(j.state) + (j.error && j.state !== JobState.JOB_STATE_SUCCEEDED ? ` (${j.error.code})` : ''),
+      `${j.attempt}/${j.maxAttempts}`,
+      String(j.metrics?.rows ?? ''),
+      j.inputPath,
+    ]),
+  ]);
+}
+
+export function jobDetail(j: Job, logs: JobLog[]): string {
+  const lines = [
+    `job        ${j.id}`,
+    `plugin     ${j.pluginName}@${j.pluginVersion}  (env ${j.envHash.slice(0, 12)})`,
+    `input      ${j.inputPath}`,
+    `state      ${stateName(j.state)}${j.waitingReason ? `  — ${j.waitingReason}` : ''}`,
+    `attempt    ${j.attempt} of ${j.maxAttempts}${j.workerId ? `  on ${j.workerId}` : ''}`,
+    `created    ${j.createdAt?.toISOString() ?? ''}`,
+  ];
+  if (j.finishedAt) lines.push(`finished   ${j.finishedAt.toISOString()}`);
+  if (j.metrics) {
+    const m = j.metrics;
+    lines.push(`metrics    ${m.rows} rows, ${m.durationMs} ms${m.envProvisioned ? `, env provisioned in ${m.envMs} ms` : ''}, ${m.arrowBytes} Arrow bytes`);
+  }
+  for (const o of j.outputs) {
+    lines.push(`output     ${o.name}: ${o.rows} rows, ${o.sizeBytes} bytes parquet — ${o.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
+  }
+  if (j.error) {
+    lines.push(`error      [${errorClassName(j.error.errorClass)}/${j.error.code}${j.error.retryable ? ', retryable' : ''}] ${j.error.message}`);
+    if (j.error.traceback) lines.push('', j.error.traceback.trimEnd());
+  }
+  if (logs.length) {
+    lines.push('', 'logs:');
+    for (const l of logs) lines.push(`  #${l.attempt} ${l.time?.toISOString().slice(11, 23) ?? ''} ${l.source}/${l.level}: ${l.message}`);
+  }
+  return lines.join('\n');
+}
+
+export function pluginsTable(ps: Plugin[]): string {
+  return table([
+    ['NAME', 'VERSION', 'ENV', 'ARTIFACT', 'PUBLISHED'],
+    ...ps.map((p) => [p.name, p.version, p.envHash.slice(0, 12), p.artifactHash.slice(0, 12), p.createdAt?.toISOString() ?? '']),
+  ]);
+}
+
+export function workersTable(ws: WorkerInfo[]): string {
+  return table([
+    ['WORKER', 'HOST', 'SLOTS', 'BUSY', 'MODE', 'ENVS'],
+    ...ws.map((w) => [w.workerId, w.hostname, String(w.slots), String(w.busySlots), w.envMode, w.envs.map((e) => `${e.envHash.slice(0, 12)}(${e.status})`).join(' ')]),
+  ]);
+}

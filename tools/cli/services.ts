@@ -1,0 +1,65 @@
+/**
+ * `casparian start|sentinel|worker`: run services in this process until
+ * SIGINT/SIGTERM. The first signal drains; a second one forces exit.
+ */
+import { compileLogger, compileSentinelConfig, compileWorkerConfig, type Flags } from '../../services/common/config';
+import type { Logger } from '../../services/common/logger';
+import { Sentinel } from '../../services/sentinel/sentinel';
+import { Worker } from '../../services/worker/worker';
+
+type Env = Record<string, string | undefined>;
+
+export async function startSentinel(flags: Flags, env: Env, logger: Logger): Promise<Sentinel> {
+  const s = await Sentinel.open(compileSentinelConfig(flags, env), logger);
+  await s.start();
+  return s;
+}
+
+export async function startWorker(flags: Flags, env: Env, logger: Logger, sentinelAddress?: string): Promise<Worker> {
+  const cfg = compileWorkerConfig(flags, env, sentinelAddress ? { sentinel: sentinelAddress } : {});
+  const w = new Worker(cfg, logger, env);
+  await w.start();
+  return w;
+}
+
+export function onSignals(logger: Logger, stop: () => Promise<void>): void {
+  let signals = 0;
+  const handler = (sig: string): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn('second signal; exiting now', { signal: sig });
+      process.exit(130);
+    }
+    logger.info('draining; send the signal again to force', { signal: sig });
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export async function runServices(cmd: 'start' | 'sentinel' | 'worker', flags: Flags, env: Env): Promise<void> {
+  const logger = compileLogger(flags, env, {});
+  if (cmd === 'sentinel') {
+    const s = await startSentinel(flags, env, logger);
+    onSignals(logger, () => s.shutdown());
+    return;
+  }
+  if (cmd === 'worker') {
+    const w = await startWorker(flags, env, logger);
+    onSignals(logger, () => w.shutdown());
+    return;
+  }
+  const s = await startSentinel(flags, env, logger);
+  const w = await startWorker(flags, env, logger, `127.0.0.1:${s.port}`);
+  process.stdout.write(`casparian running: sentinel on 127.0.0.1:${s.port}, worker ${w.cfg.workerId} with ${w.cfg.slots} slots\n`);
+  onSignals(logger, async () => {
+    await w.shutdown();
+    await s.shutdown();
+  });
+}
