@@ -1,0 +1,446 @@
+/**
+ * One guest run: the state machine behind runBridge (see bridge-host.ts).
+ * Invariants:
+ *  - exactly one verdict is taken (`decide`); everything after it only cleans up;
+ *  - the outcome is resolved only after the guest has exited, its process
+ *    group is gone (or reported stuck), and the server is closed;
+ *  - frames are handled strictly in order, one chunk at a time; the socket is
+ *    paused while the sink digests them.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { JobError } from '../../common/job-error';
+import type { Logger } from '../../common/logger';
+import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from './bridge-host';
+import {
+  DEFAULT_MAX_FRAME_PAYLOAD,
+  FrameError,
+  FrameKind,
+  FrameReader,
+  GUEST_KINDS,
+  decodeJsonPayload,
+  encodeJsonFrame,
+  frameKindName,
+  type Frame,
+} from './frames';
+import { buildGuestEnv } from './guest-env';
+import {
+  parseDone,
+  parseGuestError,
+  parseHello,
+  parseLog,
+  parseMetrics,
+  parseOutputEnd,
+  parseOutputName,
+  parseProgress,
+} from './guest-messages';
+import { GuestProcess, settledWithin } from './guest-process';
+import { OutputTracker } from './output-tracker';
+
+export type RunState = 'listening' | 'awaiting_hello' | 'running' | 'closing' | 'closed';
+
+interface Verdict {
+  status: BridgeOutcome['status'];
+  error?: JobError;
+  /** The guest sent DONE/ERROR and is expected to exit on its own. */
+  graceful: boolean;
+}
+
+export interface BridgeRunInit {
+  spec: BridgeRunSpec;
+  sink: BridgeSink;
+  logger: Logger;
+  signal?: AbortSignal;
+  privateDir: string;
+  token: string;
+}
+
+export class BridgeRun {
+  private state: RunState = 'listening';
+  private readonly spec: BridgeRunSpec;
+  private readonly log: Logger;
+  private readonly socketPath: string;
+  private readonly started = Date.now();
+  private readonly reader: FrameReader;
+  private readonly outputs = new OutputTracker();
+
+  private server?: net.Server;
+  private socket?: net.Socket;
+  private guest?: GuestProcess;
+  private socketEnded = false;
+  private starting: Promise<void> = Promise.resolve();
+  /** Frame handling in progress; crash detection waits for it. */
+  private chain: Promise<void> = Promise.resolve();
+
+  private connectTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private totalTimer?: NodeJS.Timeout;
+  private orphanTimer?: NodeJS.Timeout;
+
+  private verdict?: Verdict;
+  private resolve!: (o: BridgeOutcome) => void;
+  private readonly onAbort = () => this.cancel();
+
+  constructor(private readonly init: BridgeRunInit) {
+    this.spec = init.spec;
+    this.log = init.logger;
+    this.socketPath = path.join(init.privateDir, 'bridge.sock');
+    this.reader = new FrameReader(init.spec.maxFramePayload ?? DEFAULT_MAX_FRAME_PAYLOAD);
+  }
+
+  run(): Promise<BridgeOutcome> {
+    return new Promise<BridgeOutcome>((resolve) => {
+      this.resolve = resolve;
+      this.init.signal?.addEventListener('abort', this.onAbort, { once: true });
+      this.starting = this.start();
+      this.starting.catch((e: Error) => {
+        this.decide({ status: 'failed', error: internal(`bridge failed to start: ${e.message}`), graceful: false });
+      });
+    });
+  }
+
+  // --- start -----------------------------------------------------------------
+
+  private async start(): Promise<void> {
+    const server = net.createServer((sock) => this.onConnection(sock));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (e) => this.log.warn('bridge server error', { error: e.message }));
+    await fs.promises.chmod(this.socketPath, 0o600);
+    if (this.verdict) return; // cancelled while listening
+
+    const env = buildGuestEnv({
+      base: process.env,
+      privateDir: this.init.privateDir,
+      socketPath: this.socketPath,
+      token: this.init.token,
+      python: this.spec.python,
+      extraEnv: this.spec.extraEnv,
+    });
+    const guest = new GuestProcess({
+      python: this.spec.python,
+      args: [this.spec.shimPath],
+      cwd: this.init.privateDir,
+      env,
+      onExit: () => this.onExit(),
+      onSpawnError: (e) =>
+        this.decide({
+          status: 'failed',
+          error: { errorClass: 'env', code: 'ENV_MISSING', message: `cannot start ${this.spec.python}: ${e.message}`, retryable: false },
+          graceful: false,
+        }),
+      onOtherError: (e) => this.log.warn('guest process error', { error: e.message }),
+    });
+    this.guest = guest;
+    if (guest.pid !== undefined) {
+      this.state = 'awaiting_hello';
+      this.log.debug('guest spawned', { pid: guest.pid });
+    }
+    const t = this.spec.timeouts;
+    this.connectTimer = setTimeout(() => this.timeout(`guest connect timeout: no HELLO within ${t.connectMs} ms`), t.connectMs);
+    this.totalTimer = setTimeout(() => this.timeout(`start-to-close timeout: the job ran longer than ${t.totalMs} ms`), t.totalMs);
+  }
+
+  // --- socket ----------------------------------------------------------------
+
+  private onConnection(sock: net.Socket): void {
+    if (this.socket || this.verdict) {
+      this.log.warn('refusing an extra connection on the bridge socket');
+      sock.destroy();
+      return;
+    }
+    this.socket = sock;
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('end', () => this.onSocketEnd());
+    sock.on('close', () => this.onSocketEnd());
+    sock.on('error', (e) => this.log.debug('bridge socket error', { error: e.message }));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.verdict) return;
+    clearTimeout(this.idleTimer);
+    let frames: Frame[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (e) {
+      this.protocolError((e as Error).message);
+      return;
+    }
+    if (frames.length === 0) {
+      this.armIdle();
+      return;
+    }
+    const sock = this.socket!;
+    sock.pause();
+    this.chain = this.chain
+      .then(() => this.handleFrames(frames))
+      .then(() => {
+        if (!this.verdict) {
+          this.armIdle();
+          sock.resume();
+        }
+      });
+  }
+
+  private onSocketEnd(): void {
+    if (this.socketEnded) return;
+    this.socketEnded = true;
+    if (this.verdict) return;
+    void this.chain.then(() => {
+      if (this.verdict) return;
+      if (this.guest?.exit) {
+        this.crashed();
+      } else {
+        // The guest hung up without a verdict but is still running.
+        this.orphanTimer = setTimeout(() => {
+          if (!this.verdict) this.protocolError('guest closed the bridge socket without DONE or ERROR');
+        }, this.spec.timeouts.killGraceMs);
+      }
+    });
+  }
+
+  private async handleFrames(frames: Frame[]): Promise<void> {
+    for (const frame of frames) {
+      if (this.verdict) return;
+      try {
+        await this.handleFrame(frame);
+      } catch (e) {
+        if (e instanceof FrameError) this.protocolError(e.message);
+        else this.decide({ status: 'failed', error: internal(`bridge sink failed: ${(e as Error).message}`), graceful: false });
+        return;
+      }
+    }
+  }
+
+  private async handleFrame(frame: Frame): Promise<void> {
+    if (!GUEST_KINDS.has(frame.kind)) throw new FrameError(`unknown frame kind ${frameKindName(frame.kind)}`);
+    if (this.state === 'awaiting_hello') {
+      if (frame.kind !== FrameKind.HELLO) throw new FrameError(`first frame must be HELLO, got ${frameKindName(frame.kind)}`);
+      return this.onHello(decodeJsonPayload(frame));
+    }
+    switch (frame.kind) {
+      case FrameKind.HELLO:
+        throw new FrameError('HELLO sent twice');
+      case FrameKind.ARROW:
+        return this.emit({ kind: 'arrow', name: this.outputs.arrowTarget(), bytes: frame.payload });
+      case FrameKind.OUTPUT_BEGIN: {
+        const name = parseOutputName(decodeJsonPayload(frame), 'OUTPUT_BEGIN');
+        if (this.outputs.begin(name)) return this.emit({ kind: 'output_begin', name });
+        return; // a continuation of an interleaved output
+      }
+      case FrameKind.OUTPUT_END: {
+        const end = parseOutputEnd(decodeJsonPayload(frame));
+        this.outputs.end(end);
+        return this.emit({ kind: 'output_end', ...end });
+      }
+      case FrameKind.LOG:
+        return this.emit({ kind: 'log', ...parseLog(decodeJsonPayload(frame)) });
+      case FrameKind.PROGRESS:
+        return this.emit({ kind: 'progress', ...parseProgress(decodeJsonPayload(frame)) });
+      case FrameKind.METRICS:
+        return this.emit({ kind: 'metrics', values: parseMetrics(decodeJsonPayload(frame)) });
+      case FrameKind.ERROR: {
+        const error = parseGuestError(decodeJsonPayload(frame));
+        this.log.info('guest reported an error', { errorClass: error.errorClass, message: error.message });
+        return this.decide({ status: 'failed', error, graceful: true });
+      }
+      case FrameKind.DONE:
+        this.outputs.checkDone(parseDone(decodeJsonPayload(frame)));
+        return this.decide({ status: 'succeeded', graceful: true });
+    }
+  }
+
+  private async onHello(o: Record<string, unknown>): Promise<void> {
+    const hello = parseHello(o);
+    const expected = Buffer.from(this.init.token);
+    const got = Buffer.from(hello.token);
+    if (got.length !== expected.length || !crypto.timingSafeEqual(got, expected)) {
+      throw new FrameError('HELLO carries a wrong token');
+    }
+    clearTimeout(this.connectTimer);
+    this.state = 'running';
+    this.log.debug('guest connected', { guestPid: hello.pid, python: hello.pythonVersion, pyarrow: hello.pyarrowVersion });
+    const spec = this.spec;
+    const jobSpec = encodeJsonFrame(FrameKind.JOB_SPEC, {
+      job_id: spec.jobId,
+      attempt: spec.attempt,
+      plugin_name: spec.pluginName,
+      plugin_version: spec.pluginVersion,
+      source: spec.source,
+      input_path: spec.inputPath,
+    });
+    // A guest that vanished meanwhile is handled by the exit path.
+    await this.write(jobSpec).catch((e: Error) => this.log.debug('could not send JOB_SPEC', { error: e.message }));
+  }
+
+  private async emit(e: GuestEvent): Promise<void> {
+    const r = this.init.sink.onEvent(e);
+    if (r && typeof (r as Promise<void>).then === 'function') await r;
+  }
+
+  /** Write to the guest, waiting for 'drain' when the socket's buffer is full. */
+  private write(buf: Buffer): Promise<void> {
+    const sock = this.socket;
+    return new Promise<void>((resolve, reject) => {
+      if (!sock || sock.destroyed) return reject(new Error('bridge socket is closed'));
+      if (sock.write(buf)) return resolve();
+      const done = (err?: Error) => {
+        sock.off('drain', onDrain);
+        sock.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new Error('bridge socket closed before drain'));
+      sock.on('drain', onDrain);
+      sock.on('close', onClose);
+    });
+  }
+
+  // --- timers and failures ---------------------------------------------------
+
+  /** Idle time counts only while the host is waiting for the guest, not while the sink holds the stream. */
+  private armIdle(): void {
+    if (this.state !== 'running' || this.verdict) return;
+    clearTimeout(this.idleTimer);
+    const ms = this.spec.timeouts.idleMs;
+    this.idleTimer = setTimeout(() => this.timeout(`idle timeout: no frame from the guest for ${ms} ms`), ms);
+  }
+
+  private timeout(message: string): void {
+    this.decide({ status: 'failed', error: { errorClass: 'timeout', code: 'TIMEOUT', message, retryable: true }, graceful: false });
+  }
+
+  private cancel(): void {
+    const reason = this.init.signal?.reason;
+    const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : '';
+    if (this.socket && !this.socket.destroyed && this.state === 'running') {
+      this.socket.write(encodeJsonFrame(FrameKind.CANCEL, {})); // courtesy; the signals are what count
+    }
+    this.decide({
+      status: 'cancelled',
+      error: { errorClass: 'cancelled', code: 'CANCELLED', message: why ? `job cancelled: ${why}` : 'job cancelled', retryable: false },
+      graceful: false,
+    });
+  }
+
+  private protocolError(message: string): void {
+    this.log.warn('guest broke the bridge protocol', { error: message });
+    this.decide({
+      status: 'failed',
+      error: { errorClass: 'protocol', code: 'GUEST_PROTOCOL', message: `guest protocol error: ${message}`, retryable: false },
+      graceful: false,
+    });
+  }
+
+  private onExit(): void {
+    this.log.debug('guest exited', { code: this.guest?.exit?.code, signal: this.guest?.exit?.signal });
+    if (this.verdict) return;
+    // Whatever the plugin left in the group would keep the socket open; it has no use now.
+    void this.guest!.terminate(this.spec.timeouts.killGraceMs);
+    // With a live connection, wait for its end: a DONE may still be unread.
+    if (!this.socket || this.socketEnded) void this.chain.then(() => this.crashed());
+  }
+
+  /**
+   * The guest exited without DONE or ERROR. A signal (SIGSEGV, an OOM kill)
+   * is transient: another attempt in a fresh process may succeed. An exit
+   * code means the interpreter itself gave up (a broken environment, os._exit
+   * in the plugin) and is permanent.
+   */
+  private crashed(): void {
+    if (this.verdict) return;
+    const guest = this.guest!;
+    const exit = guest.exit!;
+    const stderr = guest.stderrTail.text();
+    const lastLine = stderr.trim().split('\n').pop()?.slice(0, 500) ?? '';
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const when = this.state === 'running' ? 'before DONE or ERROR' : 'before the bridge handshake';
+    const errorClass = exit.signal ? 'transient' : 'permanent';
+    this.decide({
+      status: 'failed',
+      error: {
+        errorClass,
+        code: 'GUEST_CRASHED',
+        message: `guest ${how} ${when}${lastLine ? `: ${lastLine}` : ''}`,
+        traceback: stderr,
+        retryable: errorClass === 'transient',
+      },
+      graceful: false,
+    });
+  }
+
+  // --- closing ---------------------------------------------------------------
+
+  private decide(verdict: Verdict): void {
+    if (this.verdict) return;
+    this.verdict = verdict;
+    this.state = 'closing';
+    for (const t of [this.connectTimer, this.idleTimer, this.totalTimer, this.orphanTimer]) clearTimeout(t);
+    this.init.signal?.removeEventListener('abort', this.onAbort);
+    this.close().then(
+      () => this.finish(),
+      (e: Error) => {
+        this.log.error('bridge cleanup failed', { error: e.message });
+        this.finish();
+      },
+    );
+  }
+
+  private async close(): Promise<void> {
+    await this.starting.catch(() => undefined); // never kill or close halfway through starting
+    const { graceful } = this.verdict!;
+    // After DONE/ERROR the guest expects the hang-up and exits on its own. Otherwise the
+    // socket stays open until the group has been signalled: a hang-up alone makes the
+    // shim exit by itself, and the outcome should show what really ended it.
+    if (graceful) this.socket?.destroy();
+    const guest = this.guest;
+    if (guest) {
+      const grace = this.spec.timeouts.killGraceMs;
+      if (graceful && !guest.exit) await settledWithin(guest.exited, grace);
+      const result = await guest.terminate(grace);
+      if (result === 'stuck') this.log.error('guest process group survived SIGKILL', { pgid: guest.pid });
+      else if (result === 'terminated' || result === 'killed') this.log.debug('guest process group ended', { how: result });
+    }
+    this.socket?.destroy();
+    const server = this.server;
+    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private finish(): void {
+    const v = this.verdict!;
+    this.state = 'closed';
+    const guest = this.guest;
+    const outcome: BridgeOutcome = {
+      status: v.status,
+      error: v.error,
+      outputs: this.outputs.summaries(),
+      durationMs: Date.now() - this.started,
+      pid: guest?.pid ?? null,
+      exitCode: guest?.exit?.code ?? null,
+      signal: guest?.exit?.signal ?? null,
+      stdoutTail: guest?.stdoutTail.text() ?? '',
+      stderrTail: guest?.stderrTail.text() ?? '',
+    };
+    this.log.info('guest run finished', {
+      status: outcome.status,
+      errorClass: outcome.error?.errorClass,
+      durationMs: outcome.durationMs,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+    });
+    this.resolve(outcome);
+  }
+}
+
+function internal(message: string): JobError {
+  return { errorClass: 'transient', code: 'INTERNAL', message, retryable: true };
+}

@@ -1,0 +1,58 @@
+/**
+ * The environment a guest Python process gets. Built from an allow-list, never
+ * by copying process.env, so that the worker's secrets (cloud credentials,
+ * database URLs, tokens) cannot reach plugin code.
+ */
+import * as path from 'node:path';
+
+/** Variables copied from the worker's environment when set. */
+export const GUEST_ENV_ALLOW_LIST = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'] as const;
+
+/** Variables the bridge itself sets; `extraEnv` cannot override them. */
+export const BRIDGE_ENV_SOCKET = 'CASPARIAN_BRIDGE_SOCKET';
+export const BRIDGE_ENV_TOKEN = 'CASPARIAN_BRIDGE_TOKEN';
+const RESERVED = new Set(['HOME', BRIDGE_ENV_SOCKET, BRIDGE_ENV_TOKEN]);
+
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface GuestEnvInput {
+  /** The worker's environment, read only for the allow-listed names. */
+  base: NodeJS.ProcessEnv;
+  /** The job's private directory; becomes HOME. */
+  privateDir: string;
+  socketPath: string;
+  token: string;
+  /** The interpreter; its bin directory goes first on PATH, as a venv activation would do. */
+  python?: string;
+  extraEnv?: Record<string, string>;
+}
+
+/** Throws TypeError for an `extraEnv` that could not be passed to a process. */
+export function validateExtraEnv(extraEnv: Record<string, string> | undefined): void {
+  for (const [key, value] of Object.entries(extraEnv ?? {})) {
+    if (!ENV_NAME.test(key)) throw new TypeError(`extraEnv: invalid variable name ${JSON.stringify(key)}`);
+    if (RESERVED.has(key)) throw new TypeError(`extraEnv: ${key} is set by the bridge and cannot be overridden`);
+    if (typeof value !== 'string' || value.includes('\0')) {
+      throw new TypeError(`extraEnv: ${key} must be a string without NUL bytes`);
+    }
+  }
+}
+
+export function buildGuestEnv(input: GuestEnvInput): Record<string, string> {
+  validateExtraEnv(input.extraEnv);
+  const env: Record<string, string> = {};
+  for (const name of GUEST_ENV_ALLOW_LIST) {
+    const value = input.base[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const basePath = env.PATH || DEFAULT_PATH;
+  env.PATH = input.python && path.isAbsolute(input.python) ? `${path.dirname(input.python)}:${basePath}` : basePath;
+  env.HOME = input.privateDir;
+  env.PYTHONUNBUFFERED = '1';
+  env.PYTHONDONTWRITEBYTECODE = '1';
+  Object.assign(env, input.extraEnv ?? {});
+  env[BRIDGE_ENV_SOCKET] = input.socketPath;
+  env[BRIDGE_ENV_TOKEN] = input.token;
+  return env;
+}
