@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 
 /** Message size limit (both directions). Chunks are ≤ 1 MiB; requests with a plugin source may be larger. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -54,8 +54,13 @@ export async function startServer(opts: {
   const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'SERVING' as const])));
   health.addToServer(server);
 
-  const pkg = protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH));
-  new ReflectionService(pkg).addToServer(server);
+  // Reflection describes exactly what this server serves: its own services
+  // (from the buf-built descriptor set) and grpc.health.v1.
+  const pkg = {
+    ...protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH)),
+    ...protoLoader.loadSync(healthProtoPath),
+  };
+  new ReflectionService(pkg, { services: [...names, 'grpc.health.v1.Health'] }).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>

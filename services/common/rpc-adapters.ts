@@ -3,7 +3,7 @@
  * testable without a server; the adapter calls the grpc-js callback exactly
  * once and maps errors through toServiceError.
  */
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from './logger';
 import { toServiceError } from './rpc-error';
 
@@ -58,10 +58,26 @@ export function serverStream<Req, Res>(
       () => {
         if (!call.cancelled) call.end();
       },
-      (err) => {
-        if (call.cancelled) return;
-        call.destroy(Object.assign(new Error(String((err as Error)?.message ?? err)), toServiceError(err, logger, method)));
-      },
+      (err) => failCall(call, err, logger, method),
     );
   };
+}
+
+/**
+ * End a streaming call with the status for `err`. grpc-js streams turn an
+ * emitted 'error' into the call's status (destroy() would drop the status).
+ */
+export function failCall(call: ServerWritableStream<any, any> | ServerDuplexStream<any, any>, err: unknown, logger: Logger, method: string): void {
+  if (call.cancelled) return;
+  const se = toServiceError(err, logger, method);
+  call.emit('error', Object.assign(new Error(se.details), se));
+}
+
+/**
+ * Iterate a call's incoming messages with backpressure. Leaving the loop early
+ * (return or throw) does not destroy the call, so failCall() can still send a
+ * status afterwards.
+ */
+export function messagesOf<T>(call: NodeJS.ReadableStream & { iterator?: unknown }): AsyncIterable<T> {
+  return (call as unknown as { iterator(o: { destroyOnReturn: boolean }): AsyncIterable<T> }).iterator({ destroyOnReturn: false });
 }

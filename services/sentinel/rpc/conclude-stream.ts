@@ -13,7 +13,8 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { SentinelConfig } from '../../common/config';
 import { JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
-import { failedPrecondition, invalidArgument, toServiceError } from '../../common/rpc-error';
+import { failedPrecondition, invalidArgument, RpcError } from '../../common/rpc-error';
+import { failCall, messagesOf } from '../../common/rpc-adapters';
 import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdict } from '../../gen/casparian/v1/dispatch';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
@@ -71,7 +72,7 @@ class ConcludeSession {
 
   async run(): Promise<void> {
     try {
-      for await (const req of this.call as AsyncIterable<ConcludeRequest>) {
+      for await (const req of messagesOf<ConcludeRequest>(this.call)) {
         const done = await this.handle(req);
         if (done) {
           this.call.end();
@@ -86,7 +87,7 @@ class ConcludeSession {
         this.fail(invalidArgument(err.message));
         return;
       }
-      if (this.call.cancelled || (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || /cancel/i.test(String((err as Error)?.message))) {
+      if (!(err instanceof RpcError) && (this.call.cancelled || (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE')) {
         await this.broken('the Conclude stream broke before a verdict');
         return;
       }
@@ -96,9 +97,7 @@ class ConcludeSession {
   }
 
   private fail(err: unknown): void {
-    if (this.call.cancelled) return;
-    const se = toServiceError(err, this.logger, 'Conclude');
-    this.call.destroy(Object.assign(new Error(se.details), se));
+    failCall(this.call, err, this.logger, 'Conclude');
   }
 
   /** Returns true when the call is finished. */

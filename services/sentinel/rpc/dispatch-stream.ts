@@ -11,7 +11,8 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { SentinelConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
-import { invalidArgument, toServiceError } from '../../common/rpc-error';
+import { invalidArgument } from '../../common/rpc-error';
+import { failCall, messagesOf } from '../../common/rpc-adapters';
 import type { AttemptRef as PbAttemptRef, DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
 import type { EnvInfo } from '../../gen/casparian/v1/types';
 import type { Clock } from '../clock';
@@ -44,7 +45,7 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
   return (call) => {
     let session: WorkerSession | undefined;
     const run = async (): Promise<void> => {
-      for await (const req of call as AsyncIterable<DispatchRequest>) {
+      for await (const req of messagesOf<DispatchRequest>(call)) {
         const m = req.msg;
         if (!m) throw invalidArgument('empty DispatchRequest');
         if (!session) {
@@ -73,11 +74,7 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
       .then(() => {
         if (!call.cancelled) call.end();
       })
-      .catch((err) => {
-        if (call.cancelled) return;
-        const se = toServiceError(err, d.logger, 'Dispatch');
-        call.destroy(Object.assign(new Error(se.details), se));
-      })
+      .catch((err) => failCall(call, err, d.logger, 'Dispatch'))
       .finally(() => {
         if (session) {
           d.logger.info('worker disconnected', { workerId: session.workerId, inFlight: session.inFlight.size });

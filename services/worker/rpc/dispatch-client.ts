@@ -1,0 +1,102 @@
+/**
+ * The worker's Dispatch stream to the Sentinel, with reconnects.
+ *
+ *   disconnected → connecting → connected (after Welcome) → disconnected …
+ *                                                         → closed (close())
+ *
+ * On (re)connect it sends Hello with the worker's inventory and the attempts
+ * it is still running, then heartbeats at the interval the Sentinel asks for.
+ */
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from '../../common/logger';
+import type { AttemptRef, DispatchRequest, DispatchResponse, JobDispatch } from '../../gen/casparian/v1/dispatch';
+import type { SentinelClient } from '../../gen/casparian/v1/sentinel';
+import type { EnvInfo } from '../../gen/casparian/v1/types';
+
+export type DispatchClientState = 'disconnected' | 'connecting' | 'connected' | 'closed';
+
+export interface DispatchHandlers {
+  hello(): { workerId: string; slots: number; version: string; envs: EnvInfo[]; mayProvision: boolean; envMode: string; hostname: string };
+  active(): AttemptRef[];
+  onDispatch(d: JobDispatch): void;
+  onCancel(ref: AttemptRef, reason: string): void;
+  onConnected(): void;
+}
+
+export class DispatchClient {
+  state: DispatchClientState = 'disconnected';
+  private call: ClientDuplexStream<DispatchRequest, DispatchResponse> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(
+    private readonly client: SentinelClient,
+    private readonly h: DispatchHandlers,
+    private readonly logger: Logger,
+    private readonly reconnectMaxMs: number,
+  ) {}
+
+  connect(): void {
+    if (this.state === 'closed' || this.state === 'connecting' || this.state === 'connected') return;
+    this.state = 'connecting';
+    const call = this.client.dispatch();
+    this.call = call;
+    call.on('data', (res: DispatchResponse) => this.onMessage(res));
+    call.on('error', (err: Error) => this.onDown(call, err));
+    call.on('end', () => this.onDown(call, new Error('the Sentinel ended the Dispatch stream')));
+    const active = this.h.active();
+    call.write({ msg: { $case: 'hello', hello: { ...this.h.hello(), active } } });
+  }
+
+  send(msg: DispatchRequest): void {
+    if (this.state === 'connected' && this.call) this.call.write(msg);
+  }
+
+  close(): void {
+    this.state = 'closed';
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const call = this.call;
+    this.call = undefined;
+    if (call) {
+      call.end();
+      call.cancel();
+    }
+  }
+
+  private onMessage(res: DispatchResponse): void {
+    const m = res.msg;
+    if (!m) return;
+    switch (m.$case) {
+      case 'welcome': {
+        this.state = 'connected';
+        this.failures = 0;
+        if (this.heartbeat) clearInterval(this.heartbeat);
+        this.heartbeat = setInterval(() => this.send({ msg: { $case: 'heartbeat', heartbeat: { active: this.h.active() } } }), m.welcome.heartbeatIntervalMs || 5_000);
+        this.heartbeat.unref();
+        this.logger.info('connected to sentinel', { sentinelVersion: m.welcome.version, leaseMs: m.welcome.leaseMs });
+        this.h.onConnected();
+        return;
+      }
+      case 'dispatch':
+        this.h.onDispatch(m.dispatch);
+        return;
+      case 'cancel':
+        if (m.cancel.attempt) this.h.onCancel(m.cancel.attempt, m.cancel.reason);
+        return;
+    }
+  }
+
+  private onDown(call: ClientDuplexStream<DispatchRequest, DispatchResponse>, err: Error): void {
+    if (call !== this.call) return;
+    this.call = undefined;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.state === 'closed') return;
+    this.state = 'disconnected';
+    this.failures++;
+    const delay = Math.min(this.reconnectMaxMs, 200 * 2 ** Math.min(this.failures, 10));
+    this.logger.warn('dispatch stream down; reconnecting', { error: err.message, inMs: delay });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+}

@@ -1,0 +1,54 @@
+/** Conversions between generated proto types and the worker's domain types. */
+import { ERROR_CLASSES, type JobError } from '../../common/job-error';
+import { VerdictStatus, type JobDispatch } from '../../gen/casparian/v1/dispatch';
+import type { EnvInfo as PbEnvInfo, JobError as PbJobError, Timeouts } from '../../gen/casparian/v1/types';
+import type { AttemptResult, AttemptSpec } from '../attempt/types';
+import type { EnvInfo } from '../envs/types';
+import { DEFAULT_TIMEOUTS } from '../../common/config';
+
+export function envToPb(e: EnvInfo): PbEnvInfo {
+  return {
+    envHash: e.envHash,
+    status: e.status,
+    backend: e.backend,
+    pythonVersion: e.pythonVersion ?? '',
+    sizeBytes: e.sizeBytes ?? 0,
+    problem: e.problem ?? '',
+  };
+}
+
+export function errorToPb(e: JobError): PbJobError {
+  return { errorClass: ERROR_CLASSES.indexOf(e.errorClass) + 1, code: e.code, message: e.message, traceback: e.traceback ?? '', retryable: e.retryable };
+}
+
+export function verdictStatus(s: AttemptResult['status']): VerdictStatus {
+  return s === 'succeeded'
+    ? VerdictStatus.VERDICT_STATUS_SUCCEEDED
+    : s === 'cancelled'
+      ? VerdictStatus.VERDICT_STATUS_CANCELLED
+      : VerdictStatus.VERDICT_STATUS_FAILED;
+}
+
+export function timeoutsFromPb(t: Timeouts | undefined): AttemptSpec['timeouts'] {
+  return {
+    guestConnectMs: t?.guestConnectMs || DEFAULT_TIMEOUTS.guestConnectMs,
+    idleMs: t?.idleMs || DEFAULT_TIMEOUTS.idleMs,
+    startToCloseMs: t?.startToCloseMs || DEFAULT_TIMEOUTS.startToCloseMs,
+    killGraceMs: t?.killGraceMs || DEFAULT_TIMEOUTS.killGraceMs,
+  };
+}
+
+export function attemptSpecFromDispatch(d: JobDispatch): AttemptSpec {
+  return {
+    jobId: d.jobId,
+    attempt: d.attempt,
+    pluginName: d.pluginName,
+    pluginVersion: d.pluginVersion,
+    source: d.source,
+    envHash: d.envHash,
+    lockfile: d.lockfile,
+    inputPath: d.inputPath,
+    timeouts: timeoutsFromPb(d.timeouts),
+    envAllow: d.envAllow,
+  };
+}

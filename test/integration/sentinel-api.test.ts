@@ -1,0 +1,107 @@
+/** Bad input of every kind on the Sentinel's API gets a clear status, never INTERNAL, and never crashes it. */
+import { strict as assert } from 'node:assert';
+import * as grpc from '@grpc/grpc-js';
+import { JobState } from '../../services/gen/casparian/v1/types';
+import type { ConcludeRequest, ConcludeResponse, DispatchRequest, DispatchResponse } from '../../services/gen/casparian/v1/dispatch';
+import { Cluster, publish, submit } from '../helpers/cluster';
+
+const code = (c: grpc.status, re?: RegExp) => (e: grpc.ServiceError) => {
+  assert.equal(grpc.status[e.code], grpc.status[c], e.details);
+  if (re) assert.match(e.details, re);
+  return true;
+};
+
+const manifest = { description: '', envAllow: [], maxAttempts: 0, timeouts: undefined };
+
+describe('integration: Sentinel API statuses', function () {
+  this.timeout(30_000);
+  let c: Cluster;
+  before(async () => {
+    c = await Cluster.start({ workers: [] });
+    await publish(c, 'p', 'def parse(path):\n    return None\n', 'pyarrow==25.0.1\n');
+  });
+  after(() => c?.stop());
+
+  const submitReq = (o: object) => ({ pluginName: 'p', pluginVersion: '', inputPath: '/data/a.csv', idempotencyKey: '', maxAttempts: 0, timeouts: undefined, ...o });
+
+  it('SubmitJob validates its fields', async () => {
+    await assert.rejects(c.client.submitJob(submitReq({ pluginName: '' })), code(grpc.status.INVALID_ARGUMENT, /plugin_name is required/));
+    await assert.rejects(c.client.submitJob(submitReq({ pluginName: '../etc' })), code(grpc.status.INVALID_ARGUMENT, /plugin_name/));
+    await assert.rejects(c.client.submitJob(submitReq({ inputPath: 'relative.csv' })), code(grpc.status.INVALID_ARGUMENT, /absolute/));
+    await assert.rejects(c.client.submitJob(submitReq({ inputPath: '' })), code(grpc.status.INVALID_ARGUMENT, /input_path is required/));
+    await assert.rejects(c.client.submitJob(submitReq({ pluginName: 'nope' })), code(grpc.status.NOT_FOUND, /plugin nope is not published/));
+    await assert.rejects(c.client.submitJob(submitReq({ pluginVersion: '9.9' })), code(grpc.status.NOT_FOUND, /version 9.9/));
+    await assert.rejects(c.client.submitJob(submitReq({ maxAttempts: 1000 })), code(grpc.status.INVALID_ARGUMENT, /max_attempts/));
+  });
+
+  it('SubmitJob with the same idempotency key returns the same job', async () => {
+    const a = await c.client.submitJob(submitReq({ idempotencyKey: 'k-1' }));
+    const b = await c.client.submitJob(submitReq({ idempotencyKey: 'k-1' }));
+    assert.equal(a.created, true);
+    assert.equal(b.created, false);
+    assert.equal(a.job!.id, b.job!.id);
+  });
+
+  it('PublishPlugin refuses bad and conflicting input', async () => {
+    await assert.rejects(c.client.publishPlugin({ name: 'q', version: '1', source: '', lockfile: 'x', manifest }), code(grpc.status.INVALID_ARGUMENT, /source is required/));
+    await assert.rejects(c.client.publishPlugin({ name: 'q', version: '1', source: 'x', lockfile: '', manifest }), code(grpc.status.INVALID_ARGUMENT, /lockfile is required/));
+    await assert.rejects(
+      c.client.publishPlugin({ name: 'q', version: '1', source: 'x'.repeat(5 * 1024 * 1024), lockfile: 'x', manifest }),
+      code(grpc.status.RESOURCE_EXHAUSTED, /source is \d+ bytes/),
+    );
+    const first = await c.client.publishPlugin({ name: 'q', version: '1', source: 'a', lockfile: 'x', manifest });
+    const again = await c.client.publishPlugin({ name: 'q', version: '1', source: 'a', lockfile: 'x', manifest });
+    assert.equal(first.created, true);
+    assert.equal(again.created, false);
+    await assert.rejects(c.client.publishPlugin({ name: 'q', version: '1', source: 'b', lockfile: 'x', manifest }), code(grpc.status.ALREADY_EXISTS));
+  });
+
+  it('GetJob, CancelJob and FetchOutput name missing jobs and bad transitions', async () => {
+    await assert.rejects(c.client.getJob({ jobId: 'no-such-job', includeLogs: false }), code(grpc.status.NOT_FOUND, /does not exist/));
+    await assert.rejects(c.client.getJob({ jobId: '', includeLogs: false }), code(grpc.status.INVALID_ARGUMENT));
+    const job = await submit(c, 'p', '/data/b.csv');
+    await assert.rejects(c.client.fetchOutput(job.id), code(grpc.status.FAILED_PRECONDITION, /queued/));
+    const cancelled = await c.client.cancelJob({ jobId: job.id, reason: 'test' });
+    assert.equal(cancelled.job!.state, JobState.JOB_STATE_CANCELLED);
+    await assert.rejects(c.client.cancelJob({ jobId: job.id, reason: '' }), code(grpc.status.FAILED_PRECONDITION, /already cancelled/));
+    await assert.rejects(c.client.listJobs({ state: 0, pluginName: '', pageSize: 0, pageToken: 'garbage' }), code(grpc.status.INVALID_ARGUMENT, /page_token/));
+  });
+
+  it('ListJobs pages newest first', async () => {
+    for (let i = 0; i < 5; i++) await submit(c, 'p', `/data/page-${i}.csv`);
+    const p1 = await c.client.listJobs({ state: JobState.JOB_STATE_QUEUED, pluginName: 'p', pageSize: 3, pageToken: '' });
+    assert.equal(p1.jobs.length, 3);
+    assert.ok(p1.nextPageToken);
+    const p2 = await c.client.listJobs({ state: JobState.JOB_STATE_QUEUED, pluginName: 'p', pageSize: 3, pageToken: p1.nextPageToken });
+    const ids = new Set([...p1.jobs, ...p2.jobs].map((j) => j.id));
+    assert.equal(ids.size, p1.jobs.length + p2.jobs.length, 'pages do not overlap');
+    assert.ok(p1.jobs[0].createdAt! >= p1.jobs[2].createdAt!);
+  });
+
+  it('Conclude with a wrong lease is refused and commits nothing', async () => {
+    const job = await submit(c, 'p', '/data/c.csv');
+    const call = c.client.raw.conclude();
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      call.on('error', resolve);
+      call.on('data', () => {});
+      call.write({ msg: { $case: 'header', header: { jobId: job.id, attempt: 1, leaseToken: 'forged' } } } as ConcludeRequest);
+    });
+    assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
+    assert.match(err.details, /does not hold the lease/);
+    const after = await c.client.getJob({ jobId: job.id, includeLogs: false });
+    assert.equal(after.job!.state, JobState.JOB_STATE_QUEUED);
+    void (null as unknown as ConcludeResponse);
+  });
+
+  it('Dispatch must start with Hello', async () => {
+    const call = c.client.raw.dispatch();
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      call.on('error', resolve);
+      call.on('data', () => {});
+      call.write({ msg: { $case: 'heartbeat', heartbeat: { active: [] } } } as DispatchRequest);
+    });
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(err.details, /first Dispatch message must be Hello/);
+    void (null as unknown as DispatchResponse);
+  });
+});

@@ -1,0 +1,42 @@
+import { strict as assert } from 'node:assert';
+import { chooseWorker } from '../../../services/sentinel/scheduler/choose-worker';
+import type { WorkerSession } from '../../../services/sentinel/scheduler/worker-session';
+
+function worker(id: string, o: Partial<WorkerSession> & { has?: string[]; busy?: number } = {}): WorkerSession {
+  const inFlight = new Set<string>(Array.from({ length: o.busy ?? 0 }, (_, i) => `${id}-job${i}`));
+  return {
+    workerId: id,
+    hostname: 'h',
+    version: 'v',
+    slots: 2,
+    envMode: o.mayProvision === false ? 'strict' : 'auto',
+    mayProvision: true,
+    envs: new Map((o.has ?? []).map((h) => [h, { envHash: h, status: 'ready', backend: 'pip', pythonVersion: '3.11', sizeBytes: 0, problem: '' }])),
+    connectedAt: 0,
+    lastHeartbeatAt: 0,
+    draining: false,
+    inFlight,
+    sendDispatch: () => true,
+    sendCancel: () => true,
+    ...o,
+  };
+}
+
+describe('unit: chooseWorker (env affinity)', () => {
+  it('prefers a worker that has the env', () => {
+    const c = chooseWorker([worker('a'), worker('b', { has: ['E'] })], 'E');
+    assert.equal('worker' in c && c.worker.workerId, 'b');
+  });
+  it('falls back to a provisioning worker, never a strict one without the env', () => {
+    const c = chooseWorker([worker('strict', { mayProvision: false }), worker('auto')], 'E');
+    assert.equal('worker' in c && c.worker.workerId, 'auto');
+    const none = chooseWorker([worker('strict', { mayProvision: false })], 'E');
+    assert.ok('waiting' in none && /no worker has env E and none may provision it/.test(none.waiting));
+  });
+  it('explains busy and empty pools', () => {
+    const busy = chooseWorker([worker('a', { busy: 2, has: ['E'] })], 'E');
+    assert.ok('waiting' in busy && /busy/.test(busy.waiting));
+    const empty = chooseWorker([], 'E');
+    assert.ok('waiting' in empty && /no worker connected/.test(empty.waiting));
+  });
+});
