@@ -17,6 +17,7 @@ services:
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
 clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --json for JSON):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
+                    [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
   casparian plugins [--name NAME]
   casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
   casparian jobs [--state S] [--plugin NAME] [--limit N]
@@ -31,7 +32,7 @@ local environments (CASPARIAN_HOME, default ~/.casparian_flow):
 const STRING_FLAGS = [
   'data-dir', 'port', 'host', 'slots', 'env-mode', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
-  'plugin', 'limit', 'reason', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
+  'plugin', 'limit', 'reason', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help'];
 

@@ -36,6 +36,11 @@ export async function publish(c: Sentinel, args: string[], flags: Flags): Promis
       envAllow: (str(flags, 'env-allow') ?? '').split(',').filter(Boolean),
       timeouts: undefined,
       maxAttempts: Number(str(flags, 'max-attempts') ?? 0),
+      limits: {
+        memoryMb: Number(str(flags, 'max-memory-mb') ?? 0),
+        cpuSeconds: Number(str(flags, 'max-cpu-seconds') ?? 0),
+        openFiles: Number(str(flags, 'max-open-files') ?? 0),
+      },
     },
   });
   if (flags.json) return json(res);

@@ -15,7 +15,11 @@ export interface PluginManifestData {
   envAllow: string[];
   timeouts: { guestConnectMs: number; idleMs: number; startToCloseMs: number; killGraceMs: number };
   maxAttempts: number;
+  /** setrlimit caps for the plugin process; 0 = none. */
+  limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
 }
+
+export const NO_LIMITS = Object.freeze({ memoryMb: 0, cpuSeconds: 0, openFiles: 0 });
 
 export type PublishResult = { kind: 'created' | 'unchanged'; plugin: PluginRow } | { kind: 'conflict'; plugin: PluginRow };
 
@@ -31,11 +35,13 @@ export function canonicalManifest(m: PluginManifestData): string {
       killGraceMs: m.timeouts.killGraceMs,
     },
     maxAttempts: m.maxAttempts,
+    limits: { memoryMb: m.limits.memoryMb, cpuSeconds: m.limits.cpuSeconds, openFiles: m.limits.openFiles },
   });
 }
 
 export function parseManifest(row: PluginRow): PluginManifestData {
-  return JSON.parse(row.manifest_json) as PluginManifestData;
+  const m = JSON.parse(row.manifest_json) as PluginManifestData;
+  return { ...m, limits: m.limits ?? { ...NO_LIMITS } };
 }
 
 export async function publishPlugin(

@@ -85,6 +85,11 @@ export class ClientApi {
         killGraceMs: boundedInt('manifest.timeouts.kill_grace_ms', t?.killGraceMs ?? 0, MAX_TIMEOUT_MS),
       },
       maxAttempts: boundedInt('manifest.max_attempts', m?.maxAttempts ?? 0, 100),
+      limits: {
+        memoryMb: boundedInt('manifest.limits.memory_mb', m?.limits?.memoryMb ?? 0, 1024 * 1024),
+        cpuSeconds: boundedInt('manifest.limits.cpu_seconds', m?.limits?.cpuSeconds ?? 0, 7 * 24 * 3600),
+        openFiles: boundedInt('manifest.limits.open_files', m?.limits?.openFiles ?? 0, 1024 * 1024),
+      },
     };
     const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest }, this.d.clock.now());
     if (res.kind === 'conflict') {

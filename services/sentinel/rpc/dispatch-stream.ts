@@ -118,6 +118,7 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
             inputPath: o.inputPath,
             timeouts: timeoutsToPb(o.timeouts),
             envAllow: o.envAllow,
+            limits: { ...o.limits },
           },
         },
       });

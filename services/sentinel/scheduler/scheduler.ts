@@ -137,6 +137,7 @@ export class Scheduler {
     if (!claimed) return;
     const ref: AttemptRef = { jobId: claimed.id, attempt: claimed.attempt, leaseToken };
     worker.inFlight.add(claimed.id);
+    const manifest = parseManifest(plugin);
     const sent = worker.sendDispatch({
       ref,
       pluginName: plugin.name,
@@ -147,7 +148,8 @@ export class Scheduler {
       lockfile: plugin.lockfile,
       inputPath: claimed.input_path,
       timeouts: parseTimeouts(claimed),
-      envAllow: parseManifest(plugin).envAllow,
+      envAllow: manifest.envAllow,
+      limits: manifest.limits,
     });
     this.logger.debug('dispatched', { jobId: claimed.id, attempt: claimed.attempt, workerId: worker.workerId, sent });
     // If the send failed the stream is gone; the lease expires and the job is reclaimed.

@@ -26,6 +26,7 @@ export interface DispatchOrder {
   inputPath: string;
   timeouts: JobTimeouts;
   envAllow: string[];
+  limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
 }
 
 export interface WorkerSession {

@@ -92,6 +92,7 @@ export async function runAttempt(spec: AttemptSpec, reporter: AttemptReporter, d
           killGraceMs: spec.timeouts.killGraceMs,
         },
         extraEnv,
+        limits: spec.limits,
       },
       sink,
       { signal, logger: deps.logger },

@@ -13,6 +13,8 @@ export interface AttemptSpec {
   timeouts: { guestConnectMs: number; idleMs: number; startToCloseMs: number; killGraceMs: number };
   /** Worker environment variables the plugin's manifest lets it see. */
   envAllow: string[];
+  /** setrlimit caps for the guest; 0 = none. */
+  limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
 }
 
 /** Where an attempt's events go: a Conclude stream, or a Run response stream. Each call resolves when the event is accepted (backpressure). */

@@ -49,6 +49,8 @@ export interface BridgeRunSpec {
   timeouts: BridgeTimeouts;
   /** Added to the guest's scrubbed environment. */
   extraEnv?: Record<string, string>;
+  /** setrlimit caps the guest applies to itself before loading the plugin; 0 or absent = none. */
+  limits?: { memoryMb: number; cpuSeconds: number; openFiles: number };
   /** Cap on one guest frame's payload; DEFAULT_MAX_FRAME_PAYLOAD (4 MiB) when unset. */
   maxFramePayload?: number;
 }

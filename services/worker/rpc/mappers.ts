@@ -50,5 +50,6 @@ export function attemptSpecFromDispatch(d: JobDispatch): AttemptSpec {
     inputPath: d.inputPath,
     timeouts: timeoutsFromPb(d.timeouts),
     envAllow: d.envAllow,
+    limits: { memoryMb: d.limits?.memoryMb ?? 0, cpuSeconds: d.limits?.cpuSeconds ?? 0, openFiles: d.limits?.openFiles ?? 0 },
   };
 }

@@ -33,6 +33,7 @@ export function workerImplementation(deps: AttemptDeps, logger: Logger): WorkerS
           inputPath: req.inputPath,
           timeouts: timeoutsFromPb(req.timeouts),
           envAllow: [],
+          limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 },
         },
         {
           log: (level, source, message) => write({ msg: { $case: 'log', log: { attempt: 1, level, message, source, time: new Date() } } }),

@@ -16,6 +16,7 @@ import {
   jobStateFromJSON,
   jobStateToJSON,
   OutputInfo,
+  ResourceLimits,
   Timeouts,
 } from "./types";
 
@@ -190,6 +191,8 @@ export interface JobDispatch {
     | undefined;
   /** Worker environment variables the plugin may see (from its manifest). */
   envAllow: string[];
+  /** Resource limits for the plugin's process (from its manifest). */
+  limits?: ResourceLimits | undefined;
 }
 
 /** Stop an attempt. */
@@ -1178,6 +1181,7 @@ function createBaseJobDispatch(): JobDispatch {
     inputPath: "",
     timeouts: undefined,
     envAllow: [],
+    limits: undefined,
   };
 }
 
@@ -1218,6 +1222,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     }
     for (const v of message.envAllow) {
       writer.uint32(98).string(v!);
+    }
+    if (message.limits !== undefined) {
+      ResourceLimits.encode(message.limits, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1331,6 +1338,14 @@ export const JobDispatch: MessageFns<JobDispatch> = {
             message.envAllow.push(reader.string());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.limits = ResourceLimits.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1389,6 +1404,7 @@ export const JobDispatch: MessageFns<JobDispatch> = {
         : globalThis.Array.isArray(object?.env_allow)
         ? object.env_allow.map((e: any) => globalThis.String(e))
         : [],
+      limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
     };
   },
 
@@ -1430,6 +1446,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     if (message.envAllow?.length) {
       obj.envAllow = message.envAllow;
     }
+    if (message.limits !== undefined) {
+      obj.limits = ResourceLimits.toJSON(message.limits);
+    }
     return obj;
   },
 
@@ -1452,6 +1471,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
       ? Timeouts.fromPartial(object.timeouts)
       : undefined;
     message.envAllow = object.envAllow?.map((e) => e) || [];
+    message.limits = (object.limits !== undefined && object.limits !== null)
+      ? ResourceLimits.fromPartial(object.limits)
+      : undefined;
     return message;
   },
 };

@@ -195,6 +195,19 @@ export interface Timeouts {
   killGraceMs: number;
 }
 
+/**
+ * Resource limits applied to the plugin's process (setrlimit). Zero means no limit.
+ * Exceeding one fails the attempt with ERROR_CLASS_RESOURCE_LIMIT.
+ */
+export interface ResourceLimits {
+  /** Address-space limit in MiB (RLIMIT_AS). */
+  memoryMb: number;
+  /** CPU time limit in seconds (RLIMIT_CPU). */
+  cpuSeconds: number;
+  /** Maximum number of open file descriptors (RLIMIT_NOFILE). */
+  openFiles: number;
+}
+
 /** Declared properties of a plugin, published alongside its source. */
 export interface PluginManifest {
   /** Free text shown by ListPlugins. */
@@ -207,6 +220,8 @@ export interface PluginManifest {
     | undefined;
   /** Default maximum number of attempts for jobs of this plugin (0 = Sentinel default). */
   maxAttempts: number;
+  /** Resource limits for the plugin's process. */
+  limits?: ResourceLimits | undefined;
 }
 
 /** A published plugin version. */
@@ -659,8 +674,121 @@ export const Timeouts: MessageFns<Timeouts> = {
   },
 };
 
+function createBaseResourceLimits(): ResourceLimits {
+  return { memoryMb: 0, cpuSeconds: 0, openFiles: 0 };
+}
+
+export const ResourceLimits: MessageFns<ResourceLimits> = {
+  encode(message: ResourceLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memoryMb !== 0) {
+      writer.uint32(8).uint32(message.memoryMb);
+    }
+    if (message.cpuSeconds !== 0) {
+      writer.uint32(16).uint32(message.cpuSeconds);
+    }
+    if (message.openFiles !== 0) {
+      writer.uint32(24).uint32(message.openFiles);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceLimits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.memoryMb = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cpuSeconds = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.openFiles = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceLimits {
+    return {
+      memoryMb: isSet(object.memoryMb)
+        ? globalThis.Number(object.memoryMb)
+        : isSet(object.memory_mb)
+        ? globalThis.Number(object.memory_mb)
+        : 0,
+      cpuSeconds: isSet(object.cpuSeconds)
+        ? globalThis.Number(object.cpuSeconds)
+        : isSet(object.cpu_seconds)
+        ? globalThis.Number(object.cpu_seconds)
+        : 0,
+      openFiles: isSet(object.openFiles)
+        ? globalThis.Number(object.openFiles)
+        : isSet(object.open_files)
+        ? globalThis.Number(object.open_files)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResourceLimits): unknown {
+    const obj: any = {};
+    if (message.memoryMb !== 0) {
+      obj.memoryMb = Math.round(message.memoryMb);
+    }
+    if (message.cpuSeconds !== 0) {
+      obj.cpuSeconds = Math.round(message.cpuSeconds);
+    }
+    if (message.openFiles !== 0) {
+      obj.openFiles = Math.round(message.openFiles);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResourceLimits>, I>>(base?: I): ResourceLimits {
+    return ResourceLimits.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResourceLimits>, I>>(object: I): ResourceLimits {
+    const message = createBaseResourceLimits();
+    message.memoryMb = object.memoryMb ?? 0;
+    message.cpuSeconds = object.cpuSeconds ?? 0;
+    message.openFiles = object.openFiles ?? 0;
+    return message;
+  },
+};
+
 function createBasePluginManifest(): PluginManifest {
-  return { description: "", envAllow: [], timeouts: undefined, maxAttempts: 0 };
+  return { description: "", envAllow: [], timeouts: undefined, maxAttempts: 0, limits: undefined };
 }
 
 export const PluginManifest: MessageFns<PluginManifest> = {
@@ -676,6 +804,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     }
     if (message.maxAttempts !== 0) {
       writer.uint32(32).uint32(message.maxAttempts);
+    }
+    if (message.limits !== undefined) {
+      ResourceLimits.encode(message.limits, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -725,6 +856,14 @@ export const PluginManifest: MessageFns<PluginManifest> = {
             message.maxAttempts = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.limits = ResourceLimits.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -751,6 +890,7 @@ export const PluginManifest: MessageFns<PluginManifest> = {
         : isSet(object.max_attempts)
         ? globalThis.Number(object.max_attempts)
         : 0,
+      limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
     };
   },
 
@@ -768,6 +908,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     if (message.maxAttempts !== 0) {
       obj.maxAttempts = Math.round(message.maxAttempts);
     }
+    if (message.limits !== undefined) {
+      obj.limits = ResourceLimits.toJSON(message.limits);
+    }
     return obj;
   },
 
@@ -782,6 +925,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
       ? Timeouts.fromPartial(object.timeouts)
       : undefined;
     message.maxAttempts = object.maxAttempts ?? 0;
+    message.limits = (object.limits !== undefined && object.limits !== null)
+      ? ResourceLimits.fromPartial(object.limits)
+      : undefined;
     return message;
   },
 };
