@@ -13,6 +13,8 @@ export interface TimeoutDefaults {
   idleMs: number;
   startToCloseMs: number;
   killGraceMs: number;
+  /** 0 = off. */
+  scheduleToStartMs: number;
 }
 
 export interface BackoffPolicy {
@@ -80,6 +82,7 @@ export const DEFAULT_TIMEOUTS: TimeoutDefaults = Object.freeze({
   idleMs: 300_000,
   startToCloseMs: 3_600_000,
   killGraceMs: 5_000,
+  scheduleToStartMs: 0,
 });
 
 export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 1_000, multiplier: 2, maxMs: 300_000, jitter: 0.2 });
@@ -96,7 +99,10 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     leaseMs: int(env.CASPARIAN_LEASE_MS, 'CASPARIAN_LEASE_MS', 30_000, 100),
     heartbeatIntervalMs: int(env.CASPARIAN_HEARTBEAT_MS, 'CASPARIAN_HEARTBEAT_MS', 5_000, 50),
     defaultMaxAttempts: int(env.CASPARIAN_MAX_ATTEMPTS, 'CASPARIAN_MAX_ATTEMPTS', 3, 1),
-    timeouts: { ...DEFAULT_TIMEOUTS },
+    timeouts: {
+      ...DEFAULT_TIMEOUTS,
+      scheduleToStartMs: int(env.CASPARIAN_SCHEDULE_TO_START_MS, 'CASPARIAN_SCHEDULE_TO_START_MS', 0),
+    },
     backoff: { ...DEFAULT_BACKOFF },
     tickMs: 1_000,
     ...overrides,

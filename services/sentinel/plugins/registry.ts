@@ -13,7 +13,7 @@ export type PluginRow = Selectable<PluginsTable>;
 export interface PluginManifestData {
   description: string;
   envAllow: string[];
-  timeouts: { guestConnectMs: number; idleMs: number; startToCloseMs: number; killGraceMs: number };
+  timeouts: { guestConnectMs: number; idleMs: number; startToCloseMs: number; killGraceMs: number; scheduleToStartMs: number };
   maxAttempts: number;
   /** setrlimit caps for the plugin process; 0 = none. */
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
@@ -33,6 +33,7 @@ export function canonicalManifest(m: PluginManifestData): string {
       idleMs: m.timeouts.idleMs,
       startToCloseMs: m.timeouts.startToCloseMs,
       killGraceMs: m.timeouts.killGraceMs,
+      scheduleToStartMs: m.timeouts.scheduleToStartMs,
     },
     maxAttempts: m.maxAttempts,
     limits: { memoryMb: m.limits.memoryMb, cpuSeconds: m.limits.cpuSeconds, openFiles: m.limits.openFiles },
@@ -41,7 +42,7 @@ export function canonicalManifest(m: PluginManifestData): string {
 
 export function parseManifest(row: PluginRow): PluginManifestData {
   const m = JSON.parse(row.manifest_json) as PluginManifestData;
-  return { ...m, limits: m.limits ?? { ...NO_LIMITS } };
+  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
 }
 
 export async function publishPlugin(

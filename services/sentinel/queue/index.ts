@@ -12,3 +12,4 @@ export * from './cancel';
 export * from './reclaim-expired';
 export * from './read-jobs';
 export * from './job-logs';
+export * from './fail-queued';

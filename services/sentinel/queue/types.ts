@@ -22,6 +22,8 @@ export interface JobTimeouts {
   idleMs: number;
   startToCloseMs: number;
   killGraceMs: number;
+  /** 0 = no schedule-to-start timeout. */
+  scheduleToStartMs: number;
 }
 
 export interface AttemptMetrics {

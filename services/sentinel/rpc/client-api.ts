@@ -58,7 +58,13 @@ function mergeTimeouts(req: Timeouts | undefined, manifest: JobTimeouts, default
     if (v) return boundedInt(`timeouts.${field}`, v, MAX_TIMEOUT_MS);
     return manifest[field] || defaults[field];
   };
-  return { guestConnectMs: pick('guestConnectMs'), idleMs: pick('idleMs'), startToCloseMs: pick('startToCloseMs'), killGraceMs: pick('killGraceMs') };
+  return {
+    guestConnectMs: pick('guestConnectMs'),
+    idleMs: pick('idleMs'),
+    startToCloseMs: pick('startToCloseMs'),
+    killGraceMs: pick('killGraceMs'),
+    scheduleToStartMs: pick('scheduleToStartMs'),
+  };
 }
 
 export class ClientApi {
@@ -83,6 +89,7 @@ export class ClientApi {
         idleMs: boundedInt('manifest.timeouts.idle_ms', t?.idleMs ?? 0, MAX_TIMEOUT_MS),
         startToCloseMs: boundedInt('manifest.timeouts.start_to_close_ms', t?.startToCloseMs ?? 0, MAX_TIMEOUT_MS),
         killGraceMs: boundedInt('manifest.timeouts.kill_grace_ms', t?.killGraceMs ?? 0, MAX_TIMEOUT_MS),
+        scheduleToStartMs: boundedInt('manifest.timeouts.schedule_to_start_ms', t?.scheduleToStartMs ?? 0, MAX_TIMEOUT_MS),
       },
       maxAttempts: boundedInt('manifest.max_attempts', m?.maxAttempts ?? 0, 100),
       limits: {

@@ -78,7 +78,13 @@ export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = 
 }
 
 export function timeoutsToPb(t: JobTimeouts): Timeouts {
-  return { guestConnectMs: t.guestConnectMs, idleMs: t.idleMs, startToCloseMs: t.startToCloseMs, killGraceMs: t.killGraceMs };
+  return {
+    guestConnectMs: t.guestConnectMs,
+    idleMs: t.idleMs,
+    startToCloseMs: t.startToCloseMs,
+    killGraceMs: t.killGraceMs,
+    scheduleToStartMs: t.scheduleToStartMs ?? 0,
+  };
 }
 
 export function pluginToPb(p: PluginRow): Plugin {

@@ -10,7 +10,8 @@ import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
 import type { JobEvents } from '../job-events';
 import { findPlugin, parseManifest, type PluginRow } from '../plugins/registry';
-import { claimJob, listRunnable, parseTimeouts, reclaimExpired, type AttemptRef, type JobRow } from '../queue';
+import { claimJob, failQueued, listRunnable, parseTimeouts, reclaimExpired, type AttemptRef, type JobRow } from '../queue';
+import type { JobError } from '../../common/job-error';
 import { chooseWorker } from './choose-worker';
 import { freeSlots, type WorkerSession } from './worker-session';
 
@@ -107,6 +108,7 @@ export class Scheduler {
     for (const job of runnable) {
       const choice = chooseWorker(this.workers.values(), job.env_hash);
       if ('waiting' in choice) {
+        if (await this.expireIfOverdue(job, choice.waiting, now)) continue;
         stillWaiting.add(job.id);
         this.waiting.set(job.id, choice.waiting);
         continue;
@@ -114,6 +116,26 @@ export class Scheduler {
       await this.dispatch(job, choice.worker);
     }
     for (const id of this.waiting.keys()) if (!stillWaiting.has(id)) this.waiting.delete(id);
+  }
+
+  /**
+   * Schedule-to-start: a job that has waited (since it became runnable) longer
+   * than its timeout fails — ENV_UNAVAILABLE when no worker can get its env,
+   * else a TIMEOUT naming the timeout.
+   */
+  private async expireIfOverdue(job: JobRow, waiting: string, now: number): Promise<boolean> {
+    const limit = parseTimeouts(job).scheduleToStartMs ?? 0;
+    if (!limit || now - job.run_at < limit) return false;
+    const envProblem = /none may provision/.test(waiting);
+    const error: JobError = envProblem
+      ? { errorClass: 'env', code: 'ENV_UNAVAILABLE', message: `schedule-to-start timeout (${limit} ms): ${waiting.replace(/^waiting: /, '')}`, retryable: false }
+      : { errorClass: 'timeout', code: 'TIMEOUT', message: `schedule-to-start timeout (${limit} ms): ${waiting.replace(/^waiting: /, '')}`, retryable: false };
+    const failed = await failQueued(this.db, job.id, error, now);
+    if (!failed) return false;
+    this.waiting.delete(job.id);
+    this.logger.warn('job failed before it started', { jobId: job.id, code: error.code });
+    this.events.publish({ kind: 'state', jobId: job.id });
+    return true;
   }
 
   private async plugin(name: string, version: string): Promise<PluginRow | undefined> {

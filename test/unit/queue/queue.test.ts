@@ -21,7 +21,7 @@ import {
 } from '../../../services/sentinel/queue';
 
 const T0 = 1_700_000_000_000;
-const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1 };
+const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1, scheduleToStartMs: 0 };
 const metrics = { rows: 3, durationMs: 10, envMs: 0, envProvisioned: false, arrowBytes: 100 };
 const transient: JobError = { errorClass: 'transient', code: 'PLUGIN_ERROR', message: 'flaky', retryable: true };
 const permanent: JobError = { errorClass: 'permanent', code: 'PLUGIN_ERROR', message: 'bad', retryable: false };

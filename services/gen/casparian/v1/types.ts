@@ -193,6 +193,12 @@ export interface Timeouts {
   startToCloseMs: number;
   /** Grace between SIGTERM and SIGKILL when a guest is stopped. */
   killGraceMs: number;
+  /**
+   * Longest time a job may wait queued (from becoming runnable) before it
+   * fails: ENV_UNAVAILABLE when no worker can get its env, else TIMEOUT.
+   * Zero here means the default, which is off unless the Sentinel sets one.
+   */
+  scheduleToStartMs: number;
 }
 
 /**
@@ -542,7 +548,7 @@ export const JobError: MessageFns<JobError> = {
 };
 
 function createBaseTimeouts(): Timeouts {
-  return { guestConnectMs: 0, idleMs: 0, startToCloseMs: 0, killGraceMs: 0 };
+  return { guestConnectMs: 0, idleMs: 0, startToCloseMs: 0, killGraceMs: 0, scheduleToStartMs: 0 };
 }
 
 export const Timeouts: MessageFns<Timeouts> = {
@@ -558,6 +564,9 @@ export const Timeouts: MessageFns<Timeouts> = {
     }
     if (message.killGraceMs !== 0) {
       writer.uint32(32).uint32(message.killGraceMs);
+    }
+    if (message.scheduleToStartMs !== 0) {
+      writer.uint32(40).uint32(message.scheduleToStartMs);
     }
     return writer;
   },
@@ -607,6 +616,14 @@ export const Timeouts: MessageFns<Timeouts> = {
             message.killGraceMs = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.scheduleToStartMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -641,6 +658,11 @@ export const Timeouts: MessageFns<Timeouts> = {
         : isSet(object.kill_grace_ms)
         ? globalThis.Number(object.kill_grace_ms)
         : 0,
+      scheduleToStartMs: isSet(object.scheduleToStartMs)
+        ? globalThis.Number(object.scheduleToStartMs)
+        : isSet(object.schedule_to_start_ms)
+        ? globalThis.Number(object.schedule_to_start_ms)
+        : 0,
     };
   },
 
@@ -658,6 +680,9 @@ export const Timeouts: MessageFns<Timeouts> = {
     if (message.killGraceMs !== 0) {
       obj.killGraceMs = Math.round(message.killGraceMs);
     }
+    if (message.scheduleToStartMs !== 0) {
+      obj.scheduleToStartMs = Math.round(message.scheduleToStartMs);
+    }
     return obj;
   },
 
@@ -670,6 +695,7 @@ export const Timeouts: MessageFns<Timeouts> = {
     message.idleMs = object.idleMs ?? 0;
     message.startToCloseMs = object.startToCloseMs ?? 0;
     message.killGraceMs = object.killGraceMs ?? 0;
+    message.scheduleToStartMs = object.scheduleToStartMs ?? 0;
     return message;
   },
 };
