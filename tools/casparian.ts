@@ -12,7 +12,8 @@ const HELP = `casparian — turn files into Arrow/Parquet datasets with Python p
 
 services:
   casparian start    [--data-dir DIR] [--port N] [--slots N] [--env-mode auto|strict] [--home DIR]
-  casparian sentinel [--data-dir DIR] [--port N] [--host H]
+                     [--input-root DIR[:DIR…]]   (default: the current directory)
+  casparian sentinel [--data-dir DIR] [--port N] [--host H] [--input-root DIR[:DIR…]]
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
 clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --json for JSON):
@@ -30,7 +31,7 @@ local environments (CASPARIAN_HOME, default ~/.casparian_flow):
 `;
 
 const STRING_FLAGS = [
-  'data-dir', 'port', 'host', 'slots', 'env-mode', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
+  'data-dir', 'input-root', 'port', 'host', 'slots', 'env-mode', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
 ];

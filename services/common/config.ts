@@ -36,6 +36,11 @@ export interface SentinelConfig {
   backoff: BackoffPolicy;
   /** How often expired leases are reclaimed and delayed retries become runnable. */
   tickMs: number;
+  /**
+   * Directories job inputs must lie in (SubmitJob gives PERMISSION_DENIED
+   * otherwise). Default: the Sentinel's working directory. "/" allows all.
+   */
+  inputRoots: string[];
 }
 
 export type EnvMode = 'auto' | 'strict';
@@ -91,6 +96,12 @@ export function defaultHome(env: Env): string {
   return env.CASPARIAN_HOME || path.join(os.homedir(), '.casparian_flow');
 }
 
+function inputRoots(flags: Flags, env: Env): string[] {
+  const raw = str(flags, 'input-root') ?? env.CASPARIAN_INPUT_ROOTS;
+  if (!raw) return [process.cwd()];
+  return raw.split(path.delimiter).filter(Boolean);
+}
+
 export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial<SentinelConfig> = {}): Readonly<SentinelConfig> {
   const cfg: SentinelConfig = {
     dataDir: path.resolve(str(flags, 'data-dir') ?? env.CASPARIAN_DATA_DIR ?? '.casparian'),
@@ -105,8 +116,10 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     },
     backoff: { ...DEFAULT_BACKOFF },
     tickMs: 1_000,
+    inputRoots: inputRoots(flags, env),
     ...overrides,
   };
+  cfg.inputRoots = cfg.inputRoots.map((r) => path.resolve(r));
   if (cfg.heartbeatIntervalMs * 2 > cfg.leaseMs) {
     throw new ConfigError(`lease (${cfg.leaseMs} ms) must be at least twice the heartbeat interval (${cfg.heartbeatIntervalMs} ms)`);
   }

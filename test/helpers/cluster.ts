@@ -11,7 +11,7 @@ import { Sentinel as SentinelService } from '../../services/sentinel/sentinel';
 import { Worker } from '../../services/worker/worker';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { Sentinel } from '../../tools/cli/client';
-import { testHome, testIndexUrl } from './python-env';
+import { REPO_ROOT, testHome, testIndexUrl } from './python-env';
 
 export const testLogger: Logger = process.env.CASPARIAN_TEST_LOG
   ? new Logger({ level: 'debug', format: 'text' })
@@ -26,7 +26,7 @@ export class Cluster {
   static async start(opts: { sentinel?: Partial<SentinelConfig>; workers?: Partial<WorkerConfig>[] } = {}): Promise<Cluster> {
     const c = new Cluster();
     c.sentinel = await SentinelService.open(
-      compileSentinelConfig({ 'data-dir': c.dataDir, port: '0' }, {}, { leaseMs: 10_000, heartbeatIntervalMs: 1_000, tickMs: 200, ...opts.sentinel }),
+      compileSentinelConfig({ 'data-dir': c.dataDir, port: '0' }, {}, { leaseMs: 10_000, heartbeatIntervalMs: 1_000, tickMs: 200, inputRoots: [os.tmpdir(), REPO_ROOT, '/data'], ...opts.sentinel }),
       testLogger,
     );
     await c.sentinel.start();

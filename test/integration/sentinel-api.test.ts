@@ -1,5 +1,8 @@
 /** Bad input of every kind on the Sentinel's API gets a clear status, never INTERNAL, and never crashes it. */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import type { ConcludeRequest, ConcludeResponse, DispatchRequest, DispatchResponse } from '../../services/gen/casparian/v1/dispatch';
@@ -32,6 +35,19 @@ describe('integration: Sentinel API statuses', function () {
     await assert.rejects(c.client.submitJob(submitReq({ pluginName: 'nope' })), code(grpc.status.NOT_FOUND, /plugin nope is not published/));
     await assert.rejects(c.client.submitJob(submitReq({ pluginVersion: '9.9' })), code(grpc.status.NOT_FOUND, /version 9.9/));
     await assert.rejects(c.client.submitJob(submitReq({ maxAttempts: 1000 })), code(grpc.status.INVALID_ARGUMENT, /max_attempts/));
+  });
+
+  it('SubmitJob refuses inputs outside the input roots', async () => {
+    await assert.rejects(c.client.submitJob(submitReq({ inputPath: '/etc/shadow' })), code(grpc.status.PERMISSION_DENIED, /outside the Sentinel's input roots/));
+    await assert.rejects(c.client.submitJob(submitReq({ inputPath: '/data/../etc/passwd' })), code(grpc.status.PERMISSION_DENIED, /\/etc\/passwd/));
+    await assert.rejects(c.client.submitJob(submitReq({ inputPath: '/database/x.csv' })), code(grpc.status.PERMISSION_DENIED), 'a sibling with the same prefix is not inside');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-roots-'));
+    try {
+      fs.symlinkSync('/etc', path.join(dir, 'escape'));
+      await assert.rejects(c.client.submitJob(submitReq({ inputPath: path.join(dir, 'escape', 'passwd') })), code(grpc.status.PERMISSION_DENIED), 'a symlink out of a root is refused');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('SubmitJob with the same idempotency key returns the same job', async () => {

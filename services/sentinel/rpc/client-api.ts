@@ -36,6 +36,7 @@ import { enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, type
 import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
+import { checkInputRoots } from './input-roots';
 import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from './validate';
 
 export interface ClientApiDeps {
@@ -116,6 +117,7 @@ export class ClientApi {
     const pluginName = requireName('plugin_name', req.pluginName);
     const version = optionalVersion('plugin_version', req.pluginVersion);
     const inputPath = requireAbsolutePath('input_path', req.inputPath);
+    checkInputRoots(inputPath, this.d.cfg.inputRoots);
     if (req.idempotencyKey.length > 256) throw invalidArgument('idempotency_key is longer than 256 characters');
     const maxAttempts = boundedInt('max_attempts', req.maxAttempts, 100);
     const plugin = await findPlugin(this.d.db, pluginName, version || undefined);

@@ -35,6 +35,21 @@ export interface BridgeTimeouts {
   killGraceMs: number;
 }
 
+/**
+ * Resource limits of one guest, sent in JOB_SPEC; 0 = no limit. The guest
+ * applies them with setrlimit after importing pyarrow and before compiling the
+ * plugin (see docs/bridge-protocol.md). A breach fails the run with class
+ * resource_limit, code RESOURCE_LIMIT.
+ */
+export interface BridgeLimits {
+  /** RLIMIT_AS in MiB: the guest's address space (pyarrow alone reserves a few hundred MiB). */
+  memoryMb: number;
+  /** RLIMIT_CPU in seconds of CPU time, counted from when the limit is applied. */
+  cpuSeconds: number;
+  /** RLIMIT_NOFILE: the most file descriptors the guest may hold. */
+  openFiles: number;
+}
+
 export interface BridgeRunSpec {
   python: string;
   /** Absolute path of bridge_py/bridge_shim.py. */
@@ -50,7 +65,7 @@ export interface BridgeRunSpec {
   /** Added to the guest's scrubbed environment. */
   extraEnv?: Record<string, string>;
   /** setrlimit caps the guest applies to itself before loading the plugin; 0 or absent = none. */
-  limits?: { memoryMb: number; cpuSeconds: number; openFiles: number };
+  limits?: BridgeLimits;
   /** Cap on one guest frame's payload; DEFAULT_MAX_FRAME_PAYLOAD (4 MiB) when unset. */
   maxFramePayload?: number;
 }
@@ -108,6 +123,12 @@ function validateSpec(spec: BridgeRunSpec): void {
   const cap = spec.maxFramePayload ?? DEFAULT_MAX_FRAME_PAYLOAD;
   if (!Number.isInteger(cap) || cap < 1024) throw new TypeError('maxFramePayload must be an integer >= 1024');
   validateExtraEnv(spec.extraEnv);
+  if (spec.limits !== undefined) {
+    for (const key of ['memoryMb', 'cpuSeconds', 'openFiles'] as const) {
+      const v = spec.limits[key];
+      if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`limits.${key} must be a non-negative integer`);
+    }
+  }
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   parseOutputName,
   parseProgress,
 } from './guest-messages';
+import { crashError } from './crash-error';
 import { GuestProcess, settledWithin } from './guest-process';
 import { OutputTracker } from './output-tracker';
 
@@ -276,6 +277,11 @@ export class BridgeRun {
       plugin_version: spec.pluginVersion,
       source: spec.source,
       input_path: spec.inputPath,
+      limits: {
+        memory_mb: spec.limits?.memoryMb ?? 0,
+        cpu_seconds: spec.limits?.cpuSeconds ?? 0,
+        open_files: spec.limits?.openFiles ?? 0,
+      },
     });
     // A guest that vanished meanwhile is handled by the exit path.
     await this.write(jobSpec).catch((e: Error) => this.log.debug('could not send JOB_SPEC', { error: e.message }));
@@ -350,32 +356,19 @@ export class BridgeRun {
     if (!this.socket || this.socketEnded) void this.chain.then(() => this.crashed());
   }
 
-  /**
-   * The guest exited without DONE or ERROR. A signal (SIGSEGV, an OOM kill)
-   * is transient: another attempt in a fresh process may succeed. An exit
-   * code means the interpreter itself gave up (a broken environment, os._exit
-   * in the plugin) and is permanent.
-   */
+  /** The guest exited without DONE or ERROR: see crash-error.ts for how that is classified. */
   private crashed(): void {
     if (this.verdict) return;
     const guest = this.guest!;
     const exit = guest.exit!;
-    const stderr = guest.stderrTail.text();
-    const lastLine = stderr.trim().split('\n').pop()?.slice(0, 500) ?? '';
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    const when = this.state === 'running' ? 'before DONE or ERROR' : 'before the bridge handshake';
-    const errorClass = exit.signal ? 'transient' : 'permanent';
-    this.decide({
-      status: 'failed',
-      error: {
-        errorClass,
-        code: 'GUEST_CRASHED',
-        message: `guest ${how} ${when}${lastLine ? `: ${lastLine}` : ''}`,
-        traceback: stderr,
-        retryable: errorClass === 'transient',
-      },
-      graceful: false,
+    const error = crashError({
+      code: exit.code,
+      signal: exit.signal,
+      running: this.state === 'running',
+      stderr: guest.stderrTail.text(),
+      limits: this.spec.limits,
     });
+    this.decide({ status: 'failed', error, graceful: false });
   }
 
   // --- closing ---------------------------------------------------------------

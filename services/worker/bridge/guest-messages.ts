@@ -116,7 +116,11 @@ export function parseMetrics(o: Obj): Record<string, number> {
   return values;
 }
 
-/** The guest's ERROR frame as a JobError. The code is always PLUGIN_ERROR: plugins cannot pick codes. */
+/**
+ * The guest's ERROR frame as a JobError. Plugins cannot pick codes: the code is
+ * RESOURCE_LIMIT for class resource_limit (the shim's MemoryError / EMFILE
+ * mapping) and PLUGIN_ERROR otherwise.
+ */
 export function parseGuestError(o: Obj): JobError {
   const what = 'ERROR';
   const errorClass = str(o, 'error_class', what);
@@ -129,7 +133,7 @@ export function parseGuestError(o: Obj): JobError {
   if (retryable !== undefined && typeof retryable !== 'boolean') fail(what, '"retryable" must be a boolean');
   return {
     errorClass: cls,
-    code: 'PLUGIN_ERROR',
+    code: cls === 'resource_limit' ? 'RESOURCE_LIMIT' : 'PLUGIN_ERROR',
     message: message ? `${type}: ${message}` : type,
     traceback,
     retryable: retryable ?? classIsRetryable(cls),
