@@ -32,8 +32,8 @@ export interface ManagedServer {
   port: number;
   /** Set every served service (and the overall "") to SERVING or NOT_SERVING. */
   setServing(serving: boolean): void;
-  /** Graceful stop; forces after graceMs. Idempotent. */
-  shutdown(graceMs?: number): Promise<void>;
+  /** Graceful stop; forces after graceMs. Idempotent. Resolves to how it ended. */
+  shutdown(graceMs?: number): Promise<'graceful' | 'forced'>;
 }
 
 export async function startServer(opts: {
@@ -68,7 +68,7 @@ export async function startServer(opts: {
     ),
   );
 
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<'graceful' | 'forced'> | undefined;
   return {
     server,
     health,
@@ -77,15 +77,15 @@ export async function startServer(opts: {
       for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
     },
     shutdown(graceMs = 5_000) {
-      stopping ??= new Promise<void>((resolve) => {
+      stopping ??= new Promise<'graceful' | 'forced'>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
-          resolve();
+          resolve('forced');
         }, graceMs);
         timer.unref();
         server.tryShutdown(() => {
           clearTimeout(timer);
-          resolve();
+          resolve('graceful');
         });
       });
       return stopping;

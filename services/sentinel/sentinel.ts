@@ -31,6 +31,8 @@ export class Sentinel {
   readonly api: ClientApi;
   private server: ManagedServer | undefined;
   private stopping: Promise<void> | undefined;
+  /** How the gRPC server stopped: 'graceful' when every call ended within the grace period. */
+  stoppedHow: 'graceful' | 'forced' | undefined;
 
   private constructor(
     readonly cfg: Readonly<SentinelConfig>,
@@ -68,7 +70,7 @@ export class Sentinel {
     this.server = await startServer({
       host: this.cfg.host,
       port: this.cfg.port,
-      services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, deps, this.logger) }],
+      services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, deps, this.logger, () => this.state !== 'started') }],
     });
     this.scheduler.start();
     this.state = 'started';
@@ -85,10 +87,13 @@ export class Sentinel {
       this.state = 'draining';
       this.server?.setServing(false);
       await this.scheduler.stop();
-      await this.server?.shutdown(graceMs);
+      // End worker streams cleanly: workers keep their running attempts (leases
+      // stay valid for a restarted Sentinel) and reconnect with backoff.
+      for (const w of this.scheduler.workers.values()) w.close();
+      this.stoppedHow = await this.server?.shutdown(graceMs);
       await this.db.destroy();
       this.state = 'stopped';
-      this.logger.info('sentinel stopped');
+      this.logger.info('sentinel stopped', { how: this.stoppedHow });
     })();
     return this.stopping;
   }

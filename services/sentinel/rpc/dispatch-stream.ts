@@ -129,6 +129,9 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
       call.write({ msg: { $case: 'cancel', cancel: { attempt: ref, reason } } });
       return true;
     },
+    close() {
+      if (!call.cancelled && !call.writableEnded) call.end();
+    },
   };
   call.write({ msg: { $case: 'welcome', welcome: { heartbeatIntervalMs: d.cfg.heartbeatIntervalMs, leaseMs: d.cfg.leaseMs, version: SENTINEL_VERSION } } });
   d.logger.info('worker connected', { workerId: session.workerId, slots: session.slots, envMode: session.envMode, envs: session.envs.size });

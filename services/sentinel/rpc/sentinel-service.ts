@@ -8,7 +8,8 @@ import { dispatchHandler, type DispatchDeps } from './dispatch-stream';
 
 export { SentinelService };
 
-export function sentinelImplementation(api: ClientApi, deps: ConcludeDeps & DispatchDeps, logger: Logger): SentinelServer {
+/** `closing()` turns true when the Sentinel drains: open WatchJob streams then end cleanly. */
+export function sentinelImplementation(api: ClientApi, deps: ConcludeDeps & DispatchDeps, logger: Logger, closing: () => boolean): SentinelServer {
   return {
     publishPlugin: unary(logger, 'PublishPlugin', (req) => api.publishPlugin(req)),
     listPlugins: unary(logger, 'ListPlugins', (req) => api.listPlugins(req)),
@@ -17,7 +18,7 @@ export function sentinelImplementation(api: ClientApi, deps: ConcludeDeps & Disp
     listJobs: unary(logger, 'ListJobs', (req) => api.listJobs(req)),
     cancelJob: unary(logger, 'CancelJob', (req) => api.cancelJob(req)),
     listWorkers: unary(logger, 'ListWorkers', () => api.listWorkers()),
-    watchJob: serverStream(logger, 'WatchJob', (req, write, call) => api.watchJob(req, write, () => call.cancelled)),
+    watchJob: serverStream(logger, 'WatchJob', (req, write, call) => api.watchJob(req, write, () => call.cancelled || closing())),
     fetchOutput: serverStream(logger, 'FetchOutput', (req, write) => api.fetchOutput(req, write)),
     dispatch: dispatchHandler(deps),
     conclude: concludeHandler(deps),

@@ -44,6 +44,8 @@ export interface WorkerSession {
   inFlight: Set<string>;
   sendDispatch(order: DispatchOrder): boolean;
   sendCancel(ref: AttemptRef, reason: string): boolean;
+  /** End the stream cleanly (Sentinel shutdown); the worker reconnects later. */
+  close(): void;
 }
 
 export function hasReadyEnv(w: WorkerSession, envHash: string): boolean {

@@ -18,6 +18,7 @@ function worker(id: string, o: Partial<WorkerSession> & { has?: string[]; busy?:
     inFlight,
     sendDispatch: () => true,
     sendCancel: () => true,
+    close: () => {},
     ...o,
   };
 }
