@@ -35,3 +35,8 @@ export async function countByState(db: Db): Promise<Record<string, number>> {
     .execute();
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
+
+/** Attempts the database says a worker holds (dispatched or running). */
+export async function listLeasedByWorker(db: Db, workerId: string): Promise<JobRow[]> {
+  return db.selectFrom('jobs').selectAll().where('worker_id', '=', workerId).where('state', 'in', ['dispatched', 'running']).execute();
+}

@@ -17,7 +17,9 @@ import type { AttemptRef as PbAttemptRef, DispatchRequest, DispatchResponse } fr
 import type { EnvInfo } from '../../gen/casparian/v1/types';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
-import { extendLeases, type AttemptRef } from '../queue';
+import { extendLeases, failAttempt, listLeasedByWorker, type AttemptRef } from '../queue';
+import type { JobError } from '../../common/job-error';
+import type { JobEvents } from '../job-events';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { WorkerEnv, WorkerSession } from '../scheduler/worker-session';
 import { timeoutsToPb } from './mappers';
@@ -31,6 +33,7 @@ export interface DispatchDeps {
   clock: Clock;
   scheduler: Scheduler;
   logger: Logger;
+  events: JobEvents;
 }
 
 type Call = ServerDuplexStream<DispatchRequest, DispatchResponse>;
@@ -50,8 +53,10 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
         if (!m) throw invalidArgument('empty DispatchRequest');
         if (!session) {
           if (m.$case !== 'hello') throw invalidArgument('the first Dispatch message must be Hello');
+          const active = m.hello.active.map(refFromPb);
+          await reconcile(d, m.hello.workerId, active);
           session = register(d, call, m.hello);
-          if (m.hello.active.length) await heartbeat(d, session, m.hello.active.map(refFromPb));
+          if (active.length) await heartbeat(d, session, active);
           continue;
         }
         switch (m.$case) {
@@ -137,6 +142,32 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
   d.logger.info('worker connected', { workerId: session.workerId, slots: session.slots, envMode: session.envMode, envs: session.envs.size });
   d.scheduler.addWorker(session);
   return session;
+}
+
+/**
+ * A (re)connecting worker says which attempts it still runs. Attempts the
+ * database leases to that worker but the worker does not report (lost with a
+ * Sentinel restart or a broken stream) go back to the queue now instead of
+ * waiting for their lease to expire.
+ */
+async function reconcile(d: DispatchDeps, workerId: string, active: AttemptRef[]): Promise<void> {
+  const reported = new Set(active.map((r) => `${r.jobId}/${r.attempt}/${r.leaseToken}`));
+  for (const row of await listLeasedByWorker(d.db, workerId)) {
+    const ref = { jobId: row.id, attempt: row.attempt, leaseToken: row.lease_token! };
+    if (reported.has(`${ref.jobId}/${ref.attempt}/${ref.leaseToken}`)) continue;
+    const error: JobError = {
+      errorClass: 'worker_lost',
+      code: 'WORKER_LOST',
+      message: `worker ${workerId} reconnected without attempt ${row.attempt}; it was lost`,
+      retryable: true,
+    };
+    const settled = await failAttempt(d.db, ref, error, undefined, d.cfg.backoff, d.clock.now());
+    if (settled) {
+      d.logger.warn('attempt reconciled as lost', { jobId: row.id, attempt: row.attempt, workerId, state: settled.state });
+      d.scheduler.release(row.id);
+      d.events.publish({ kind: 'state', jobId: row.id });
+    }
+  }
 }
 
 async function heartbeat(d: DispatchDeps, session: WorkerSession, refs: AttemptRef[]): Promise<void> {
