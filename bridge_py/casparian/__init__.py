@@ -9,8 +9,8 @@ streamed to the worker as it is produced.
 
 Errors: raise :class:`TransientError` for failures that another attempt may not
 hit (a flaky mount, a locked file); raise :class:`PermanentError` (or any other
-exception) when the input itself is bad. ``MemoryError`` is reported as a
-resource limit.
+exception) when the input itself is bad. ``MemoryError`` and running out of
+file descriptors (EMFILE) are reported as resource limits.
 
 Only the standard library is imported here: the SDK works in any environment
 the worker runs, whatever the plugin's own requirements.

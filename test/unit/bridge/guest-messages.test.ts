@@ -44,6 +44,21 @@ describe('bridge guest messages', () => {
     assert.equal(parseGuestError({ error_class: 'resource_limit', type: 'MemoryError', message: '' }).message, 'MemoryError');
   });
 
+  it('gives resource_limit errors the RESOURCE_LIMIT code, whatever the guest claims', () => {
+    const e = parseGuestError({
+      error_class: 'resource_limit',
+      code: 'PLUGIN_ERROR',
+      type: 'MemoryError',
+      message: 'memory limit of 512 MiB exceeded (RLIMIT_AS)',
+      retryable: false,
+    });
+    assert.deepEqual(
+      { errorClass: e.errorClass, code: e.code, message: e.message, retryable: e.retryable },
+      { errorClass: 'resource_limit', code: 'RESOURCE_LIMIT', message: 'MemoryError: memory limit of 512 MiB exceeded (RLIMIT_AS)', retryable: false },
+    );
+    assert.equal(parseGuestError({ error_class: 'permanent', code: 'RESOURCE_LIMIT', message: 'x' }).code, 'PLUGIN_ERROR');
+  });
+
   it('refuses error classes a guest may not claim', () => {
     for (const c of ['timeout', 'cancelled', 'worker_lost', 'protocol', 'env', 'bogus']) {
       assert.throws(() => parseGuestError({ error_class: c, message: 'x' }), FrameError, c);
