@@ -17,8 +17,11 @@ import { Cluster, publish, submit } from '../helpers/cluster';
 import { REPO_ROOT, testHome } from '../helpers/python-env';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'plugins');
-/** Its own lockfile (a comment makes the hash differ from other tests' pyarrow env) so this run's worker must provision it. */
-export const E2E_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
+/**
+ * A lockfile no other test uses (the comment changes its hash), so the env
+ * cannot exist before this file runs: the worker must provision it.
+ */
+const E2E_LOCKFILE = '# casparian e2e: provisioned by the worker in pipeline.test\npyarrow==25.0.1\n';
 
 function writeInputs(dir: string, n: number): { file: string; rows: [number, number][] }[] {
   const out = [];
