@@ -6,6 +6,7 @@ import { ConfigError, type Flags } from '../services/common/config';
 import { Sentinel } from './cli/client';
 import * as cmd from './cli/commands';
 import { envCommand } from './cli/env-commands';
+import * as recovery from './cli/recovery-commands';
 import { runServices } from './cli/services';
 
 const HELP = `casparian — turn files into Arrow/Parquet datasets with Python plugins
@@ -21,9 +22,12 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --
                     [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
   casparian plugins [--name NAME]
   casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
-  casparian jobs [--state S] [--plugin NAME] [--limit N]
+  casparian jobs [--state S] [--plugin NAME] [--limit N]   (S: queued … failed, cancelled, dead_letter)
   casparian job ID            (details, error, traceback and logs)
   casparian job cancel ID [--reason TEXT]
+  casparian job retry ID [--reset-attempts]   (replay a failed, dead_letter or cancelled job)
+  casparian retry --dead-letter [--plugin NAME] [--reset-attempts]   (replay every dead-letter job)
+  casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION
   casparian fetch JOB [--output NAME] (--out FILE.parquet|FILE.arrows | --format table|csv)
   casparian workers
 local environments (CASPARIAN_HOME, default ~/.casparian_flow):
@@ -35,7 +39,7 @@ const STRING_FLAGS = [
   'install-timeout', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
 ];
-const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help'];
+const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -82,6 +86,11 @@ async function main(argv: string[]): Promise<number> {
       case 'workers':
         await cmd.workers(client, flags);
         return 0;
+      case 'retry':
+        return await recovery.retryDeadLetter(client, flags);
+      case 'plugin':
+        await recovery.plugin(client, args, flags);
+        return 0;
       default:
         throw new cmd.UsageError(`unknown command "${command}"\n\n${HELP}`);
     }
@@ -96,7 +105,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const e = err as { code?: number; details?: string; message?: string };
-    if (err instanceof cmd.UsageError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof cmd.UsageError || err instanceof recovery.RecoveryUsageError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       process.stderr.write(`${e.message}\n`);
       process.exitCode = 2;
     } else if (typeof e.code === 'number' && e.details !== undefined) {

@@ -65,7 +65,7 @@ async function main(): Promise<number> {
       const { jobs } = await client.listJobs({ state: 0, pluginName: 'sales_orders', pageSize: 1000, pageToken: '' });
       const counts = new Map<string, number>();
       for (const j of jobs) counts.set(stateName(j.state), (counts.get(stateName(j.state)) ?? 0) + 1);
-      const line = ['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled']
+      const line = ['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'dead_letter']
         .filter((s) => counts.get(s))
         .map((s) => `${s} ${counts.get(s)}`)
         .join(' · ');
@@ -80,7 +80,7 @@ async function main(): Promise<number> {
         say(`  [${((Date.now() - tRun) / 1000).toFixed(1).padStart(5)} s] ${line}`);
         lastLine = line;
       }
-      if (jobs.every((j) => [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED].includes(j.state))) break;
+      if (jobs.every((j) => [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER].includes(j.state))) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const elapsed = (Date.now() - tRun) / 1000;

@@ -32,6 +32,11 @@ export interface SentinelConfig {
   leaseMs: number;
   heartbeatIntervalMs: number;
   defaultMaxAttempts: number;
+  /**
+   * Circuit breaker: a plugin version is paused after this many consecutive
+   * failed attempts (cancelled and worker_lost do not count). 0 = never.
+   */
+  breakerThreshold: number;
   timeouts: TimeoutDefaults;
   backoff: BackoffPolicy;
   /** How often expired leases are reclaimed and delayed retries become runnable. */
@@ -90,6 +95,9 @@ export const DEFAULT_TIMEOUTS: TimeoutDefaults = Object.freeze({
   scheduleToStartMs: 0,
 });
 
+/** Consecutive failed attempts of a plugin version before it is paused. */
+export const DEFAULT_BREAKER_THRESHOLD = 5;
+
 export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 1_000, multiplier: 2, maxMs: 300_000, jitter: 0.2 });
 
 export function defaultHome(env: Env): string {
@@ -110,6 +118,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     leaseMs: int(env.CASPARIAN_LEASE_MS, 'CASPARIAN_LEASE_MS', 30_000, 100),
     heartbeatIntervalMs: int(env.CASPARIAN_HEARTBEAT_MS, 'CASPARIAN_HEARTBEAT_MS', 5_000, 50),
     defaultMaxAttempts: int(env.CASPARIAN_MAX_ATTEMPTS, 'CASPARIAN_MAX_ATTEMPTS', 3, 1),
+    breakerThreshold: int(env.CASPARIAN_BREAKER_THRESHOLD, 'CASPARIAN_BREAKER_THRESHOLD', DEFAULT_BREAKER_THRESHOLD, 0),
     timeouts: {
       ...DEFAULT_TIMEOUTS,
       scheduleToStartMs: int(env.CASPARIAN_SCHEDULE_TO_START_MS, 'CASPARIAN_SCHEDULE_TO_START_MS', 0),

@@ -65,7 +65,7 @@ export class Cluster {
     let job: Job | undefined;
     await this.waitFor(async () => {
       job = (await this.client.getJob({ jobId, includeLogs: false })).job;
-      return [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED].includes(job!.state);
+      return [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER].includes(job!.state);
     }, timeoutMs);
     return job!;
   }

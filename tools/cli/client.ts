@@ -14,8 +14,14 @@ import type {
   ListPluginsResponse,
   ListWorkersRequest,
   ListWorkersResponse,
+  PausePluginRequest,
+  PausePluginResponse,
   PublishPluginRequest,
   PublishPluginResponse,
+  ResumePluginRequest,
+  ResumePluginResponse,
+  RetryJobRequest,
+  RetryJobResponse,
   SubmitJobRequest,
   SubmitJobResponse,
   WatchJobResponse,
@@ -41,6 +47,9 @@ export class Sentinel {
   getJob = (r: GetJobRequest) => this.call<GetJobRequest, GetJobResponse>('getJob', r);
   listJobs = (r: ListJobsRequest) => this.call<ListJobsRequest, ListJobsResponse>('listJobs', r);
   cancelJob = (r: CancelJobRequest) => this.call<CancelJobRequest, CancelJobResponse>('cancelJob', r);
+  retryJob = (r: RetryJobRequest) => this.call<RetryJobRequest, RetryJobResponse>('retryJob', r);
+  pausePlugin = (r: PausePluginRequest) => this.call<PausePluginRequest, PausePluginResponse>('pausePlugin', r);
+  resumePlugin = (r: ResumePluginRequest) => this.call<ResumePluginRequest, ResumePluginResponse>('resumePlugin', r);
   listWorkers = (r: ListWorkersRequest) => this.call<ListWorkersRequest, ListWorkersResponse>('listWorkers', r);
 
   /** Every event of WatchJob until the stream ends. */

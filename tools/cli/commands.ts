@@ -7,6 +7,7 @@ import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { renderCsv, renderTable } from '../render-arrow';
 import { Sentinel } from './client';
 import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable } from './format';
+import { jobRetry } from './recovery-commands';
 
 export class UsageError extends Error {}
 
@@ -20,7 +21,7 @@ export function sentinelAddress(flags: Flags, env: Record<string, string | undef
   return str(flags, 'sentinel') ?? env.CASPARIAN_SENTINEL ?? 'localhost:50051';
 }
 
-const FINAL = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
+const FINAL = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER]);
 
 export async function publish(c: Sentinel, args: string[], flags: Flags): Promise<void> {
   const file = args[0];
@@ -109,7 +110,8 @@ export async function job(c: Sentinel, args: string[], flags: Flags): Promise<vo
     if (flags.json) return json(res);
     return out(`${res.job!.id} ${stateName(res.job!.state)}${res.job!.state === JobState.JOB_STATE_CANCELLED ? '' : ' (cancel requested)'}`);
   }
-  if (!args[0]) throw new UsageError('usage: casparian job ID [--json] | casparian job cancel ID');
+  if (args[0] === 'retry') return jobRetry(c, args[1], flags);
+  if (!args[0]) throw new UsageError('usage: casparian job ID [--json] | casparian job cancel ID | casparian job retry ID');
   const res = await c.getJob({ jobId: args[0], includeLogs: true });
   if (flags.json) return json(res);
   out(jobDetail(res.job!, res.logs));

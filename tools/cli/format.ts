@@ -11,7 +11,9 @@ export function errorClassName(c: ErrorClass): string {
 
 export function parseState(s: string): JobState {
   const v = (JobState as unknown as Record<string, number>)[`JOB_STATE_${s.toUpperCase()}`];
-  if (v === undefined) throw new Error(`unknown state "${s}"; use queued, dispatched, running, succeeded, failed or cancelled`);
+  if (v === undefined || v === JobState.JOB_STATE_UNSPECIFIED) {
+    throw new Error(`unknown state "${s}"; use queued, dispatched, running, succeeded, failed, cancelled or dead_letter`);
+  }
   return v;
 }
 
@@ -40,7 +42,7 @@ export function jobDetail(j: Job, logs: JobLog[]): string {
     `job        ${j.id}`,
     `plugin     ${j.pluginName}@${j.pluginVersion}  (env ${j.envHash.slice(0, 12)})`,
     `input      ${j.inputPath}`,
-    `state      ${stateName(j.state)}${j.waitingReason ? `  — ${j.waitingReason}` : ''}`,
+    `state      ${stateName(j.state)}${j.waitingReason ? `  — ${j.waitingReason}` : ''}${j.state === JobState.JOB_STATE_DEAD_LETTER ? `  — attempts exhausted; replay with casparian job retry ${j.id}` : ''}`,
     `attempt    ${j.attempt} of ${j.maxAttempts}${j.workerId ? `  on ${j.workerId}` : ''}`,
     `created    ${j.createdAt?.toISOString() ?? ''}`,
   ];
@@ -63,10 +65,23 @@ export function jobDetail(j: Job, logs: JobLog[]): string {
   return lines.join('\n');
 }
 
+/** "active", or "paused (REASON)" while the circuit breaker holds the version. */
+export function pluginStatus(p: Plugin): string {
+  return p.paused ? `paused (${p.pausedReason || 'paused'})` : 'active';
+}
+
 export function pluginsTable(ps: Plugin[]): string {
   return table([
-    ['NAME', 'VERSION', 'ENV', 'ARTIFACT', 'PUBLISHED'],
-    ...ps.map((p) => [p.name, p.version, p.envHash.slice(0, 12), p.artifactHash.slice(0, 12), p.createdAt?.toISOString() ?? '']),
+    ['NAME', 'VERSION', 'ENV', 'ARTIFACT', 'PUBLISHED', 'FAILURES', 'STATUS'],
+    ...ps.map((p) => [
+      p.name,
+      p.version,
+      p.envHash.slice(0, 12),
+      p.artifactHash.slice(0, 12),
+      p.createdAt?.toISOString() ?? '',
+      String(p.consecutiveFailures),
+      pluginStatus(p),
+    ]),
   ]);
 }
 

@@ -84,6 +84,18 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex('job_logs_job').on('job_logs').columns(['job_id', 'id']).execute();
     },
   },
+  {
+    id: 2,
+    name: 'circuit breaker per plugin version; attempt budget per job',
+    async up(db) {
+      await db.schema.alterTable('plugins').addColumn('paused', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('plugins').addColumn('consecutive_failures', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('plugins').addColumn('paused_reason', 'text').execute();
+      await db.schema.alterTable('plugins').addColumn('paused_at', 'integer').execute();
+      await db.schema.alterTable('jobs').addColumn('attempt_budget', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await sql`update jobs set attempt_budget = max_attempts`.execute(db);
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

@@ -4,8 +4,16 @@
  */
 import type { Generated } from 'kysely';
 
-export type JobStateName = 'queued' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export const FINAL_STATES: readonly JobStateName[] = ['succeeded', 'failed', 'cancelled'];
+/**
+ * Job states. `dead_letter`: every attempt failed with a retryable error and
+ * none is left; `failed`: the last error was not retryable. RetryJob moves
+ * failed, dead_letter and cancelled jobs back to `queued`.
+ */
+export type JobStateName = 'queued' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'dead_letter';
+/** States a job stays in unless a client acts (RetryJob). WatchJob ends on them. */
+export const FINAL_STATES: readonly JobStateName[] = ['succeeded', 'failed', 'cancelled', 'dead_letter'];
+/** Final states RetryJob may replay. */
+export const RETRYABLE_STATES: readonly JobStateName[] = ['failed', 'dead_letter', 'cancelled'];
 /** States in which a job holds a lease. */
 export const LEASED_STATES: readonly JobStateName[] = ['dispatched', 'running'];
 
@@ -19,6 +27,12 @@ export interface PluginsTable {
   env_hash: string;
   artifact_hash: string;
   created_at: number;
+  /** Circuit breaker (migration 2): 1 while the scheduler must not dispatch this version. */
+  paused: Generated<number>;
+  /** Failed attempts since the last success or resume (migration 2). */
+  consecutive_failures: Generated<number>;
+  paused_reason: Generated<string | null>;
+  paused_at: Generated<number | null>;
 }
 
 export interface JobsTable {
@@ -31,6 +45,8 @@ export interface JobsTable {
   state: JobStateName;
   attempt: number;
   max_attempts: number;
+  /** The max_attempts the job was submitted with (migration 2); RetryJob with reset_attempts grants it again. */
+  attempt_budget: Generated<number>;
   lease_token: string | null;
   lease_expires_at: number | null;
   worker_id: string | null;

@@ -1,4 +1,5 @@
 import type { Db } from '../db/open-database';
+import { recordPluginSuccess } from '../plugins/breaker';
 import { settleLeased } from './settle';
 import type { AttemptMetrics, AttemptRef, JobRow } from './types';
 
@@ -13,7 +14,8 @@ export interface CommittedOutput {
 /**
  * Commit a successful attempt: the job becomes `succeeded` and its output rows
  * are inserted, in one transaction, only while `ref` holds the lease. Returns
- * undefined (and writes nothing) when the lease was lost.
+ * undefined (and writes nothing) when the lease was lost. A success resets the
+ * plugin version's consecutive-failure count (circuit breaker).
  */
 export async function completeAttempt(
   db: Db,
@@ -33,6 +35,7 @@ export async function completeAttempt(
       finished_at: now,
     });
     if (!row) return undefined;
+    await recordPluginSuccess(trx, { name: row.plugin_name, version: row.plugin_version });
     // A job succeeds once; stale rows from nowhere cannot exist, but be explicit.
     await trx.deleteFrom('outputs').where('job_id', '=', ref.jobId).execute();
     for (const o of outputs) {

@@ -33,6 +33,7 @@ export async function enqueueJob(db: Db, job: NewJob, now: number): Promise<{ jo
         state: 'queued',
         attempt: 0,
         max_attempts: job.maxAttempts,
+        attempt_budget: job.maxAttempts,
         lease_token: null,
         lease_expires_at: null,
         worker_id: null,

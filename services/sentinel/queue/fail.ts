@@ -1,14 +1,22 @@
 import type { BackoffPolicy } from '../../common/config';
 import type { JobError } from '../../common/job-error';
 import type { Db } from '../db/open-database';
+import { countsTowardBreaker, recordPluginFailure } from '../plugins/breaker';
 import { nextRunAt } from './backoff';
 import { findLeased, settleLeased } from './settle';
 import type { AttemptMetrics, AttemptRef, JobRow } from './types';
 
 /**
- * Settle a failed attempt. A retryable error with attempts left sends the job
- * back to `queued` with a backoff delay; otherwise it becomes `failed`. A job
- * whose cancel was requested becomes `cancelled`. Fenced by lease.
+ * Settle a failed attempt. Fenced by lease.
+ *
+ *  - cancel requested                      → `cancelled`
+ *  - retryable error, attempts left        → `queued`, run_at after backoff
+ *  - retryable error, no attempts left     → `dead_letter` (replay with RetryJob)
+ *  - error that is not retryable           → `failed`
+ *
+ * In the same transaction the plugin version's circuit breaker counts the
+ * failure (see plugins/breaker.ts for which classes count) and, when
+ * `breakerThreshold` > 0 and the count reaches it, pauses the version.
  */
 export async function failAttempt(
   db: Db,
@@ -18,6 +26,7 @@ export async function failAttempt(
   policy: BackoffPolicy,
   now: number,
   rand: () => number = Math.random,
+  breakerThreshold = 0,
 ): Promise<JobRow | undefined> {
   return db.transaction().execute(async (trx) => {
     const row = await findLeased(trx, ref);
@@ -32,9 +41,13 @@ export async function failAttempt(
     if (row.cancel_requested) {
       return settleLeased(trx, ref, { ...common, state: 'cancelled', finished_at: now });
     }
+    if (countsTowardBreaker(error.errorClass)) {
+      await recordPluginFailure(trx, { name: row.plugin_name, version: row.plugin_version }, breakerThreshold, now);
+    }
     if (error.retryable && row.attempt < row.max_attempts) {
       return settleLeased(trx, ref, { ...common, state: 'queued', run_at: nextRunAt(row.attempt, now, policy, rand) });
     }
-    return settleLeased(trx, ref, { ...common, state: 'failed', finished_at: now });
+    const state = error.retryable ? 'dead_letter' : 'failed';
+    return settleLeased(trx, ref, { ...common, state, finished_at: now });
   });
 }

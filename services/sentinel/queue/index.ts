@@ -13,3 +13,4 @@ export * from './reclaim-expired';
 export * from './read-jobs';
 export * from './job-logs';
 export * from './fail-queued';
+export * from './retry';

@@ -1,13 +1,27 @@
 import type { Db } from '../db/open-database';
 import type { JobRow } from './types';
 
-/** Queued jobs whose run_at has come, oldest first. */
+/**
+ * Queued jobs whose run_at has come, oldest first. Jobs of a paused plugin
+ * version (circuit breaker) are left out, so they cannot crowd out others.
+ */
 export async function listRunnable(db: Db, now: number, limit: number): Promise<JobRow[]> {
   return db
     .selectFrom('jobs')
     .selectAll()
     .where('state', '=', 'queued')
     .where('run_at', '<=', now)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('plugins')
+            .select('plugins.seq')
+            .whereRef('plugins.name', '=', 'jobs.plugin_name')
+            .whereRef('plugins.version', '=', 'jobs.plugin_version')
+            .where('plugins.paused', '=', 1),
+        ),
+      ),
+    )
     .orderBy('seq')
     .limit(limit)
     .execute();

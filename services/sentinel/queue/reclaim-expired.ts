@@ -6,8 +6,10 @@ import type { JobRow } from './types';
 
 /**
  * Attempts whose lease expired (their worker vanished or stopped
- * heartbeating) are settled as `worker_lost`: retried while attempts are
- * left, cancelled if a cancel was requested.
+ * heartbeating) are settled as `worker_lost` (retryable) through failAttempt:
+ * retried while attempts are left, `dead_letter` when none is left, cancelled
+ * if a cancel was requested. worker_lost never counts toward a plugin's
+ * circuit breaker.
  */
 export async function reclaimExpired(db: Db, now: number, policy: BackoffPolicy, rand?: () => number): Promise<JobRow[]> {
   const expired = await db

@@ -19,8 +19,14 @@ import {
   type ListPluginsRequest,
   type ListPluginsResponse,
   type ListWorkersResponse,
+  type PausePluginRequest,
+  type PausePluginResponse,
   type PublishPluginRequest,
   type PublishPluginResponse,
+  type ResumePluginRequest,
+  type ResumePluginResponse,
+  type RetryJobRequest,
+  type RetryJobResponse,
   type SubmitJobRequest,
   type SubmitJobResponse,
   type WatchJobRequest,
@@ -37,6 +43,7 @@ import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
+import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from './validate';
 
 export interface ClientApiDeps {
@@ -190,6 +197,17 @@ export class ClientApi {
     return { job: await this.jobPb(res.job) };
   }
 
+  /** RetryJob, PausePlugin, ResumePlugin: see recovery-api.ts. */
+  retryJob(req: RetryJobRequest): Promise<RetryJobResponse> {
+    return retryJobRpc(this.d, req, (j) => this.jobPb(j));
+  }
+  pausePlugin(req: PausePluginRequest): Promise<PausePluginResponse> {
+    return pausePluginRpc(this.d, req);
+  }
+  resumePlugin(req: ResumePluginRequest): Promise<ResumePluginResponse> {
+    return resumePluginRpc(this.d, req);
+  }
+
   async listWorkers(): Promise<ListWorkersResponse> {
     return {
       workers: [...this.d.scheduler.workers.values()].map((w) => ({
@@ -275,6 +293,6 @@ export class ClientApi {
 
   private async jobPb(job: JobRow) {
     const outputs = job.state === 'succeeded' ? await getOutputs(this.d.db, job.id) : [];
-    return jobToPb(job, outputs, this.d.scheduler.waitingReason(job.id));
+    return jobToPb(job, outputs, this.d.scheduler.waitingReason(job));
   }
 }

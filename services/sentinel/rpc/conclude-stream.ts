@@ -203,7 +203,8 @@ class ConcludeSession {
 
   private async settleFailure(error: JobError, metrics: AttemptMetrics | undefined): Promise<JobRow | undefined> {
     const ref = this.ref!;
-    const row = await failAttempt(this.d.db, ref, error, metrics, this.d.cfg.backoff, this.d.clock.now());
+    // The plugin version's circuit breaker counts the failure in the same transaction.
+    const row = await failAttempt(this.d.db, ref, error, metrics, this.d.cfg.backoff, this.d.clock.now(), undefined, this.d.cfg.breakerThreshold);
     if (row) {
       this.logger.info('attempt failed', { code: error.code, errorClass: error.errorClass, state: row.state });
       this.settled(ref.jobId);

@@ -16,6 +16,7 @@ const STATE_TO_PB: Record<JobStateName, JobState> = {
   succeeded: JobState.JOB_STATE_SUCCEEDED,
   failed: JobState.JOB_STATE_FAILED,
   cancelled: JobState.JOB_STATE_CANCELLED,
+  dead_letter: JobState.JOB_STATE_DEAD_LETTER,
 };
 
 export function stateToPb(s: JobStateName): JobState {
@@ -97,5 +98,8 @@ export function pluginToPb(p: PluginRow): Plugin {
     manifest: { description: m.description, envAllow: m.envAllow, timeouts: timeoutsToPb(m.timeouts), maxAttempts: m.maxAttempts, limits: { ...m.limits } },
     createdAt: new Date(p.created_at),
     sourceBytes: Buffer.byteLength(p.source, 'utf8'),
+    paused: p.paused === 1,
+    consecutiveFailures: p.consecutive_failures,
+    pausedReason: p.paused ? (p.paused_reason ?? 'paused') : '',
   };
 }

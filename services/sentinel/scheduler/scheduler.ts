@@ -2,6 +2,10 @@
  * The scheduler fills free worker slots with runnable jobs and reclaims
  * expired leases. It runs on a timer and whenever something changes (a
  * submit, a worker joining, a job settling); ticks never overlap.
+ *
+ * Jobs of a paused plugin version (circuit breaker) are not dispatched: they
+ * stay queued and their waiting reason names the pause. The set of paused
+ * versions is re-read at every tick (and on refreshPaused()).
  */
 import * as crypto from 'node:crypto';
 import type { SentinelConfig } from '../../common/config';
@@ -9,6 +13,7 @@ import type { Logger } from '../../common/logger';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
 import type { JobEvents } from '../job-events';
+import { listPausedPlugins, pausedWaitingReason } from '../plugins/breaker';
 import { findPlugin, parseManifest, type PluginRow } from '../plugins/registry';
 import { claimJob, failQueued, listRunnable, parseTimeouts, reclaimExpired, type AttemptRef, type JobRow } from '../queue';
 import type { JobError } from '../../common/job-error';
@@ -19,6 +24,8 @@ export class Scheduler {
   readonly workers = new Map<string, WorkerSession>();
   private readonly waiting = new Map<string, string>();
   private readonly plugins = new Map<string, PluginRow>();
+  /** name@version → waiting reason, for paused plugin versions. */
+  private paused = new Map<string, string>();
   private running: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -60,8 +67,22 @@ export class Scheduler {
   }
 
   /** Why a queued job is not running, if the scheduler knows. */
-  waitingReason(jobId: string): string {
-    return this.waiting.get(jobId) ?? '';
+  waitingReason(job: Pick<JobRow, 'id' | 'plugin_name' | 'plugin_version'>): string {
+    return this.paused.get(`${job.plugin_name}@${job.plugin_version}`) ?? this.waiting.get(job.id) ?? '';
+  }
+
+  /** Re-read which plugin versions are paused (after a pause, resume or breaker trip). */
+  async refreshPaused(): Promise<void> {
+    const next = new Map<string, string>();
+    for (const p of await listPausedPlugins(this.db)) {
+      const key = `${p.name}@${p.version}`;
+      if (!this.paused.has(key)) {
+        this.logger.warn('plugin version paused; its jobs stay queued', { plugin: p.name, version: p.version, reason: p.paused_reason, consecutiveFailures: p.consecutive_failures });
+      }
+      next.set(key, pausedWaitingReason(p));
+    }
+    for (const key of this.paused.keys()) if (!next.has(key)) this.logger.info('plugin version resumed', { plugin: key });
+    this.paused = next;
   }
 
   /** A job's attempt settled (or its lease was lost): free its slot. */
@@ -96,6 +117,7 @@ export class Scheduler {
   }
 
   private async tick(): Promise<void> {
+    await this.refreshPaused();
     const now = this.clock.now();
     for (const job of await reclaimExpired(this.db, now, this.cfg.backoff)) {
       this.logger.warn('lease expired; attempt reclaimed', { jobId: job.id, attempt: job.attempt, state: job.state });

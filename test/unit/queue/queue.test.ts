@@ -73,7 +73,7 @@ describe('unit: queue', () => {
     assert.equal(await completeAttempt(db, ref, [output], metrics, now), undefined, 'a second commit is refused');
   });
 
-  it('a transient failure requeues with backoff; attempts run out into failed', async () => {
+  it('a transient failure requeues with backoff; attempts run out into dead_letter', async () => {
     await newJob('j1', { maxAttempts: 2 });
     let ref = await claim('j1', 'L1');
     const r1 = await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, () => 0.5);
@@ -85,9 +85,12 @@ describe('unit: queue', () => {
     ref = await claim('j1', 'L2');
     assert.equal(ref.attempt, 2);
     assert.equal(await failAttempt(db, { ...ref, leaseToken: 'L1' }, transient, undefined, DEFAULT_BACKOFF, now), undefined, 'the old lease cannot settle');
-    const r2 = await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now);
-    assert.equal(r2?.state, 'failed');
+    const r2 = await failAttempt(db, ref, { ...transient, traceback: 'Traceback (most recent call last):\n  boom' }, undefined, DEFAULT_BACKOFF, now);
+    assert.equal(r2?.state, 'dead_letter');
+    assert.equal(r2?.finished_at, now);
     assert.equal(JSON.parse(r2!.error_json!).message, 'flaky');
+    assert.match(JSON.parse(r2!.error_json!).traceback, /^Traceback/, 'the last traceback is kept');
+    assert.equal((await listRunnable(db, now + 3_600_000, 10)).length, 0, 'a dead-letter job never runs by itself');
   });
 
   it('a permanent failure is not retried', async () => {

@@ -232,6 +232,57 @@ export interface CancelJobResponse {
   job?: Job | undefined;
 }
 
+/** Request of RetryJob. */
+export interface RetryJobRequest {
+  /** Job id of a FAILED, DEAD_LETTER or CANCELLED job. */
+  jobId: string;
+  /**
+   * Attempt numbers never restart (they fence leases and label logs), so a
+   * replay extends the budget from the job's current attempt:
+   *   false (default): exactly one more attempt (max_attempts = attempt + 1);
+   *   true: the job's original budget again (max_attempts = attempt + the
+   *         max_attempts it was submitted with), so retryable errors are
+   *         retried with backoff as on its first run.
+   */
+  resetAttempts: boolean;
+}
+
+/** Response of RetryJob. */
+export interface RetryJobResponse {
+  /** The job, QUEUED again. Its last error is kept until the next attempt settles. */
+  job?: Job | undefined;
+}
+
+/** Request of PausePlugin. */
+export interface PausePluginRequest {
+  /** Plugin name. */
+  name: string;
+  /** Plugin version (required: the breaker works per version). */
+  version: string;
+  /** Optional reason, shown in ListPlugins and in waiting jobs. */
+  reason: string;
+}
+
+/** Response of PausePlugin. */
+export interface PausePluginResponse {
+  /** The plugin version, paused. */
+  plugin?: Plugin | undefined;
+}
+
+/** Request of ResumePlugin. */
+export interface ResumePluginRequest {
+  /** Plugin name. */
+  name: string;
+  /** Plugin version. */
+  version: string;
+}
+
+/** Response of ResumePlugin. */
+export interface ResumePluginResponse {
+  /** The plugin version, no longer paused, with its failure count reset. */
+  plugin?: Plugin | undefined;
+}
+
 /** Request of FetchOutput. */
 export interface FetchOutputRequest {
   /** Job id of a succeeded job. */
@@ -1621,6 +1672,490 @@ export const CancelJobResponse: MessageFns<CancelJobResponse> = {
   },
 };
 
+function createBaseRetryJobRequest(): RetryJobRequest {
+  return { jobId: "", resetAttempts: false };
+}
+
+export const RetryJobRequest: MessageFns<RetryJobRequest> = {
+  encode(message: RetryJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.resetAttempts !== false) {
+      writer.uint32(16).bool(message.resetAttempts);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.resetAttempts = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryJobRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      resetAttempts: isSet(object.resetAttempts)
+        ? globalThis.Boolean(object.resetAttempts)
+        : isSet(object.reset_attempts)
+        ? globalThis.Boolean(object.reset_attempts)
+        : false,
+    };
+  },
+
+  toJSON(message: RetryJobRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.resetAttempts !== false) {
+      obj.resetAttempts = message.resetAttempts;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryJobRequest>, I>>(base?: I): RetryJobRequest {
+    return RetryJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryJobRequest>, I>>(object: I): RetryJobRequest {
+    const message = createBaseRetryJobRequest();
+    message.jobId = object.jobId ?? "";
+    message.resetAttempts = object.resetAttempts ?? false;
+    return message;
+  },
+};
+
+function createBaseRetryJobResponse(): RetryJobResponse {
+  return { job: undefined };
+}
+
+export const RetryJobResponse: MessageFns<RetryJobResponse> = {
+  encode(message: RetryJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.job !== undefined) {
+      Job.encode(message.job, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.job = Job.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryJobResponse {
+    return { job: isSet(object.job) ? Job.fromJSON(object.job) : undefined };
+  },
+
+  toJSON(message: RetryJobResponse): unknown {
+    const obj: any = {};
+    if (message.job !== undefined) {
+      obj.job = Job.toJSON(message.job);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryJobResponse>, I>>(base?: I): RetryJobResponse {
+    return RetryJobResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryJobResponse>, I>>(object: I): RetryJobResponse {
+    const message = createBaseRetryJobResponse();
+    message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
+    return message;
+  },
+};
+
+function createBasePausePluginRequest(): PausePluginRequest {
+  return { name: "", version: "", reason: "" };
+}
+
+export const PausePluginRequest: MessageFns<PausePluginRequest> = {
+  encode(message: PausePluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PausePluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePausePluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PausePluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: PausePluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PausePluginRequest>, I>>(base?: I): PausePluginRequest {
+    return PausePluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PausePluginRequest>, I>>(object: I): PausePluginRequest {
+    const message = createBasePausePluginRequest();
+    message.name = object.name ?? "";
+    message.version = object.version ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBasePausePluginResponse(): PausePluginResponse {
+  return { plugin: undefined };
+}
+
+export const PausePluginResponse: MessageFns<PausePluginResponse> = {
+  encode(message: PausePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plugin !== undefined) {
+      Plugin.encode(message.plugin, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PausePluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePausePluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plugin = Plugin.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PausePluginResponse {
+    return { plugin: isSet(object.plugin) ? Plugin.fromJSON(object.plugin) : undefined };
+  },
+
+  toJSON(message: PausePluginResponse): unknown {
+    const obj: any = {};
+    if (message.plugin !== undefined) {
+      obj.plugin = Plugin.toJSON(message.plugin);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PausePluginResponse>, I>>(base?: I): PausePluginResponse {
+    return PausePluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PausePluginResponse>, I>>(object: I): PausePluginResponse {
+    const message = createBasePausePluginResponse();
+    message.plugin = (object.plugin !== undefined && object.plugin !== null)
+      ? Plugin.fromPartial(object.plugin)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResumePluginRequest(): ResumePluginRequest {
+  return { name: "", version: "" };
+}
+
+export const ResumePluginRequest: MessageFns<ResumePluginRequest> = {
+  encode(message: ResumePluginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumePluginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumePluginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumePluginRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+    };
+  },
+
+  toJSON(message: ResumePluginRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumePluginRequest>, I>>(base?: I): ResumePluginRequest {
+    return ResumePluginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumePluginRequest>, I>>(object: I): ResumePluginRequest {
+    const message = createBaseResumePluginRequest();
+    message.name = object.name ?? "";
+    message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseResumePluginResponse(): ResumePluginResponse {
+  return { plugin: undefined };
+}
+
+export const ResumePluginResponse: MessageFns<ResumePluginResponse> = {
+  encode(message: ResumePluginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plugin !== undefined) {
+      Plugin.encode(message.plugin, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumePluginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumePluginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plugin = Plugin.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumePluginResponse {
+    return { plugin: isSet(object.plugin) ? Plugin.fromJSON(object.plugin) : undefined };
+  },
+
+  toJSON(message: ResumePluginResponse): unknown {
+    const obj: any = {};
+    if (message.plugin !== undefined) {
+      obj.plugin = Plugin.toJSON(message.plugin);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumePluginResponse>, I>>(base?: I): ResumePluginResponse {
+    return ResumePluginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumePluginResponse>, I>>(object: I): ResumePluginResponse {
+    const message = createBaseResumePluginResponse();
+    message.plugin = (object.plugin !== undefined && object.plugin !== null)
+      ? Plugin.fromPartial(object.plugin)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseFetchOutputRequest(): FetchOutputRequest {
   return { jobId: "", outputName: "" };
 }
@@ -2002,6 +2537,20 @@ export const SentinelService = {
     responseSerialize: (value: CancelJobResponse): Buffer => Buffer.from(CancelJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelJobResponse => CancelJobResponse.decode(value),
   },
+  /**
+   * Replay a FAILED, DEAD_LETTER or CANCELLED job: it goes back to QUEUED,
+   * runnable at once, with a new attempt budget (see RetryJobRequest). Any
+   * other state is FAILED_PRECONDITION; an unknown job is NOT_FOUND.
+   */
+  retryJob: {
+    path: "/casparian.v1.Sentinel/RetryJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryJobRequest): Buffer => Buffer.from(RetryJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryJobRequest => RetryJobRequest.decode(value),
+    responseSerialize: (value: RetryJobResponse): Buffer => Buffer.from(RetryJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryJobResponse => RetryJobResponse.decode(value),
+  },
   /** Stream one committed output of a job as Arrow IPC stream bytes. */
   fetchOutput: {
     path: "/casparian.v1.Sentinel/FetchOutput" as const,
@@ -2021,6 +2570,33 @@ export const SentinelService = {
     requestDeserialize: (value: Buffer): ListWorkersRequest => ListWorkersRequest.decode(value),
     responseSerialize: (value: ListWorkersResponse): Buffer => Buffer.from(ListWorkersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListWorkersResponse => ListWorkersResponse.decode(value),
+  },
+  /**
+   * Pause a plugin version (circuit breaker by hand): its queued jobs stay
+   * queued until ResumePlugin. Running attempts finish. Idempotent.
+   */
+  pausePlugin: {
+    path: "/casparian.v1.Sentinel/PausePlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PausePluginRequest): Buffer => Buffer.from(PausePluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PausePluginRequest => PausePluginRequest.decode(value),
+    responseSerialize: (value: PausePluginResponse): Buffer => Buffer.from(PausePluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PausePluginResponse => PausePluginResponse.decode(value),
+  },
+  /**
+   * Resume a paused plugin version and reset its consecutive-failure count;
+   * its queued jobs become dispatchable again. Idempotent.
+   */
+  resumePlugin: {
+    path: "/casparian.v1.Sentinel/ResumePlugin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumePluginRequest): Buffer => Buffer.from(ResumePluginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumePluginRequest => ResumePluginRequest.decode(value),
+    responseSerialize: (value: ResumePluginResponse): Buffer =>
+      Buffer.from(ResumePluginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumePluginResponse => ResumePluginResponse.decode(value),
   },
   /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
@@ -2070,10 +2646,26 @@ export interface SentinelServer extends UntypedServiceImplementation {
   watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse>;
   /** Cancel a queued or running job. */
   cancelJob: handleUnaryCall<CancelJobRequest, CancelJobResponse>;
+  /**
+   * Replay a FAILED, DEAD_LETTER or CANCELLED job: it goes back to QUEUED,
+   * runnable at once, with a new attempt budget (see RetryJobRequest). Any
+   * other state is FAILED_PRECONDITION; an unknown job is NOT_FOUND.
+   */
+  retryJob: handleUnaryCall<RetryJobRequest, RetryJobResponse>;
   /** Stream one committed output of a job as Arrow IPC stream bytes. */
   fetchOutput: handleServerStreamingCall<FetchOutputRequest, FetchOutputResponse>;
   /** List connected workers with their slots and environments. */
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
+  /**
+   * Pause a plugin version (circuit breaker by hand): its queued jobs stay
+   * queued until ResumePlugin. Running attempts finish. Idempotent.
+   */
+  pausePlugin: handleUnaryCall<PausePluginRequest, PausePluginResponse>;
+  /**
+   * Resume a paused plugin version and reset its consecutive-failure count;
+   * its queued jobs become dispatchable again. Idempotent.
+   */
+  resumePlugin: handleUnaryCall<ResumePluginRequest, ResumePluginResponse>;
   /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
    * first, then heartbeats, readiness and env updates; the Sentinel sends
@@ -2195,6 +2787,26 @@ export interface SentinelClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelJobResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Replay a FAILED, DEAD_LETTER or CANCELLED job: it goes back to QUEUED,
+   * runnable at once, with a new attempt budget (see RetryJobRequest). Any
+   * other state is FAILED_PRECONDITION; an unknown job is NOT_FOUND.
+   */
+  retryJob(
+    request: RetryJobRequest,
+    callback: (error: ServiceError | null, response: RetryJobResponse) => void,
+  ): ClientUnaryCall;
+  retryJob(
+    request: RetryJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryJobResponse) => void,
+  ): ClientUnaryCall;
+  retryJob(
+    request: RetryJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryJobResponse) => void,
+  ): ClientUnaryCall;
   /** Stream one committed output of a job as Arrow IPC stream bytes. */
   fetchOutput(request: FetchOutputRequest, options?: Partial<CallOptions>): ClientReadableStream<FetchOutputResponse>;
   fetchOutput(
@@ -2217,6 +2829,44 @@ export interface SentinelClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Pause a plugin version (circuit breaker by hand): its queued jobs stay
+   * queued until ResumePlugin. Running attempts finish. Idempotent.
+   */
+  pausePlugin(
+    request: PausePluginRequest,
+    callback: (error: ServiceError | null, response: PausePluginResponse) => void,
+  ): ClientUnaryCall;
+  pausePlugin(
+    request: PausePluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PausePluginResponse) => void,
+  ): ClientUnaryCall;
+  pausePlugin(
+    request: PausePluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PausePluginResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Resume a paused plugin version and reset its consecutive-failure count;
+   * its queued jobs become dispatchable again. Idempotent.
+   */
+  resumePlugin(
+    request: ResumePluginRequest,
+    callback: (error: ServiceError | null, response: ResumePluginResponse) => void,
+  ): ClientUnaryCall;
+  resumePlugin(
+    request: ResumePluginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumePluginResponse) => void,
+  ): ClientUnaryCall;
+  resumePlugin(
+    request: ResumePluginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumePluginResponse) => void,
   ): ClientUnaryCall;
   /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello

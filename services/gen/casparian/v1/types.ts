@@ -10,9 +10,13 @@ import { Timestamp } from "../../google/protobuf/timestamp";
 
 /**
  * The lifecycle of a job. Each dispatch starts a new attempt with a new lease
- * token; a failed attempt whose error is retryable goes back to QUEUED.
+ * token; a failed attempt whose error is retryable goes back to QUEUED while
+ * attempts are left, and to DEAD_LETTER when they have run out.
  *
- *   QUEUED -> DISPATCHED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED
+ *   QUEUED -> DISPATCHED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED | DEAD_LETTER
+ *
+ * RetryJob replays a FAILED, CANCELLED or DEAD_LETTER job: it goes back to
+ * QUEUED (attempt numbers keep counting up).
  */
 export enum JobState {
   /** JOB_STATE_UNSPECIFIED - Never set by the Sentinel. As a filter it means "any state". */
@@ -25,10 +29,20 @@ export enum JobState {
   JOB_STATE_RUNNING = 3,
   /** JOB_STATE_SUCCEEDED - The attempt's outputs are committed. */
   JOB_STATE_SUCCEEDED = 4,
-  /** JOB_STATE_FAILED - The last attempt failed with a permanent error or no attempts are left. */
+  /**
+   * JOB_STATE_FAILED - The last attempt failed with an error that is not retryable (permanent,
+   * protocol, env, ...), or the job could not be started.
+   */
   JOB_STATE_FAILED = 5,
   /** JOB_STATE_CANCELLED - Cancelled by a client; nothing was committed. */
   JOB_STATE_CANCELLED = 6,
+  /**
+   * JOB_STATE_DEAD_LETTER - Every attempt failed with a retryable error (transient, timeout,
+   * worker lost) and none is left. The job keeps its last error and
+   * traceback; RetryJob (`casparian job retry ID`,
+   * `casparian retry --dead-letter`) replays it.
+   */
+  JOB_STATE_DEAD_LETTER = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -55,6 +69,9 @@ export function jobStateFromJSON(object: any): JobState {
     case 6:
     case "JOB_STATE_CANCELLED":
       return JobState.JOB_STATE_CANCELLED;
+    case 7:
+    case "JOB_STATE_DEAD_LETTER":
+      return JobState.JOB_STATE_DEAD_LETTER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -78,6 +95,8 @@ export function jobStateToJSON(object: JobState): string {
       return "JOB_STATE_FAILED";
     case JobState.JOB_STATE_CANCELLED:
       return "JOB_STATE_CANCELLED";
+    case JobState.JOB_STATE_DEAD_LETTER:
+      return "JOB_STATE_DEAD_LETTER";
     case JobState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -250,6 +269,22 @@ export interface Plugin {
     | undefined;
   /** Size of the source in bytes. */
   sourceBytes: number;
+  /**
+   * Circuit breaker: true while this version is paused. The scheduler does not
+   * dispatch jobs of a paused version; they stay QUEUED with a waiting_reason
+   * until ResumePlugin. The Sentinel pauses a version after
+   * CASPARIAN_BREAKER_THRESHOLD (default 5) consecutive failed attempts;
+   * PausePlugin pauses it by hand.
+   */
+  paused: boolean;
+  /**
+   * Failed attempts of this version since its last successful attempt (or its
+   * last resume). Attempts that end `cancelled` or `worker_lost` do not count
+   * (they are not the plugin's fault); every other error class does.
+   */
+  consecutiveFailures: number;
+  /** Why the version is paused (empty when it is not). */
+  pausedReason: string;
 }
 
 /** The schema of one column of an output. */
@@ -967,6 +1002,9 @@ function createBasePlugin(): Plugin {
     manifest: undefined,
     createdAt: undefined,
     sourceBytes: 0,
+    paused: false,
+    consecutiveFailures: 0,
+    pausedReason: "",
   };
 }
 
@@ -992,6 +1030,15 @@ export const Plugin: MessageFns<Plugin> = {
     }
     if (message.sourceBytes !== 0) {
       writer.uint32(56).uint32(message.sourceBytes);
+    }
+    if (message.paused !== false) {
+      writer.uint32(64).bool(message.paused);
+    }
+    if (message.consecutiveFailures !== 0) {
+      writer.uint32(72).uint32(message.consecutiveFailures);
+    }
+    if (message.pausedReason !== "") {
+      writer.uint32(82).string(message.pausedReason);
     }
     return writer;
   },
@@ -1065,6 +1112,30 @@ export const Plugin: MessageFns<Plugin> = {
             message.sourceBytes = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.paused = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.consecutiveFailures = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.pausedReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1102,6 +1173,17 @@ export const Plugin: MessageFns<Plugin> = {
         : isSet(object.source_bytes)
         ? globalThis.Number(object.source_bytes)
         : 0,
+      paused: isSet(object.paused) ? globalThis.Boolean(object.paused) : false,
+      consecutiveFailures: isSet(object.consecutiveFailures)
+        ? globalThis.Number(object.consecutiveFailures)
+        : isSet(object.consecutive_failures)
+        ? globalThis.Number(object.consecutive_failures)
+        : 0,
+      pausedReason: isSet(object.pausedReason)
+        ? globalThis.String(object.pausedReason)
+        : isSet(object.paused_reason)
+        ? globalThis.String(object.paused_reason)
+        : "",
     };
   },
 
@@ -1128,6 +1210,15 @@ export const Plugin: MessageFns<Plugin> = {
     if (message.sourceBytes !== 0) {
       obj.sourceBytes = Math.round(message.sourceBytes);
     }
+    if (message.paused !== false) {
+      obj.paused = message.paused;
+    }
+    if (message.consecutiveFailures !== 0) {
+      obj.consecutiveFailures = Math.round(message.consecutiveFailures);
+    }
+    if (message.pausedReason !== "") {
+      obj.pausedReason = message.pausedReason;
+    }
     return obj;
   },
 
@@ -1145,6 +1236,9 @@ export const Plugin: MessageFns<Plugin> = {
       : undefined;
     message.createdAt = object.createdAt ?? undefined;
     message.sourceBytes = object.sourceBytes ?? 0;
+    message.paused = object.paused ?? false;
+    message.consecutiveFailures = object.consecutiveFailures ?? 0;
+    message.pausedReason = object.pausedReason ?? "";
     return message;
   },
 };
