@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { ConfigError, type Flags } from '../services/common/config';
 import { Sentinel } from './cli/client';
+import { intFlag, UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
 import { envCommand } from './cli/env-commands';
 import * as recovery from './cli/recovery-commands';
@@ -17,7 +18,8 @@ services:
   casparian sentinel [--data-dir DIR] [--port N] [--host H] [--input-root DIR[:DIR…]]
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
-clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --json for JSON):
+clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --json for JSON;
+         --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
                     [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
   casparian plugins [--name NAME]
@@ -37,7 +39,7 @@ local environments (CASPARIAN_HOME, default ~/.casparian_flow):
 const STRING_FLAGS = [
   'data-dir', 'input-root', 'port', 'host', 'slots', 'env-mode', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
-  'plugin', 'limit', 'reason', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
+  'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts'];
 
@@ -63,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keep running until a signal
   }
   if (command === 'env') return envCommand(args, flags, env);
-  const client = new Sentinel(cmd.sentinelAddress(flags, env));
+  const client = new Sentinel(cmd.sentinelAddress(flags, env), 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30)));
   try {
     switch (command) {
       case 'publish':
@@ -105,7 +107,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const e = err as { code?: number; details?: string; message?: string };
-    if (err instanceof cmd.UsageError || err instanceof recovery.RecoveryUsageError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof ConfigError || String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`${e.message}\n`);
       process.exitCode = 2;
     } else if (typeof e.code === 'number' && e.details !== undefined) {

@@ -315,17 +315,11 @@ describe('integration: casparian CLI as a subprocess', function () {
     });
   });
 
-  // Product bugs found while writing these tests; each case fails today. They
-  // are skipped so the suite stays green: unskip a case when its bug is fixed.
-  describe.skip('known product bugs (unskip when fixed)', () => {
+  describe('input and connection errors', () => {
     const usage: [string, string[], RegExp][] = [
-      // Only ERR_PARSE_ARGS_UNKNOWN_OPTION maps to exit 2; other parseArgs errors exit 1.
       ['a string flag without its value exits 2', ['submit', 'dv', 'x.csv', '--sentinel', '127.0.0.1:1', '--version'], /Option '--version <value>' argument missing/],
       ['a boolean flag given a value exits 2', ['jobs', '--json=yes', '--sentinel', '127.0.0.1:1'], /'--json' does not take an argument/],
-      // parseState throws a plain Error, so a bad --state exits 1.
       ['an unknown --state exits 2', ['jobs', '--state', 'bogus', '--sentinel', '127.0.0.1:1'], /unknown state "bogus"/],
-      // Numeric flags are not validated: Number('abc') = NaN reaches protobuf and the CLI prints
-      // "error: INTERNAL: Request message serialization failure: invalid uint32: NaN", exit 1.
       ['a non-numeric --limit exits 2 naming the flag', ['jobs', '--limit', 'abc', '--sentinel', '127.0.0.1:1'], /--limit/],
       ['a non-numeric --max-attempts exits 2 naming the flag', ['submit', 'dv', '/tmp/x.csv', '--max-attempts', 'lots', '--sentinel', '127.0.0.1:1'], /--max-attempts/],
     ];
@@ -337,10 +331,8 @@ describe('integration: casparian CLI as a subprocess', function () {
       });
     }
 
-    // Product bug: client RPCs carry no deadline, so a Sentinel address that
-    // accepts TCP but never answers (a stalled Sentinel, a wrong port on a
-    // non-gRPC service) makes every client command hang forever. Unskip once the
-    // CLI sets a deadline (and --wait a connect deadline).
+    // A Sentinel address that accepts TCP but never answers (a stalled Sentinel,
+    // a wrong port on a non-gRPC service) must not hang a client command.
     it('gives up on a Sentinel that accepts connections but never answers (no hang)', async () => {
       const sockets = new Set<net.Socket>();
       const silent = net.createServer((s) => {
@@ -350,7 +342,7 @@ describe('integration: casparian CLI as a subprocess', function () {
       await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
       try {
         const port = (silent.address() as net.AddressInfo).port;
-        const r = await cli(['jobs', '--sentinel', `127.0.0.1:${port}`], { timeoutMs: 60_000 });
+        const r = await cli(['jobs', '--sentinel', `127.0.0.1:${port}`, '--timeout', '2'], { timeoutMs: 60_000 });
         assert.notEqual(r.signal, 'SIGKILL', `the CLI hung for ${r.ms} ms and was killed`);
         assert.equal(r.code, 1, show(r));
         assert.match(r.stderr, /^error: (UNAVAILABLE|DEADLINE_EXCEEDED): /m);

@@ -30,15 +30,34 @@ import type { OutputInfo } from '../../services/gen/casparian/v1/types';
 
 export class Sentinel {
   readonly raw: SentinelClient;
-  constructor(address: string) {
+  constructor(
+    readonly address: string,
+    readonly timeoutMs = 30_000,
+  ) {
     this.raw = new SentinelClient(address, grpc.credentials.createInsecure(), channelOptions());
   }
 
+  /** Every unary call gets this deadline, so a stalled Sentinel cannot hang a client. */
   private call<Req, Res>(method: string, req: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
-      const fn = (this.raw as unknown as Record<string, (r: Req, cb: (err: grpc.ServiceError | null, res: Res) => void) => void>)[method];
-      fn.call(this.raw, req, (err, res) => (err ? reject(err) : resolve(res)));
+      type Fn = (r: Req, md: grpc.Metadata, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Res) => void) => void;
+      const fn = (this.raw as unknown as Record<string, Fn>)[method];
+      fn.call(this.raw, req, new grpc.Metadata(), { deadline: Date.now() + this.timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
     });
+  }
+
+  /**
+   * Wait until the channel is connected (before a stream, which has no
+   * deadline of its own). Fails as UNAVAILABLE after the client timeout.
+   */
+  ready(): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.raw.waitForReady(Date.now() + this.timeoutMs, (err) =>
+        err
+          ? reject(Object.assign(new Error(err.message), { code: grpc.status.UNAVAILABLE, details: `cannot reach the Sentinel at ${this.address} within ${this.timeoutMs / 1000} s` }))
+          : resolve(),
+      ),
+    );
   }
 
   publishPlugin = (r: PublishPluginRequest) => this.call<PublishPluginRequest, PublishPluginResponse>('publishPlugin', r);
@@ -54,6 +73,7 @@ export class Sentinel {
 
   /** Every event of WatchJob until the stream ends. */
   async *watchJob(jobId: string): AsyncGenerator<WatchJobResponse> {
+    await this.ready();
     const call = this.raw.watchJob({ jobId });
     try {
       for await (const ev of call as AsyncIterable<WatchJobResponse>) yield ev;
@@ -64,6 +84,7 @@ export class Sentinel {
 
   /** FetchOutput collected into one buffer of Arrow IPC stream bytes. */
   async fetchOutput(jobId: string, outputName = ''): Promise<{ info: OutputInfo | undefined; ipc: Buffer }> {
+    await this.ready();
     const call = this.raw.fetchOutput({ jobId, outputName });
     const parts: Buffer[] = [];
     let info: OutputInfo | undefined;

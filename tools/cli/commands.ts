@@ -6,10 +6,11 @@ import { JobEventKind } from '../../services/gen/casparian/v1/sentinel';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { renderCsv, renderTable } from '../render-arrow';
 import { Sentinel } from './client';
+import { intFlag, UsageError } from './usage';
 import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable } from './format';
 import { jobRetry } from './recovery-commands';
 
-export class UsageError extends Error {}
+export { UsageError };
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -36,11 +37,11 @@ export async function publish(c: Sentinel, args: string[], flags: Flags): Promis
       description: str(flags, 'description') ?? '',
       envAllow: (str(flags, 'env-allow') ?? '').split(',').filter(Boolean),
       timeouts: undefined,
-      maxAttempts: Number(str(flags, 'max-attempts') ?? 0),
+      maxAttempts: intFlag(flags, 'max-attempts', 0),
       limits: {
-        memoryMb: Number(str(flags, 'max-memory-mb') ?? 0),
-        cpuSeconds: Number(str(flags, 'max-cpu-seconds') ?? 0),
-        openFiles: Number(str(flags, 'max-open-files') ?? 0),
+        memoryMb: intFlag(flags, 'max-memory-mb', 0),
+        cpuSeconds: intFlag(flags, 'max-cpu-seconds', 0),
+        openFiles: intFlag(flags, 'max-open-files', 0),
       },
     },
   });
@@ -60,7 +61,7 @@ export async function submit(c: Sentinel, args: string[], flags: Flags): Promise
       pluginVersion: str(flags, 'version') ?? '',
       inputPath: path.resolve(f),
       idempotencyKey: key ? (files.length > 1 ? `${key}:${path.resolve(f)}` : key) : '',
-      maxAttempts: Number(str(flags, 'max-attempts') ?? 0),
+      maxAttempts: intFlag(flags, 'max-attempts', 0),
       timeouts: undefined,
     });
     jobs.push(res.job!);
@@ -96,7 +97,7 @@ export async function jobs(c: Sentinel, flags: Flags): Promise<void> {
   const res = await c.listJobs({
     state: state ? parseState(state) : JobState.JOB_STATE_UNSPECIFIED,
     pluginName: str(flags, 'plugin') ?? '',
-    pageSize: Number(str(flags, 'limit') ?? 100),
+    pageSize: intFlag(flags, 'limit', 100),
     pageToken: '',
   });
   if (flags.json) return json(res);
@@ -122,6 +123,7 @@ export async function fetchOutput(c: Sentinel, args: string[], flags: Flags): Pr
   const dest = str(flags, 'out');
   const format = str(flags, 'format') ?? (dest ? undefined : 'table');
   if (!jobId || (!dest && !format)) throw new UsageError('usage: casparian fetch JOB [--output NAME] (--out FILE.parquet|FILE.arrows | --format table|csv)');
+  if (format !== undefined && format !== 'table' && format !== 'csv') throw new UsageError(`--format must be table or csv, got "${format}"`);
   const { ipc, info } = await c.fetchOutput(jobId, str(flags, 'output') ?? '');
   if (dest) {
     if (dest.endsWith('.parquet')) {
@@ -134,7 +136,7 @@ export async function fetchOutput(c: Sentinel, args: string[], flags: Flags): Pr
     return;
   }
   if (format === 'csv') process.stdout.write(renderCsv(ipc));
-  else if (format === 'table') out(renderTable(ipc, { maxRows: Number(str(flags, 'limit') ?? 50) }));
+  else if (format === 'table') out(renderTable(ipc, { maxRows: intFlag(flags, 'limit', 50) }));
   else throw new UsageError(`--format must be table or csv, got ${format}`);
 }
 

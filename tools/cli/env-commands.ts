@@ -6,7 +6,7 @@ import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import type { EnvInfo } from '../../services/worker/envs/types';
 import { table } from './format';
-import { UsageError } from './commands';
+import { intFlag, UsageError } from './usage';
 
 type Env = Record<string, string | undefined>;
 const out = (s: string): void => void process.stdout.write(s + '\n');
@@ -66,8 +66,8 @@ export async function envCommand(args: string[], flags: Flags, env: Env): Promis
     case 'gc': {
       await m.init();
       const res = await m.gc({
-        maxBytes: Number(str(flags, 'max-bytes') ?? 10 * 1024 ** 3),
-        maxCount: Number(str(flags, 'max-count') ?? 50),
+        maxBytes: intFlag(flags, 'max-bytes', 10 * 1024 ** 3),
+        maxCount: intFlag(flags, 'max-count', 50),
         dryRun: Boolean(flags['dry-run']),
       });
       out(`${flags['dry-run'] ? 'would evict' : 'evicted'} ${res.evicted.length}, kept ${res.kept.length}`);

@@ -1,4 +1,5 @@
 /** Human-readable rendering of jobs, plugins and workers for the CLI. */
+import { UsageError } from './usage';
 import { ErrorClass, JobState, type Job, type JobLog, type Plugin, type WorkerInfo } from '../../services/gen/casparian/v1/types';
 
 export function stateName(s: JobState): string {
@@ -12,7 +13,7 @@ export function errorClassName(c: ErrorClass): string {
 export function parseState(s: string): JobState {
   const v = (JobState as unknown as Record<string, number>)[`JOB_STATE_${s.toUpperCase()}`];
   if (v === undefined || v === JobState.JOB_STATE_UNSPECIFIED) {
-    throw new Error(`unknown state "${s}"; use queued, dispatched, running, succeeded, failed, cancelled or dead_letter`);
+    throw new UsageError(`unknown state "${s}"; use queued, dispatched, running, succeeded, failed, cancelled or dead_letter`);
   }
   return v;
 }

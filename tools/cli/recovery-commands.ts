@@ -1,10 +1,11 @@
 /** CLI commands that recover from failures: job retry, retry --dead-letter, plugin pause|resume. */
+import { UsageError } from './usage';
 import type { Flags } from '../../services/common/config';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import type { Sentinel } from './client';
 import { pluginStatus, stateName } from './format';
 
-export class RecoveryUsageError extends Error {}
+
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -14,7 +15,7 @@ const str = (f: Flags, k: string): string | undefined => (typeof f[k] === 'strin
 
 /** `casparian job retry ID [--reset-attempts]` */
 export async function jobRetry(c: Sentinel, id: string | undefined, flags: Flags): Promise<void> {
-  if (!id) throw new RecoveryUsageError('usage: casparian job retry ID [--reset-attempts]');
+  if (!id) throw new UsageError('usage: casparian job retry ID [--reset-attempts]');
   const res = await c.retryJob({ jobId: id, resetAttempts: flags['reset-attempts'] === true });
   if (flags.json) return json(res);
   const j = res.job!;
@@ -27,7 +28,7 @@ export async function jobRetry(c: Sentinel, id: string | undefined, flags: Flags
  * a job that lands in dead letter again meanwhile is not replayed twice.
  */
 export async function retryDeadLetter(c: Sentinel, flags: Flags): Promise<number> {
-  if (flags['dead-letter'] !== true) throw new RecoveryUsageError('usage: casparian retry --dead-letter [--plugin NAME] [--reset-attempts]');
+  if (flags['dead-letter'] !== true) throw new UsageError('usage: casparian retry --dead-letter [--plugin NAME] [--reset-attempts]');
   const ids: string[] = [];
   let pageToken = '';
   do {
@@ -59,7 +60,7 @@ export async function retryDeadLetter(c: Sentinel, flags: Flags): Promise<number
 export async function plugin(c: Sentinel, args: string[], flags: Flags): Promise<void> {
   const [sub, name, version] = args;
   if ((sub !== 'pause' && sub !== 'resume') || !name || !version) {
-    throw new RecoveryUsageError('usage: casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION');
+    throw new UsageError('usage: casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION');
   }
   const res =
     sub === 'pause'

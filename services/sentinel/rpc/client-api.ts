@@ -228,28 +228,37 @@ export class ClientApi {
 
   /** WatchJob: a snapshot, then events until the job is final (or the client goes away). */
   async watchJob(req: WatchJobRequest, write: (m: WatchJobResponse) => Promise<void>, isCancelled: () => boolean): Promise<void> {
-    const first = await this.mustGetJob(req.jobId);
+    if (!req.jobId) throw invalidArgument('job_id is required');
+    // Subscribe before reading the snapshot, so no change can fall in between.
     const queue: JobEvent[] = [];
     let wake: (() => void) | undefined;
-    const unsubscribe = this.d.events.subscribe(first.id, (e) => {
+    const unsubscribe = this.d.events.subscribe(req.jobId, (e) => {
       queue.push(e);
       wake?.();
     });
     try {
+      const first = await this.mustGetJob(req.jobId);
+      let lastState = first.state;
       await write({ kind: JobEventKind.JOB_EVENT_KIND_STATE, job: await this.jobPb(first) });
       if (FINAL_STATES.includes(first.state)) return;
       while (!isCancelled()) {
         if (queue.length === 0) {
-          await new Promise<void>((r) => {
-            wake = r;
-            setTimeout(r, 1_000).unref();
+          const timedOut = await new Promise<boolean>((r) => {
+            wake = () => r(false);
+            setTimeout(() => r(true), 1_000).unref();
           });
           wake = undefined;
+          // Belt and braces: a quiet second re-reads the job, so a missed event cannot stall the stream.
+          if (timedOut) {
+            const job = await this.mustGetJob(first.id);
+            if (job.state !== lastState) queue.push({ kind: 'state', jobId: job.id });
+          }
           continue;
         }
         const e = queue.shift()!;
         const job = await this.mustGetJob(first.id);
         if (e.kind === 'state') {
+          lastState = job.state;
           await write({ kind: JobEventKind.JOB_EVENT_KIND_STATE, job: await this.jobPb(job) });
           if (FINAL_STATES.includes(job.state)) return;
         } else if (e.kind === 'progress') {
