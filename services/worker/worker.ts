@@ -19,6 +19,7 @@ import { VERSION } from '../common/version';
 import { SentinelClient } from '../gen/casparian/v1/sentinel';
 import { WorkerService } from '../gen/casparian/v1/worker';
 import { runAttempt, type AttemptDeps } from './attempt/run-attempt';
+import { sweepStaleBridgeDirs } from './bridge/bridge-dirs';
 import type { AttemptResult } from './attempt/types';
 import { EnvManager } from './envs/env-manager';
 import type { EnvInfo } from './envs/types';
@@ -97,6 +98,7 @@ export class Worker {
   /** Verify envs, start the worker's own server (unless port is -1) and dial the Sentinel. */
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`cannot start a Worker in state ${this.state}`);
+    sweepStaleBridgeDirs(this.logger);
     const inv: EnvInfo[] = await this.envs.init();
     const broken = inv.filter((e) => e.status === 'broken');
     this.logger.info('environments checked', { ready: inv.length - broken.length, broken: broken.length });
@@ -135,7 +137,9 @@ export class Worker {
       .catch((err) => log.error('attempt crashed', { error: String(err?.stack ?? err) }))
       .finally(() => {
         this.running.delete(d.jobId);
-        this.dispatch.send({ msg: { $case: 'ready', ready: { freeSlots: Math.max(0, this.cfg.slots - this.running.size) } } });
+        this.dispatch.send({
+          msg: { $case: 'ready', ready: { freeSlots: Math.max(0, this.cfg.slots - this.running.size), draining: this.state !== 'running' } },
+        });
       });
   }
 
@@ -201,7 +205,7 @@ export class Worker {
     this.stopping ??= (async () => {
       this.state = 'draining';
       this.server?.setServing(false);
-      this.dispatch.send({ msg: { $case: 'ready', ready: { freeSlots: 0 } } });
+      this.dispatch.send({ msg: { $case: 'ready', ready: { freeSlots: 0, draining: true } } });
       const all = Promise.all([...this.running.values()].map((r) => r.done));
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
       if ((await Promise.race([all.then(() => 'done' as const), timer])) === 'timeout') {

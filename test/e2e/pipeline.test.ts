@@ -41,7 +41,8 @@ describe('e2e: pipeline on real Python', function () {
 
   before(async () => {
     inputDir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-e2e-in-'));
-    cluster = await Cluster.start({ workers: [{ slots: 2 }] });
+    // 8 slots: the first 8 jobs all need the new env at once.
+    cluster = await Cluster.start({ workers: [{ slots: 8 }] });
   });
   after(async () => {
     await cluster?.stop();
@@ -60,6 +61,12 @@ describe('e2e: pipeline on real Python', function () {
     for (const f of finals) assert.equal(f.state, JobState.JOB_STATE_SUCCEEDED, `${f.inputPath}: ${f.error?.message}\n${f.error?.traceback}`);
     assert.ok(fs.existsSync(path.join(testHome(), 'venvs', envHash, 'bin', 'python')), 'the worker provisioned the env under CASPARIAN_HOME/venvs/{env_hash}');
     assert.ok(finals.some((f) => f.metrics?.envProvisioned), 'some attempt reports that it provisioned the env');
+    const journal = fs
+      .readFileSync(path.join(testHome(), 'venvs', '.logs', 'installs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; envHash: string });
+    assert.equal(journal.filter((e) => e.envHash === envHash && e.event === 'start').length, 1, '8 concurrent jobs, exactly one install');
 
     for (let i = 0; i < inputs.length; i++) {
       const { ipc, info } = await cluster.client.fetchOutput(finals[i].id);

@@ -83,6 +83,7 @@ class ConcludeSession {
     } catch (err) {
       if (err instanceof JobFailure && this.ref) {
         // The worker sent something invalid for this attempt (e.g. a bad output name): fail the attempt.
+        await this.staging?.discard().catch(() => {});
         await this.settleFailure(err.jobError, undefined);
         this.fail(invalidArgument(err.message));
         return;

@@ -66,6 +66,8 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
             await heartbeat(d, session, m.heartbeat.active.map(refFromPb));
             break;
           case 'ready':
+            if (m.ready.draining && !session.draining) d.logger.info('worker draining', { workerId: session.workerId });
+            session.draining = m.ready.draining;
             d.scheduler.kick();
             break;
           case 'envUpdate':

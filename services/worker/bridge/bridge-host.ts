@@ -23,6 +23,7 @@ import type { Logger } from '../../common/logger';
 import { DEFAULT_MAX_FRAME_PAYLOAD } from './frames';
 import { validateExtraEnv } from './guest-env';
 import { BridgeRun } from './bridge-run';
+import { bridgeDirPrefix } from './bridge-dirs';
 
 export interface BridgeTimeouts {
   /** From spawn until the guest's valid HELLO. */
@@ -151,7 +152,7 @@ export async function runBridge(spec: BridgeRunSpec, sink: BridgeSink, opts: Bri
       stderrTail: '',
     };
   }
-  const privateDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'casparian-bridge-'));
+  const privateDir = await fs.promises.mkdtemp(bridgeDirPrefix());
   try {
     await fs.promises.chmod(privateDir, 0o700);
     const token = crypto.randomBytes(32).toString('hex');

@@ -145,6 +145,8 @@ export interface Heartbeat {
 export interface Ready {
   /** Free slots. */
   freeSlots: number;
+  /** The worker is draining: send it no new work (it finishes or hands back what it runs). */
+  draining: boolean;
 }
 
 /** Change of the worker's environment inventory. */
@@ -919,13 +921,16 @@ export const Heartbeat: MessageFns<Heartbeat> = {
 };
 
 function createBaseReady(): Ready {
-  return { freeSlots: 0 };
+  return { freeSlots: 0, draining: false };
 }
 
 export const Ready: MessageFns<Ready> = {
   encode(message: Ready, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.freeSlots !== 0) {
       writer.uint32(8).uint32(message.freeSlots);
+    }
+    if (message.draining !== false) {
+      writer.uint32(16).bool(message.draining);
     }
     return writer;
   },
@@ -951,6 +956,14 @@ export const Ready: MessageFns<Ready> = {
             message.freeSlots = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.draining = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -970,6 +983,7 @@ export const Ready: MessageFns<Ready> = {
         : isSet(object.free_slots)
         ? globalThis.Number(object.free_slots)
         : 0,
+      draining: isSet(object.draining) ? globalThis.Boolean(object.draining) : false,
     };
   },
 
@@ -977,6 +991,9 @@ export const Ready: MessageFns<Ready> = {
     const obj: any = {};
     if (message.freeSlots !== 0) {
       obj.freeSlots = Math.round(message.freeSlots);
+    }
+    if (message.draining !== false) {
+      obj.draining = message.draining;
     }
     return obj;
   },
@@ -987,6 +1004,7 @@ export const Ready: MessageFns<Ready> = {
   fromPartial<I extends Exact<DeepPartial<Ready>, I>>(object: I): Ready {
     const message = createBaseReady();
     message.freeSlots = object.freeSlots ?? 0;
+    message.draining = object.draining ?? false;
     return message;
   },
 };

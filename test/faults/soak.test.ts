@@ -1,0 +1,100 @@
+/**
+ * Soak: N jobs through 3 worker processes while workers are killed with
+ * SIGKILL at random and restarted. All jobs succeed, none is committed twice,
+ * sampled outputs are right, and no process or temp dir is left behind.
+ *
+ * N is CASPARIAN_SOAK_JOBS (issue 4 asks for 2,000). The default, 500, keeps
+ * this test to about two minutes on a 2-core machine: measured ~4.8 jobs/s
+ * through 3 workers x 2 slots with kills, so 500 jobs take ~105 s and 2,000
+ * about 7 minutes.
+ */
+import { strict as assert } from 'node:assert';
+import { JobState, type Job } from '../../services/gen/casparian/v1/types';
+import { FINAL_STATES, ProcCluster, checkValues, sleep, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+
+const N = Number(process.env.CASPARIAN_SOAK_JOBS || 500);
+const WORKERS = ['w1', 'w2', 'w3'];
+
+describe('faults: soak with random worker kills', function () {
+  this.timeout(Math.max(600_000, N * 1_000));
+  const { track } = useClusters();
+
+  it(`${N} jobs through ${WORKERS.length} workers with random kill -9s: all succeed, none duplicated, nothing left behind`, async () => {
+    const c = track(await ProcCluster.start({ workers: WORKERS, slots: 2, leaseMs: 3_000, heartbeatMs: 500, logLevel: 'warn' }));
+    await c.publish('values', 'values.py');
+    await warmUp(c);
+
+    const t0 = Date.now();
+    const jobs: { id: string; seed: number; rows: number }[] = [];
+    const submitting = (async () => {
+      for (let i = 0; i < N; i++) {
+        const rows = 1 + (i % 5);
+        // Generous attempts: a job may be hit by several of the kills.
+        const job = await c.submit('values', writeCsv(c.inputDir, `soak-${i}.csv`, rows, i), { maxAttempts: 10 });
+        jobs.push({ id: job.id, seed: i, rows });
+      }
+    })();
+
+    let finished = false;
+    let done = 0;
+    const kills: string[] = [];
+    let rng = 12345;
+    const rand = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const killer = (async () => {
+      while (!finished) {
+        await sleep(2_000 + rand() * 3_000);
+        if (finished || done >= N * 0.9) break;
+        const name = WORKERS[Math.floor(rand() * WORKERS.length)];
+        await c.worker(name).kill9();
+        kills.push(`${name}@${((Date.now() - t0) / 1000).toFixed(1)}s`);
+        await c.startWorker(name);
+      }
+    })();
+
+    let finals: Job[];
+    try {
+      await submitting;
+      finals = await waitFor(
+        'every job to finish',
+        async () => {
+          const all = (await c.listJobs('values')).filter((j) => j.inputPath.includes('soak-'));
+          done = all.filter((j) => FINAL_STATES.includes(j.state)).length;
+          return all.length === N && done === N ? all : undefined;
+        },
+        Math.max(300_000, N * 800),
+        500,
+      );
+    } finally {
+      finished = true;
+      await killer;
+    }
+    const elapsed = (Date.now() - t0) / 1000;
+
+    const notOk = finals.filter((j) => j.state !== JobState.JOB_STATE_SUCCEEDED);
+    assert.deepEqual(notOk.map((j) => [j.id, JobState[j.state], j.attempt, j.error?.code, j.error?.message]), [], 'every job succeeds');
+    const byId = new Map(finals.map((j) => [j.id, j]));
+    const dup = jobs
+      .map((j) => ({ id: j.id, dirs: c.attemptDirs(j.id), attempt: byId.get(j.id)!.attempt }))
+      .filter((x) => x.dirs.length !== 1 || x.dirs[0] !== `attempt-${x.attempt}`);
+    assert.deepEqual(dup, [], 'exactly one committed attempt dir per job');
+    const retried = jobs.filter((j) => byId.get(j.id)!.attempt > 1);
+    for (const j of [...retried.slice(0, 15), ...jobs.filter((_, i) => i % Math.ceil(N / 15) === 0)]) {
+      assert.equal(await checkValues(c, j.id, j.rows, j.seed), '');
+    }
+
+    // Graceful stop of what is left; then nothing of this cluster may remain.
+    await c.stopGracefully();
+    await waitFor('guest processes to be gone', () => c.guests().length === 0, 10_000).catch(() => undefined);
+    const guests = c.guests();
+    const staging = c.stagingDirs();
+    const bridgeDirs = c.bridgeDirs();
+    process.stderr.write(
+      `      ${N} jobs in ${elapsed.toFixed(1)} s = ${(N / elapsed).toFixed(2)} jobs/s with ${kills.length} kills (${kills.join(', ')}); ` +
+        `${retried.length} jobs retried; leftover: ${guests.length} guests, ${staging.length} staging dirs, ${bridgeDirs.length} bridge dirs\n`,
+    );
+    assert.deepEqual(guests, [], 'no guest process survives');
+    assert.ok(kills.length > 0, 'at least one worker was killed');
+    assert.deepEqual(staging, [], 'no staging dir is left');
+    assert.deepEqual(bridgeDirs, [], 'no bridge private dir (casparian-bridge-*) is left in the workers\' TMPDIR');
+  });
+});
