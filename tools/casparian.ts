@@ -18,6 +18,7 @@ services:
   casparian sentinel [--data-dir DIR] [--port N] [--host H] [--input-root DIR[:DIR…]]
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
+                     [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
 clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --json for JSON;
          --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
@@ -38,7 +39,7 @@ local environments (CASPARIAN_HOME, default ~/.casparian_flow):
 
 const STRING_FLAGS = [
   'data-dir', 'input-root', 'port', 'host', 'slots', 'env-mode', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
-  'install-timeout', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
+  'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts'];

@@ -63,6 +63,9 @@ export interface WorkerConfig {
   indexUrl?: string;
   installTimeoutMs: number;
   reconnectMaxMs: number;
+  /** LRU eviction caps for this host's envs, applied after each new env; envs in use are never evicted. */
+  envMaxBytes: number;
+  envMaxCount: number;
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -150,6 +153,8 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
     installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),
     reconnectMaxMs: 5_000,
+    envMaxBytes: int(str(flags, 'env-max-bytes') ?? env.CASPARIAN_ENV_MAX_BYTES, '--env-max-bytes', 10 * 1024 ** 3, 0),
+    envMaxCount: int(str(flags, 'env-max-count') ?? env.CASPARIAN_ENV_MAX_COUNT, '--env-max-count', 50, 1),
     ...overrides,
   };
   return Object.freeze(cfg);

@@ -92,7 +92,10 @@ export class Worker {
       this.logger,
       cfg.reconnectMaxMs,
     );
-    this.envs.onChange(() => this.dispatch.send({ msg: { $case: 'envUpdate', envUpdate: { envs: this.envs.inventory().map(envToPb) } } }));
+    this.envs.onChange((change) => {
+      this.dispatch.send({ msg: { $case: 'envUpdate', envUpdate: { envs: this.envs.inventory().map(envToPb) } } });
+      if (change.kind === 'added') this.collectEnvs();
+    });
   }
 
   /** Verify envs, start the worker's own server (unless port is -1) and dial the Sentinel. */
@@ -121,6 +124,14 @@ export class Worker {
 
   get activeCount(): number {
     return this.running.size;
+  }
+
+  /** Evict least recently used envs over the caps (never one in use); reported through EnvUpdate. */
+  private collectEnvs(): void {
+    this.envs.gc({ maxBytes: this.cfg.envMaxBytes, maxCount: this.cfg.envMaxCount }).then(
+      (r) => r.evicted.length && this.logger.info('envs evicted over the caps', { count: r.evicted.length }),
+      (err) => this.logger.warn('env gc failed', { error: String(err) }),
+    );
   }
 
   private onDispatch(d: JobDispatch): void {
