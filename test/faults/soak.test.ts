@@ -3,16 +3,17 @@
  * SIGKILL at random and restarted. All jobs succeed, none is committed twice,
  * sampled outputs are right, and no process or temp dir is left behind.
  *
- * N is CASPARIAN_SOAK_JOBS (issue 4 asks for 2,000). The default, 500, keeps
- * this test to about two minutes on a 2-core machine: measured ~4.8 jobs/s
- * through 3 workers x 2 slots with kills, so 500 jobs take ~105 s and 2,000
- * about 7 minutes.
+ * N is CASPARIAN_SOAK_JOBS (issue 4 asks for 2,000). The default, 300, keeps
+ * the whole `npm test` near its 10-minute budget on a 2-core machine:
+ * measured ~4.8 jobs/s through 3 workers x 2 slots with kills, so 300 jobs
+ * take about a minute and 2,000 about 7 minutes (run that before a release:
+ * CASPARIAN_SOAK_JOBS=2000 npx mocha dist/test/faults/soak.test.js).
  */
 import { strict as assert } from 'node:assert';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { FINAL_STATES, ProcCluster, checkValues, sleep, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
 
-const N = Number(process.env.CASPARIAN_SOAK_JOBS || 500);
+const N = Number(process.env.CASPARIAN_SOAK_JOBS || 300);
 const WORKERS = ['w1', 'w2', 'w3'];
 
 describe('faults: soak with random worker kills', function () {
