@@ -19,6 +19,7 @@ stream to DIR/<name>.arrows.
 """
 from __future__ import annotations
 
+import abc
 import importlib.util
 import collections.abc
 import errno
@@ -137,11 +138,12 @@ def _cut(text: str, limit: int) -> str:
     return f"{text[:head]}\n... [{len(text) - head - tail} characters cut] ...\n{text[-tail:]}"
 
 
-class Channel:
+class Channel(abc.ABC):
     """Where frames go. Thread-safe: plugins may log from threads."""
 
+    @abc.abstractmethod
     def send(self, kind: int, payload: Union[bytes, bytearray, memoryview]) -> None:
-        raise NotImplementedError
+        """Send one frame of `kind` with `payload`."""
 
     def send_json(self, kind: int, obj: Dict[str, Any]) -> None:
         self.send(kind, encode_json(obj))
