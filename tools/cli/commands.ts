@@ -6,7 +6,7 @@ import { JobEventKind } from '../../services/gen/casparian/v1/sentinel';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { renderCsv, renderTable } from '../render-arrow';
 import { Sentinel } from './client';
-import { intFlag, UsageError } from './usage';
+import { UsageError, intFlag, strFlag } from './usage';
 import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable } from './format';
 import { jobRetry } from './recovery-commands';
 
@@ -16,7 +16,7 @@ const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 };
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
-const str = (f: Flags, k: string): string | undefined => (typeof f[k] === 'string' ? (f[k] as string) : undefined);
+const str = strFlag;
 
 export function sentinelAddress(flags: Flags, env: Record<string, string | undefined>): string {
   return str(flags, 'sentinel') ?? env.CASPARIAN_SENTINEL ?? 'localhost:50051';

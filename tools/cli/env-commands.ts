@@ -6,11 +6,11 @@ import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import type { EnvInfo } from '../../services/worker/envs/types';
 import { table } from './format';
-import { intFlag, UsageError } from './usage';
+import { UsageError, intFlag, strFlag } from './usage';
 
 type Env = Record<string, string | undefined>;
 const out = (s: string): void => void process.stdout.write(s + '\n');
-const str = (f: Flags, k: string): string | undefined => (typeof f[k] === 'string' ? (f[k] as string) : undefined);
+const str = strFlag;
 
 function mib(n?: number): string {
   return n === undefined ? '?' : `${(n / 1024 / 1024).toFixed(1)} MiB`;

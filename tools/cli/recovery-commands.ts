@@ -1,5 +1,5 @@
 /** CLI commands that recover from failures: job retry, retry --dead-letter, plugin pause|resume. */
-import { UsageError } from './usage';
+import { UsageError, strFlag } from './usage';
 import type { Flags } from '../../services/common/config';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import type { Sentinel } from './client';
@@ -11,7 +11,7 @@ const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 };
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
-const str = (f: Flags, k: string): string | undefined => (typeof f[k] === 'string' ? (f[k] as string) : undefined);
+const str = strFlag;
 
 /** `casparian job retry ID [--reset-attempts]` */
 export async function jobRetry(c: Sentinel, id: string | undefined, flags: Flags): Promise<void> {
