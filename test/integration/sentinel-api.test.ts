@@ -50,6 +50,28 @@ describe('integration: Sentinel API statuses', function () {
     }
   });
 
+  it('retry backoff: the job inherits the manifest and overrides per field; bad values are refused', async () => {
+    await c.client.publishPlugin({
+      name: 'backoff',
+      version: '1',
+      source: 'x',
+      lockfile: 'pyarrow==25.0.1\n',
+      manifest: { ...manifest, backoff: { initialMs: 7000, multiplier: 3, maxMs: 0 } },
+    });
+    const job = (await c.client.submitJob(submitReq({ pluginName: 'backoff', backoff: { initialMs: 0, multiplier: 0, maxMs: 9000 } }))).job!;
+    const row = await c.sentinel.db.selectFrom('jobs').select('backoff_json').where('id', '=', job.id).executeTakeFirstOrThrow();
+    assert.deepEqual(JSON.parse(row.backoff_json!), { initialMs: 7000, multiplier: 3, maxMs: 9000 });
+    await assert.rejects(
+      c.client.submitJob(submitReq({ backoff: { initialMs: 0, multiplier: 0.5, maxMs: 0 } })),
+      code(grpc.status.INVALID_ARGUMENT, /backoff.multiplier must be between 1 and 10/),
+    );
+    // A manifest without a backoff hashes as before: republishing it is a no-op.
+    const first = await c.client.publishPlugin({ name: 'nobackoff', version: '1', source: 'a', lockfile: 'x', manifest });
+    const again = await c.client.publishPlugin({ name: 'nobackoff', version: '1', source: 'a', lockfile: 'x', manifest: { ...manifest, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 } } });
+    assert.equal(first.created, true);
+    assert.equal(again.created, false);
+  });
+
   it('SubmitJob with the same idempotency key returns the same job', async () => {
     const a = await c.client.submitJob(submitReq({ idempotencyKey: 'k-1' }));
     const b = await c.client.submitJob(submitReq({ idempotencyKey: 'k-1' }));

@@ -6,7 +6,7 @@ import { JobEventKind } from '../../services/gen/casparian/v1/sentinel';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { renderCsv, renderTable } from '../render-arrow';
 import { Sentinel } from './client';
-import { UsageError, intFlag, strFlag } from './usage';
+import { UsageError, backoffFlags, intFlag, strFlag } from './usage';
 import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable } from './format';
 import { jobRetry } from './recovery-commands';
 
@@ -43,6 +43,7 @@ export async function publish(c: Sentinel, args: string[], flags: Flags): Promis
         cpuSeconds: intFlag(flags, 'max-cpu-seconds', 0),
         openFiles: intFlag(flags, 'max-open-files', 0),
       },
+      backoff: backoffFlags(flags),
     },
   });
   if (flags.json) return json(res);
@@ -63,6 +64,7 @@ export async function submit(c: Sentinel, args: string[], flags: Flags): Promise
       idempotencyKey: key ? (files.length > 1 ? `${key}:${path.resolve(f)}` : key) : '',
       maxAttempts: intFlag(flags, 'max-attempts', 0),
       timeouts: undefined,
+      backoff: backoffFlags(flags),
     });
     jobs.push(res.job!);
     if (!flags.json && !flags.wait) out(`${res.created ? 'submitted' : 'existing'} ${res.job!.id}  ${res.job!.inputPath}`);

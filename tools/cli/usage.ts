@@ -14,3 +14,17 @@ export function intFlag(f: Flags, k: string, def: number): number {
   if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${k} must be a non-negative integer, got "${v}"`);
   return Number(v);
 }
+
+/** A number flag (decimals allowed), or `def` when absent. */
+export function numFlag(f: Flags, k: string, def: number): number {
+  const v = strFlag(f, k);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${k} must be a non-negative number, got "${v}"`);
+  return n;
+}
+
+/** --backoff-initial-ms, --backoff-multiplier and --backoff-max-ms as a RetryBackoff (0 = inherit). */
+export function backoffFlags(f: Flags): { initialMs: number; multiplier: number; maxMs: number } {
+  return { initialMs: intFlag(f, 'backoff-initial-ms', 0), multiplier: numFlag(f, 'backoff-multiplier', 0), maxMs: intFlag(f, 'backoff-max-ms', 0) };
+}

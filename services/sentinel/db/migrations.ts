@@ -96,6 +96,14 @@ export const MIGRATIONS: Migration[] = [
       await sql`update jobs set attempt_budget = max_attempts`.execute(db);
     },
   },
+  {
+    id: 3,
+    name: 'retry backoff per job',
+    async up(db) {
+      // JSON {initialMs?, multiplier?, maxMs?} overriding the Sentinel's policy; null = none.
+      await db.schema.alterTable('jobs').addColumn('backoff_json', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

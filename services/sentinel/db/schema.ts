@@ -47,6 +47,8 @@ export interface JobsTable {
   max_attempts: number;
   /** The max_attempts the job was submitted with (migration 2); RetryJob with reset_attempts grants it again. */
   attempt_budget: Generated<number>;
+  /** Partial BackoffPolicy overriding the Sentinel's, or null. */
+  backoff_json: string | null;
   lease_token: string | null;
   lease_expires_at: number | null;
   worker_id: string | null;

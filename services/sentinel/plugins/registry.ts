@@ -17,6 +17,15 @@ export interface PluginManifestData {
   maxAttempts: number;
   /** setrlimit caps for the plugin process; 0 = none. */
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
+  /** Retry backoff overrides for the plugin's jobs; 0 = inherit the Sentinel's. */
+  backoff: { initialMs: number; multiplier: number; maxMs: number };
+}
+
+export const INHERIT_BACKOFF = Object.freeze({ initialMs: 0, multiplier: 0, maxMs: 0 });
+
+/** The non-zero fields of a backoff override, as stored on a job. */
+export function backoffOverrides(b: { initialMs: number; multiplier: number; maxMs: number }): Partial<{ initialMs: number; multiplier: number; maxMs: number }> {
+  return Object.fromEntries(Object.entries(b).filter(([, v]) => v > 0));
 }
 
 export const NO_LIMITS = Object.freeze({ memoryMb: 0, cpuSeconds: 0, openFiles: 0 });
@@ -37,12 +46,16 @@ export function canonicalManifest(m: PluginManifestData): string {
     },
     maxAttempts: m.maxAttempts,
     limits: { memoryMb: m.limits.memoryMb, cpuSeconds: m.limits.cpuSeconds, openFiles: m.limits.openFiles },
+    // Only when set, so manifests without a backoff keep their artifact hash.
+    ...(Object.keys(backoffOverrides(m.backoff)).length
+      ? { backoff: { initialMs: m.backoff.initialMs, multiplier: m.backoff.multiplier, maxMs: m.backoff.maxMs } }
+      : {}),
   });
 }
 
 export function parseManifest(row: PluginRow): PluginManifestData {
   const m = JSON.parse(row.manifest_json) as PluginManifestData;
-  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
+  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, backoff: m.backoff ?? { ...INHERIT_BACKOFF }, timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
 }
 
 export async function publishPlugin(

@@ -1,4 +1,5 @@
 import type { Db } from '../db/open-database';
+import type { BackoffPolicy } from '../../common/config';
 import type { JobRow, JobTimeouts } from './types';
 
 export interface NewJob {
@@ -10,6 +11,8 @@ export interface NewJob {
   maxAttempts: number;
   timeouts: JobTimeouts;
   idempotencyKey?: string;
+  /** Overrides of the Sentinel's backoff policy for this job (from the request or the plugin manifest). */
+  backoff?: Partial<BackoffPolicy>;
 }
 
 /**
@@ -34,6 +37,7 @@ export async function enqueueJob(db: Db, job: NewJob, now: number): Promise<{ jo
         attempt: 0,
         max_attempts: job.maxAttempts,
         attempt_budget: job.maxAttempts,
+        backoff_json: job.backoff && Object.keys(job.backoff).length ? JSON.stringify(job.backoff) : null,
         lease_token: null,
         lease_expires_at: null,
         worker_id: null,

@@ -45,7 +45,8 @@ export async function failAttempt(
       await recordPluginFailure(trx, { name: row.plugin_name, version: row.plugin_version }, breakerThreshold, now);
     }
     if (error.retryable && row.attempt < row.max_attempts) {
-      return settleLeased(trx, ref, { ...common, state: 'queued', run_at: nextRunAt(row.attempt, now, policy, rand) });
+      const effective = row.backoff_json ? { ...policy, ...(JSON.parse(row.backoff_json) as Partial<BackoffPolicy>) } : policy;
+      return settleLeased(trx, ref, { ...common, state: 'queued', run_at: nextRunAt(row.attempt, now, effective, rand) });
     }
     const state = error.retryable ? 'dead_letter' : 'failed';
     return settleLeased(trx, ref, { ...common, state, finished_at: now });

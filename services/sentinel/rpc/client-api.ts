@@ -32,12 +32,12 @@ import {
   type WatchJobRequest,
   type WatchJobResponse,
 } from '../../gen/casparian/v1/sentinel';
-import type { Timeouts } from '../../gen/casparian/v1/types';
+import type { RetryBackoff, Timeouts } from '../../gen/casparian/v1/types';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent, JobEvents } from '../job-events';
-import { findPlugin, listPlugins, parseManifest, publishPlugin } from '../plugins/registry';
+import { backoffOverrides, findPlugin, listPlugins, parseManifest, publishPlugin } from '../plugins/registry';
 import { enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, type JobRow, type JobTimeouts } from '../queue';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
@@ -59,6 +59,19 @@ export interface ClientApiDeps {
 }
 
 const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+
+const MAX_BACKOFF_MS = 24 * 3600 * 1000;
+
+/** A backoff override from a request: zero fields inherit; others must be sane. */
+function validBackoff(field: string, b: RetryBackoff | undefined): { initialMs: number; multiplier: number; maxMs: number } {
+  const multiplier = b?.multiplier ?? 0;
+  if (multiplier !== 0 && !(multiplier >= 1 && multiplier <= 10)) throw invalidArgument(`${field}.multiplier must be between 1 and 10 (or 0 to inherit), got ${multiplier}`);
+  return {
+    initialMs: boundedInt(`${field}.initial_ms`, b?.initialMs ?? 0, MAX_BACKOFF_MS),
+    multiplier,
+    maxMs: boundedInt(`${field}.max_ms`, b?.maxMs ?? 0, MAX_BACKOFF_MS),
+  };
+}
 
 function mergeTimeouts(req: Timeouts | undefined, manifest: JobTimeouts, defaults: JobTimeouts): JobTimeouts {
   const pick = (field: keyof JobTimeouts): number => {
@@ -105,6 +118,7 @@ export class ClientApi {
         cpuSeconds: boundedInt('manifest.limits.cpu_seconds', m?.limits?.cpuSeconds ?? 0, 7 * 24 * 3600),
         openFiles: boundedInt('manifest.limits.open_files', m?.limits?.openFiles ?? 0, 1024 * 1024),
       },
+      backoff: validBackoff('manifest.backoff', m?.backoff),
     };
     const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest }, this.d.clock.now());
     if (res.kind === 'conflict') {
@@ -131,6 +145,7 @@ export class ClientApi {
     if (!plugin) throw notFound(version ? `plugin ${pluginName} version ${version} is not published` : `plugin ${pluginName} is not published`);
     const manifest = parseManifest(plugin);
     const timeouts = mergeTimeouts(req.timeouts, manifest.timeouts, this.d.cfg.timeouts);
+    const backoff = { ...backoffOverrides(manifest.backoff), ...backoffOverrides(validBackoff('backoff', req.backoff)) };
     const { job, created } = await enqueueJob(
       this.d.db,
       {
@@ -142,6 +157,7 @@ export class ClientApi {
         maxAttempts: maxAttempts || manifest.maxAttempts || this.d.cfg.defaultMaxAttempts,
         timeouts,
         idempotencyKey: req.idempotencyKey || undefined,
+        backoff,
       },
       this.d.clock.now(),
     );

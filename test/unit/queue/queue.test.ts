@@ -36,8 +36,12 @@ describe('unit: queue', () => {
   });
   afterEach(() => db.destroy());
 
-  async function newJob(id = 'j1', extra: { maxAttempts?: number; key?: string } = {}) {
-    return enqueueJob(db, { id, pluginName: 'p', pluginVersion: '1', envHash: 'e', inputPath: '/in', maxAttempts: extra.maxAttempts ?? 3, timeouts, idempotencyKey: extra.key }, now);
+  async function newJob(id = 'j1', extra: { maxAttempts?: number; key?: string; backoff?: { initialMs?: number; maxMs?: number } } = {}) {
+    return enqueueJob(
+      db,
+      { id, pluginName: 'p', pluginVersion: '1', envHash: 'e', inputPath: '/in', maxAttempts: extra.maxAttempts ?? 3, timeouts, idempotencyKey: extra.key, backoff: extra.backoff },
+      now,
+    );
   }
   async function claim(id = 'j1', token = 'L1'): Promise<AttemptRef> {
     const row = await claimJob(db, { jobId: id, workerId: 'w1', leaseToken: token, leaseMs: 1000 }, now);
@@ -91,6 +95,15 @@ describe('unit: queue', () => {
     assert.equal(JSON.parse(r2!.error_json!).message, 'flaky');
     assert.match(JSON.parse(r2!.error_json!).traceback, /^Traceback/, 'the last traceback is kept');
     assert.equal((await listRunnable(db, now + 3_600_000, 10)).length, 0, 'a dead-letter job never runs by itself');
+  });
+
+  it("a job's own backoff overrides the Sentinel's policy", async () => {
+    await newJob('j1', { maxAttempts: 3, backoff: { initialMs: 7000, maxMs: 9000 } });
+    let ref = await claim('j1', 'L1');
+    assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, () => 0.5))?.run_at, now + 7000);
+    now += 7000;
+    ref = await claim('j1', 'L2');
+    assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, () => 0.5))?.run_at, now + 9000, '14 s capped at 9 s');
   });
 
   it('a permanent failure is not retried', async () => {

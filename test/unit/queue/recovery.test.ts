@@ -28,7 +28,7 @@ const metrics = { rows: 1, durationMs: 1, envMs: 0, envProvisioned: false, arrow
 const err = (errorClass: JobError['errorClass'], retryable: boolean): JobError => ({ errorClass, code: 'PLUGIN_ERROR', message: `${errorClass} error`, retryable });
 const transient = err('transient', true);
 const permanent = err('permanent', false);
-const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 } };
+const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 } };
 const noJitter = () => 0.5;
 
 describe('unit: dead letter, retry and circuit breaker', () => {
@@ -239,8 +239,8 @@ describe('unit: dead letter, retry and circuit breaker', () => {
   });
 });
 
-describe('unit: migration 2', () => {
-  it('adds breaker columns and backfills attempt_budget on a database at migration 1', async () => {
+describe('unit: migrations 2 and 3', () => {
+  it('add breaker columns, backfill attempt_budget and add backoff_json on a database at migration 1', async () => {
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(':memory:') }) });
     try {
       await sql`create table schema_migrations (id integer primary key, name text not null, applied_at integer not null)`.execute(db);
@@ -249,11 +249,13 @@ describe('unit: migration 2', () => {
       await sql`insert into plugins (name, version, source, lockfile, manifest_json, env_hash, artifact_hash, created_at) values ('p', '1', 's', 'l', '{}', 'e', 'a', 0)`.execute(db);
       await sql`insert into jobs (id, plugin_name, plugin_version, env_hash, input_path, state, max_attempts, run_at, timeouts_json, created_at, updated_at)
                 values ('old', 'p', '1', 'e', '/in', 'failed', 4, 0, '{}', 0, 0)`.execute(db);
-      assert.deepEqual(await migrate(db), [2]);
+      assert.deepEqual(await migrate(db), [2, 3]);
       const job = (await sql<{ attempt_budget: number }>`select attempt_budget from jobs where id = 'old'`.execute(db)).rows[0];
       assert.equal(job.attempt_budget, 4);
       const p = (await sql<Record<string, unknown>>`select paused, consecutive_failures, paused_reason from plugins`.execute(db)).rows[0];
       assert.deepEqual(p, { paused: 0, consecutive_failures: 0, paused_reason: null });
+      const b = (await sql<{ backoff_json: string | null }>`select backoff_json from jobs where id = 'old'`.execute(db)).rows[0];
+      assert.equal(b.backoff_json, null, 'existing jobs keep the Sentinel policy');
       assert.deepEqual(await migrate(db), [], 'applied once');
     } finally {
       await db.destroy();

@@ -33,6 +33,7 @@ import {
   OutputInfo,
   Plugin,
   PluginManifest,
+  RetryBackoff,
   Timeouts,
   WorkerInfo,
 } from "./types";
@@ -139,7 +140,11 @@ export interface SubmitJobRequest {
   /** Maximum attempts for this job (0: plugin manifest or Sentinel default). */
   maxAttempts: number;
   /** Timeouts for this job (zero fields: plugin manifest or Sentinel defaults). */
-  timeouts?: Timeouts | undefined;
+  timeouts?:
+    | Timeouts
+    | undefined;
+  /** Retry backoff for this job (zero fields: plugin manifest or Sentinel default). */
+  backoff?: RetryBackoff | undefined;
 }
 
 /** Response of SubmitJob. */
@@ -673,7 +678,15 @@ export const ListPluginsResponse: MessageFns<ListPluginsResponse> = {
 };
 
 function createBaseSubmitJobRequest(): SubmitJobRequest {
-  return { pluginName: "", pluginVersion: "", inputPath: "", idempotencyKey: "", maxAttempts: 0, timeouts: undefined };
+  return {
+    pluginName: "",
+    pluginVersion: "",
+    inputPath: "",
+    idempotencyKey: "",
+    maxAttempts: 0,
+    timeouts: undefined,
+    backoff: undefined,
+  };
 }
 
 export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
@@ -695,6 +708,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.timeouts !== undefined) {
       Timeouts.encode(message.timeouts, writer.uint32(50).fork()).join();
+    }
+    if (message.backoff !== undefined) {
+      RetryBackoff.encode(message.backoff, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -760,6 +776,14 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.timeouts = Timeouts.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.backoff = RetryBackoff.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -800,6 +824,7 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         ? globalThis.Number(object.max_attempts)
         : 0,
       timeouts: isSet(object.timeouts) ? Timeouts.fromJSON(object.timeouts) : undefined,
+      backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
     };
   },
 
@@ -823,6 +848,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.timeouts !== undefined) {
       obj.timeouts = Timeouts.toJSON(message.timeouts);
     }
+    if (message.backoff !== undefined) {
+      obj.backoff = RetryBackoff.toJSON(message.backoff);
+    }
     return obj;
   },
 
@@ -838,6 +866,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     message.maxAttempts = object.maxAttempts ?? 0;
     message.timeouts = (object.timeouts !== undefined && object.timeouts !== null)
       ? Timeouts.fromPartial(object.timeouts)
+      : undefined;
+    message.backoff = (object.backoff !== undefined && object.backoff !== null)
+      ? RetryBackoff.fromPartial(object.backoff)
       : undefined;
     return message;
   },

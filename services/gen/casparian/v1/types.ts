@@ -233,6 +233,20 @@ export interface ResourceLimits {
   openFiles: number;
 }
 
+/**
+ * Backoff between attempts after a retryable failure: the n-th retry waits
+ * initial × multiplier^(n-1), capped, with ±10 % jitter. Zero fields mean
+ * "inherit" (job → plugin manifest → Sentinel default: 1 s, ×2, 5 min).
+ */
+export interface RetryBackoff {
+  /** Delay before the first retry, in milliseconds. */
+  initialMs: number;
+  /** Growth factor per retry (1 to 10). */
+  multiplier: number;
+  /** Longest delay, in milliseconds. */
+  maxMs: number;
+}
+
 /** Declared properties of a plugin, published alongside its source. */
 export interface PluginManifest {
   /** Free text shown by ListPlugins. */
@@ -246,7 +260,11 @@ export interface PluginManifest {
   /** Default maximum number of attempts for jobs of this plugin (0 = Sentinel default). */
   maxAttempts: number;
   /** Resource limits for the plugin's process. */
-  limits?: ResourceLimits | undefined;
+  limits?:
+    | ResourceLimits
+    | undefined;
+  /** Default retry backoff for jobs of this plugin. */
+  backoff?: RetryBackoff | undefined;
 }
 
 /** A published plugin version. */
@@ -848,8 +866,117 @@ export const ResourceLimits: MessageFns<ResourceLimits> = {
   },
 };
 
+function createBaseRetryBackoff(): RetryBackoff {
+  return { initialMs: 0, multiplier: 0, maxMs: 0 };
+}
+
+export const RetryBackoff: MessageFns<RetryBackoff> = {
+  encode(message: RetryBackoff, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.initialMs !== 0) {
+      writer.uint32(8).uint32(message.initialMs);
+    }
+    if (message.multiplier !== 0) {
+      writer.uint32(17).double(message.multiplier);
+    }
+    if (message.maxMs !== 0) {
+      writer.uint32(24).uint32(message.maxMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryBackoff {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryBackoff();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.initialMs = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.multiplier = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryBackoff {
+    return {
+      initialMs: isSet(object.initialMs)
+        ? globalThis.Number(object.initialMs)
+        : isSet(object.initial_ms)
+        ? globalThis.Number(object.initial_ms)
+        : 0,
+      multiplier: isSet(object.multiplier) ? globalThis.Number(object.multiplier) : 0,
+      maxMs: isSet(object.maxMs)
+        ? globalThis.Number(object.maxMs)
+        : isSet(object.max_ms)
+        ? globalThis.Number(object.max_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RetryBackoff): unknown {
+    const obj: any = {};
+    if (message.initialMs !== 0) {
+      obj.initialMs = Math.round(message.initialMs);
+    }
+    if (message.multiplier !== 0) {
+      obj.multiplier = floatToJson(message.multiplier);
+    }
+    if (message.maxMs !== 0) {
+      obj.maxMs = Math.round(message.maxMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryBackoff>, I>>(base?: I): RetryBackoff {
+    return RetryBackoff.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryBackoff>, I>>(object: I): RetryBackoff {
+    const message = createBaseRetryBackoff();
+    message.initialMs = object.initialMs ?? 0;
+    message.multiplier = object.multiplier ?? 0;
+    message.maxMs = object.maxMs ?? 0;
+    return message;
+  },
+};
+
 function createBasePluginManifest(): PluginManifest {
-  return { description: "", envAllow: [], timeouts: undefined, maxAttempts: 0, limits: undefined };
+  return { description: "", envAllow: [], timeouts: undefined, maxAttempts: 0, limits: undefined, backoff: undefined };
 }
 
 export const PluginManifest: MessageFns<PluginManifest> = {
@@ -868,6 +995,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     }
     if (message.limits !== undefined) {
       ResourceLimits.encode(message.limits, writer.uint32(42).fork()).join();
+    }
+    if (message.backoff !== undefined) {
+      RetryBackoff.encode(message.backoff, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -925,6 +1055,14 @@ export const PluginManifest: MessageFns<PluginManifest> = {
             message.limits = ResourceLimits.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.backoff = RetryBackoff.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -952,6 +1090,7 @@ export const PluginManifest: MessageFns<PluginManifest> = {
         ? globalThis.Number(object.max_attempts)
         : 0,
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
+      backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
     };
   },
 
@@ -972,6 +1111,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     if (message.limits !== undefined) {
       obj.limits = ResourceLimits.toJSON(message.limits);
     }
+    if (message.backoff !== undefined) {
+      obj.backoff = RetryBackoff.toJSON(message.backoff);
+    }
     return obj;
   },
 
@@ -988,6 +1130,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     message.maxAttempts = object.maxAttempts ?? 0;
     message.limits = (object.limits !== undefined && object.limits !== null)
       ? ResourceLimits.fromPartial(object.limits)
+      : undefined;
+    message.backoff = (object.backoff !== undefined && object.backoff !== null)
+      ? RetryBackoff.fromPartial(object.backoff)
       : undefined;
     return message;
   },
