@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, JobsTable } from '../db/schema';
 import type { AttemptRef, JobRow } from './types';
 import type { Updateable } from 'kysely';
@@ -7,9 +7,10 @@ import type { Updateable } from 'kysely';
  * The one conditional write behind every settling operation: it updates the
  * job only while `ref` still holds the lease of a leased (dispatched/running)
  * job. Zero rows means the lease was lost; the write is refused (undefined).
+ * Takes the database or a transaction.
  */
 export async function settleLeased(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   ref: AttemptRef,
   patch: Updateable<JobsTable>,
 ): Promise<JobRow | undefined> {
@@ -24,7 +25,7 @@ export async function settleLeased(
     .executeTakeFirst();
 }
 
-export async function findLeased(trx: Transaction<Database>, ref: AttemptRef): Promise<JobRow | undefined> {
+export async function findLeased(trx: Kysely<Database>, ref: AttemptRef): Promise<JobRow | undefined> {
   return trx
     .selectFrom('jobs')
     .selectAll()
