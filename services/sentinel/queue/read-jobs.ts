@@ -22,6 +22,18 @@ export async function getOutputs(db: Db, jobId: string): Promise<OutputRow[]> {
   return db.selectFrom('outputs').selectAll().where('job_id', '=', jobId).orderBy('name').execute();
 }
 
+/** Outputs of several jobs in one query, grouped by job id. */
+export async function getOutputsOf(db: Db, jobIds: string[]): Promise<Map<string, OutputRow[]>> {
+  const byJob = new Map<string, OutputRow[]>();
+  if (jobIds.length === 0) return byJob;
+  for (const o of await db.selectFrom('outputs').selectAll().where('job_id', 'in', jobIds).orderBy('name').execute()) {
+    const list = byJob.get(o.job_id) ?? [];
+    list.push(o);
+    byJob.set(o.job_id, list);
+  }
+  return byJob;
+}
+
 /** Every committed output directory (for cleaning orphans at startup). */
 export async function listOutputPaths(db: Db): Promise<string[]> {
   return (await db.selectFrom('outputs').select('parquet_path').execute()).map((r) => r.parquet_path);

@@ -38,7 +38,7 @@ import type { Db } from '../db/open-database';
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent, JobEvents } from '../job-events';
 import { backoffOverrides, findPlugin, listPlugins, parseManifest, publishPlugin } from '../plugins/registry';
-import { enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, type JobRow, type JobTimeouts } from '../queue';
+import { getOutputsOf, enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, type JobRow, type JobTimeouts } from '../queue';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
@@ -189,7 +189,8 @@ export class ClientApi {
     }
     const rows = await listJobs(this.d.db, { state, pluginName: req.pluginName || undefined, limit: limit + 1, beforeSeq });
     const page = rows.slice(0, limit);
-    const jobs = await Promise.all(page.map((r) => this.jobPb(r)));
+    const outputs = await getOutputsOf(this.d.db, page.filter((r) => r.state === 'succeeded').map((r) => r.id));
+    const jobs = page.map((r) => jobToPb(r, outputs.get(r.id) ?? [], this.d.scheduler.waitingReason(r)));
     return { jobs, nextPageToken: rows.length > limit ? String(page[page.length - 1].seq) : '' };
   }
 
