@@ -4,8 +4,6 @@
  */
 import * as crypto from 'node:crypto';
 import { failedPrecondition, invalidArgument, notFound, alreadyExists, unavailable } from '../../common/rpc-error';
-import type { SentinelConfig } from '../../common/config';
-import type { Logger } from '../../common/logger';
 import {
   JobEventKind,
   type CancelJobRequest,
@@ -33,27 +31,17 @@ import {
   type WatchJobResponse,
 } from '../../gen/casparian/v1/sentinel';
 import type { RetryBackoff, Timeouts } from '../../gen/casparian/v1/types';
-import type { Clock } from '../clock';
-import type { Db } from '../db/open-database';
 import { FINAL_STATES } from '../db/schema';
-import type { JobEvent, JobEvents } from '../job-events';
+import type { JobEvent } from '../job-events';
 import { backoffOverrides, findPlugin, listPlugins, parseManifest, publishPlugin } from '../plugins/registry';
 import { getOutputsOf, enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, type JobRow, type JobTimeouts } from '../queue';
-import type { Scheduler } from '../scheduler/scheduler';
-import type { OutputStore } from '../sinks/output-store';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
+import type { RpcContext } from './context';
 import { checkInputRoots } from './input-roots';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from './validate';
 
-export interface ClientApiDeps {
-  db: Db;
-  cfg: Readonly<SentinelConfig>;
-  clock: Clock;
-  events: JobEvents;
-  scheduler: Scheduler;
-  store: OutputStore;
-  logger: Logger;
+export interface ClientApiDeps extends RpcContext {
   /** False while the Sentinel drains: submissions get UNAVAILABLE. */
   accepting(): boolean;
 }

@@ -10,15 +10,11 @@
  * attempt is retried as worker_lost.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { SentinelConfig } from '../../common/config';
 import { JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { failedPrecondition, invalidArgument, RpcError } from '../../common/rpc-error';
 import { failCall, messagesOf } from '../../common/rpc-adapters';
 import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdict } from '../../gen/casparian/v1/dispatch';
-import type { Clock } from '../clock';
-import type { Db } from '../db/open-database';
-import type { JobEvents } from '../job-events';
 import {
   appendLogs,
   completeAttempt,
@@ -31,19 +27,11 @@ import {
   type AttemptRef,
   type JobRow,
 } from '../queue';
-import type { Scheduler } from '../scheduler/scheduler';
-import type { OutputStore, StagingArea } from '../sinks/output-store';
+import type { StagingArea } from '../sinks/output-store';
+import type { RpcContext } from './context';
 import { jobErrorFromPb, outputToPb, stateToPb } from './mappers';
 
-export interface ConcludeDeps {
-  db: Db;
-  cfg: Readonly<SentinelConfig>;
-  clock: Clock;
-  events: JobEvents;
-  scheduler: Scheduler;
-  store: OutputStore;
-  logger: Logger;
-}
+export type ConcludeDeps = RpcContext;
 
 type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
 

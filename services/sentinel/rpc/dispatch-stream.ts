@@ -9,32 +9,20 @@
  * worker that reconnects in time loses nothing.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { SentinelConfig } from '../../common/config';
-import type { Logger } from '../../common/logger';
 import { invalidArgument } from '../../common/rpc-error';
 import { failCall, messagesOf } from '../../common/rpc-adapters';
 import type { AttemptRef as PbAttemptRef, DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
 import type { EnvInfo } from '../../gen/casparian/v1/types';
-import type { Clock } from '../clock';
-import type { Db } from '../db/open-database';
 import { extendLeases, failAttempt, listLeasedByWorker, type AttemptRef } from '../queue';
 import type { JobError } from '../../common/job-error';
-import type { JobEvents } from '../job-events';
-import type { Scheduler } from '../scheduler/scheduler';
 import type { WorkerEnv, WorkerSession } from '../scheduler/worker-session';
+import type { RpcContext } from './context';
 import { timeoutsToPb } from './mappers';
 import { requireName } from './validate';
 
 export const SENTINEL_VERSION = '0.1.0';
 
-export interface DispatchDeps {
-  db: Db;
-  cfg: Readonly<SentinelConfig>;
-  clock: Clock;
-  scheduler: Scheduler;
-  logger: Logger;
-  events: JobEvents;
-}
+export type DispatchDeps = Omit<RpcContext, 'store'>;
 
 type Call = ServerDuplexStream<DispatchRequest, DispatchResponse>;
 
