@@ -14,10 +14,10 @@ import { silentLogger } from '../../services/common/logger';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { Cluster } from '../helpers/cluster';
-import { REPO_ROOT, testHome, testIndexUrl } from '../helpers/python-env';
+import { REPO_ROOT, testHome, testIndexUrl, SHARED_LOCKFILE } from '../helpers/python-env';
 
 /** The same string as test/e2e/pipeline.test.ts, so the worker's pyarrow env is shared across test files. */
-const E2E_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
+const E2E_LOCKFILE = SHARED_LOCKFILE;
 
 /**
  * The client's own env: grpcio-tools generates the stubs, grpcio runs them,

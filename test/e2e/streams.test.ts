@@ -13,9 +13,10 @@ import { tableFromIPC, type Table } from 'apache-arrow';
 import { JobEventKind, type FetchOutputResponse, type WatchJobResponse } from '../../services/gen/casparian/v1/sentinel';
 import { JobState, type OutputInfo } from '../../services/gen/casparian/v1/types';
 import { Cluster, publish, submit } from '../helpers/cluster';
+import { SHARED_LOCKFILE } from '../helpers/python-env';
 
-/** The same string as test/e2e/pipeline.test.ts, so the worker's pyarrow env is shared across test files. */
-const E2E_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
+/** The shared test lockfile, so the worker's pyarrow env is built once per run. */
+const E2E_LOCKFILE = SHARED_LOCKFILE;
 const MiB = 1024 * 1024;
 
 const PROGRESS_PLUGIN = `

@@ -22,11 +22,11 @@ import * as path from 'node:path';
 import type { Job } from '../../services/gen/casparian/v1/types';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { Sentinel } from '../../tools/cli/client';
-import { REPO_ROOT, testHome, testIndexUrl } from './python-env';
+import { REPO_ROOT, testHome, testIndexUrl, SHARED_LOCKFILE } from './python-env';
 
 export const CLI = path.join(REPO_ROOT, 'dist', 'tools', 'casparian.js');
 /** The same lockfile as the e2e tests, so the pyarrow env is built once per run. */
-export const FAULTS_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
+export const FAULTS_LOCKFILE = SHARED_LOCKFILE;
 export const FAULT_PLUGINS = path.join(REPO_ROOT, 'test', 'fixtures', 'plugins', 'faults');
 
 export const FINAL_STATES: readonly JobState[] = [

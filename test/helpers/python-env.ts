@@ -11,6 +11,13 @@ import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+/**
+ * The pyarrow lockfile most tests publish plugins with: a worker provisions
+ * its env once per run (whichever test comes first) and every later test
+ * reuses it. Tests that must watch a provision use a lockfile of their own.
+ */
+export const SHARED_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
+
 export const PYARROW_LOCKFILE = path.join(REPO_ROOT, 'test', 'fixtures', 'lockfiles', 'pyarrow.txt');
 
 export function testHome(): string {

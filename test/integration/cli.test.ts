@@ -15,10 +15,10 @@ import { readParquet } from 'parquet-wasm';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { Cluster } from '../helpers/cluster';
-import { REPO_ROOT } from '../helpers/python-env';
+import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
 
 /** The same string as test/e2e/pipeline.test.ts, so the worker's pyarrow env is shared across test files. */
-const E2E_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
+const E2E_LOCKFILE = SHARED_LOCKFILE;
 const CLI = path.join(REPO_ROOT, 'dist', 'tools', 'casparian.js');
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 

@@ -11,10 +11,10 @@ import * as path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { ErrorClass, JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { Cluster, submit } from '../helpers/cluster';
-import { REPO_ROOT } from '../helpers/python-env';
+import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
 
 /** The same string as the e2e tests, so the worker's pyarrow env is shared across test files. */
-const E2E_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
+const E2E_LOCKFILE = SHARED_LOCKFILE;
 const CLI = path.join(REPO_ROOT, 'dist', 'tools', 'casparian.js');
 const SOURCE = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'plugins', 'transient_while_marker.py'), 'utf8');
 

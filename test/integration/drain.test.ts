@@ -9,10 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { JobState, ErrorClass } from '../../services/gen/casparian/v1/types';
 import { Cluster, publish, submit } from '../helpers/cluster';
-import { REPO_ROOT } from '../helpers/python-env';
+import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
 
 const SLEEPY = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'plugins', 'sleepy.py'), 'utf8');
-const LOCK = '# casparian e2e env\npyarrow==25.0.1\n';
+const LOCK = SHARED_LOCKFILE;
 
 describe('integration: graceful drain', function () {
   this.timeout(300_000);
