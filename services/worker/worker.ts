@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { WorkerConfig } from '../common/config';
 import { channelOptions, startServer, type ManagedServer } from '../common/grpc-server';
-import { JobFailure } from '../common/job-error';
+import { JobErrors } from '../common/job-error';
 import type { Logger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { SentinelClient } from '../gen/casparian/v1/sentinel';
@@ -25,7 +25,8 @@ import { EnvManager } from './envs/env-manager';
 import type { EnvInfo } from './envs/types';
 import { ConcludeClient } from './rpc/conclude-client';
 import { DispatchClient } from './rpc/dispatch-client';
-import { attemptSpecFromDispatch, envToPb, errorToPb, verdictStatus } from './rpc/mappers';
+import { jobErrorToPb } from '../common/job-error-pb';
+import { attemptSpecFromDispatch, envToPb, verdictStatus } from './rpc/mappers';
 import { workerImplementation } from './rpc/run-service';
 import type { AttemptRef, JobDispatch } from '../gen/casparian/v1/dispatch';
 
@@ -183,7 +184,7 @@ export class Worker {
     } catch (err) {
       result = {
         status: 'failed',
-        error: JobFailure.of('transient', 'INTERNAL', `worker error: ${(err as Error).message}`).jobError,
+        error: JobErrors.internal(`worker error: ${(err as Error).message}`),
         metrics: { rows: 0, durationMs: 0, envMs: 0, envProvisioned: false, arrowBytes: 0 },
         outputs: [],
       };
@@ -192,11 +193,11 @@ export class Worker {
       result = {
         ...result,
         status: 'failed',
-        error: { errorClass: 'worker_lost', code: 'WORKER_LOST', message: `worker ${this.cfg.workerId} shut down before the attempt finished`, retryable: true },
+        error: JobErrors.workerLost(`worker ${this.cfg.workerId} shut down before the attempt finished`),
       };
     }
     try {
-      const ack = await conclude.finish({ status: verdictStatus(result.status), error: result.error ? errorToPb(result.error) : undefined, metrics: result.metrics });
+      const ack = await conclude.finish({ status: verdictStatus(result.status), error: result.error ? jobErrorToPb(result.error) : undefined, metrics: result.metrics });
       log.info('attempt concluded', { status: result.status, code: result.error?.code, jobState: ack.state, rows: result.metrics.rows });
     } catch (err) {
       log.warn('verdict not accepted', { error: (err as Error).message });

@@ -4,25 +4,20 @@
  * threshold the version is `paused`, and the scheduler stops dispatching its
  * jobs (they stay queued) until ResumePlugin.
  *
- * What counts: every settled failed attempt whose error class is not
- * `cancelled` or `worker_lost` — a user's cancel and a vanished worker are not
- * the plugin's fault. Transient, permanent, timeout, env, protocol and
- * resource-limit failures all count, whether or not the job is retried.
+ * What counts: every settled failed attempt whose error is the plugin's own
+ * fault (`countsTowardBreaker` in common/job-error.ts: the plugin raised,
+ * crashed, timed out, hit a resource limit or produced invalid output),
+ * whether or not the job is retried. A user's cancel, a vanished worker, a
+ * broken environment or bridge on a worker and a missing input do not count.
  *
  * Attempt outcomes are recorded inside the transaction of the settling write
  * (failAttempt / completeAttempt), so the count never drifts from the jobs.
  */
 import type { Kysely, Transaction } from 'kysely';
-import type { ErrorClass } from '../../common/job-error';
 import type { Database } from '../db/schema';
 import type { PluginRow } from './registry';
 
 type Conn = Kysely<Database> | Transaction<Database>;
-
-/** Whether a failed attempt of this class counts toward the breaker. */
-export function countsTowardBreaker(errorClass: ErrorClass): boolean {
-  return errorClass !== 'cancelled' && errorClass !== 'worker_lost';
-}
 
 /** paused_reason is a phrase that reads after "plugin NAME@VERSION is …". */
 export function breakerReason(failures: number): string {

@@ -1,4 +1,4 @@
-import type { JobError } from '../../common/job-error';
+import { JobErrors } from '../../common/job-error';
 import type { Db } from '../db/open-database';
 import { settleLeased } from './settle';
 import type { AttemptRef, JobRow } from './types';
@@ -18,7 +18,7 @@ export async function requestCancel(db: Db, jobId: string, reason: string, now: 
   return db.transaction().execute(async (trx) => {
     const row = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
     if (!row) return { kind: 'not_found' } as const;
-    const error: JobError = { errorClass: 'cancelled', code: 'CANCELLED', message: reason || 'cancelled by request', retryable: false };
+    const error = JobErrors.cancelled(reason || 'cancelled by request');
     if (row.state === 'queued') {
       const job = await trx
         .updateTable('jobs')

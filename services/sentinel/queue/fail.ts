@@ -1,7 +1,7 @@
 import type { BackoffPolicy } from '../../common/config';
-import type { JobError } from '../../common/job-error';
+import { countsTowardBreaker, type JobError } from '../../common/job-error';
 import type { Db } from '../db/open-database';
-import { countsTowardBreaker, recordPluginFailure } from '../plugins/breaker';
+import { recordPluginFailure } from '../plugins/breaker';
 import { nextRunAt } from './backoff';
 import { findLeased, settleLeased } from './settle';
 import type { AttemptMetrics, AttemptRef, JobRow } from './types';
@@ -15,7 +15,7 @@ import type { AttemptMetrics, AttemptRef, JobRow } from './types';
  *  - error that is not retryable           → `failed`
  *
  * In the same transaction the plugin version's circuit breaker counts the
- * failure (see plugins/breaker.ts for which classes count) and, when
+ * failure if it is the plugin's fault (countsTowardBreaker) and, when
  * `breakerThreshold` > 0 and the count reaches it, pauses the version.
  */
 export async function failAttempt(
@@ -41,7 +41,7 @@ export async function failAttempt(
     if (row.cancel_requested) {
       return settleLeased(trx, ref, { ...common, state: 'cancelled', finished_at: now });
     }
-    if (countsTowardBreaker(error.errorClass)) {
+    if (countsTowardBreaker(error)) {
       await recordPluginFailure(trx, { name: row.plugin_name, version: row.plugin_version }, breakerThreshold, now);
     }
     if (error.retryable && row.attempt < row.max_attempts) {

@@ -1,5 +1,5 @@
 import type { BackoffPolicy } from '../../common/config';
-import type { JobError } from '../../common/job-error';
+import { JobErrors } from '../../common/job-error';
 import type { Db } from '../db/open-database';
 import { failAttempt } from './fail';
 import type { JobRow } from './types';
@@ -20,12 +20,7 @@ export async function reclaimExpired(db: Db, now: number, policy: BackoffPolicy,
     .execute();
   const out: JobRow[] = [];
   for (const row of expired) {
-    const error: JobError = {
-      errorClass: 'worker_lost',
-      code: 'WORKER_LOST',
-      message: `lease of attempt ${row.attempt} expired: worker ${row.worker_id ?? '?'} stopped responding`,
-      retryable: true,
-    };
+    const error = JobErrors.workerLost(`lease of attempt ${row.attempt} expired: worker ${row.worker_id ?? '?'} stopped responding`);
     const settled = await failAttempt(db, { jobId: row.id, attempt: row.attempt, leaseToken: row.lease_token! }, error, undefined, policy, now, rand);
     if (settled) out.push(settled);
   }

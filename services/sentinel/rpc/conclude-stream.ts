@@ -10,7 +10,8 @@
  * attempt is retried as worker_lost.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { JobFailure, type JobError } from '../../common/job-error';
+import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
+import { jobErrorFromPb } from '../../common/job-error-pb';
 import type { Logger } from '../../common/logger';
 import { failedPrecondition, invalidArgument, RpcError } from '../../common/rpc-error';
 import { failCall, messagesOf } from '../../common/rpc-adapters';
@@ -29,7 +30,7 @@ import {
 } from '../queue';
 import type { StagingArea } from '../sinks/output-store';
 import type { RpcContext } from './context';
-import { jobErrorFromPb, outputToPb, stateToPb } from './mappers';
+import { outputToPb, stateToPb } from './mappers';
 
 export type ConcludeDeps = RpcContext;
 
@@ -142,12 +143,7 @@ class ConcludeSession {
       row = await this.commit(ref, metrics);
     } else if (v.status === VerdictStatus.VERDICT_STATUS_FAILED || v.status === VerdictStatus.VERDICT_STATUS_CANCELLED) {
       await this.staging!.discard();
-      const error: JobError = jobErrorFromPb(v.error) ?? {
-        errorClass: 'protocol',
-        code: 'GUEST_PROTOCOL',
-        message: 'the worker reported a failure without an error',
-        retryable: false,
-      };
+      const error = jobErrorFromPb(v.error) ?? JobErrors.guestProtocol('the worker reported a failure without an error');
       const current = await getJob(this.d.db, ref.jobId);
       if (v.status === VerdictStatus.VERDICT_STATUS_CANCELLED && current?.cancel_requested) {
         row = await confirmCancelled(this.d.db, ref, this.d.clock.now());
@@ -210,6 +206,6 @@ class ConcludeSession {
     await this.staging?.discard().catch(() => {});
     if (!this.ref) return;
     this.logger.warn(`${why}; nothing committed`);
-    await this.settleFailure({ errorClass: 'worker_lost', code: 'WORKER_LOST', message: `${why}; nothing was committed`, retryable: true }, undefined);
+    await this.settleFailure(JobErrors.workerLost(`${why}; nothing was committed`), undefined);
   }
 }

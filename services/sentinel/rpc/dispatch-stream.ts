@@ -14,7 +14,7 @@ import { failCall, messagesOf } from '../../common/rpc-adapters';
 import type { AttemptRef as PbAttemptRef, DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
 import type { EnvInfo } from '../../gen/casparian/v1/types';
 import { extendLeases, failAttempt, listLeasedByWorker, type AttemptRef } from '../queue';
-import type { JobError } from '../../common/job-error';
+import { JobErrors } from '../../common/job-error';
 import type { WorkerEnv, WorkerSession } from '../scheduler/worker-session';
 import type { RpcContext } from './context';
 import { timeoutsToPb } from './mappers';
@@ -145,12 +145,7 @@ async function reconcile(d: DispatchDeps, workerId: string, active: AttemptRef[]
   for (const row of await listLeasedByWorker(d.db, workerId)) {
     const ref = { jobId: row.id, attempt: row.attempt, leaseToken: row.lease_token! };
     if (reported.has(`${ref.jobId}/${ref.attempt}/${ref.leaseToken}`)) continue;
-    const error: JobError = {
-      errorClass: 'worker_lost',
-      code: 'WORKER_LOST',
-      message: `worker ${workerId} reconnected without attempt ${row.attempt}; it was lost`,
-      retryable: true,
-    };
+    const error = JobErrors.workerLost(`worker ${workerId} reconnected without attempt ${row.attempt}; it was lost`);
     const settled = await failAttempt(d.db, ref, error, undefined, d.cfg.backoff, d.clock.now());
     if (settled) {
       d.logger.warn('attempt reconciled as lost', { jobId: row.id, attempt: row.attempt, workerId, state: settled.state });

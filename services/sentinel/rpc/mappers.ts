@@ -2,8 +2,8 @@
  * Conversions between domain rows and generated proto types. Only the rpc
  * layer imports services/gen.
  */
-import { ErrorClass, JobState, type Job, type JobError as PbJobError, type Plugin, type OutputInfo, type Timeouts } from '../../gen/casparian/v1/types';
-import { ERROR_CLASSES, type ErrorClass as DomainErrorClass, type JobError } from '../../common/job-error';
+import { JobState, type Job, type Plugin, type OutputInfo, type Timeouts } from '../../gen/casparian/v1/types';
+import { jobErrorToPb } from '../../common/job-error-pb';
 import type { JobStateName } from '../db/schema';
 import type { PluginManifestData, PluginRow } from '../plugins/registry';
 import { parseManifest } from '../plugins/registry';
@@ -26,23 +26,6 @@ export function stateToPb(s: JobStateName): JobState {
 export function stateFromPb(s: JobState): JobStateName | undefined {
   for (const [k, v] of Object.entries(STATE_TO_PB)) if (v === s) return k as JobStateName;
   return undefined;
-}
-
-export function errorClassToPb(c: DomainErrorClass): ErrorClass {
-  return (ERROR_CLASSES.indexOf(c) + 1) as ErrorClass;
-}
-
-export function errorClassFromPb(c: ErrorClass): DomainErrorClass {
-  return ERROR_CLASSES[c - 1] ?? 'permanent';
-}
-
-export function jobErrorToPb(e: JobError): PbJobError {
-  return { errorClass: errorClassToPb(e.errorClass), code: e.code, message: e.message, traceback: e.traceback ?? '', retryable: e.retryable };
-}
-
-export function jobErrorFromPb(e: PbJobError | undefined): JobError | undefined {
-  if (!e) return undefined;
-  return { errorClass: errorClassFromPb(e.errorClass), code: e.code, message: e.message, traceback: e.traceback || undefined, retryable: e.retryable };
 }
 
 export function outputToPb(o: OutputRow): OutputInfo {

@@ -1,6 +1,9 @@
 import { freeSlots, hasReadyEnv, type WorkerSession } from './worker-session';
 
-export type Choice = { worker: WorkerSession } | { waiting: string };
+/** Why a job cannot be dispatched right now. */
+export type WaitReason = 'no_worker' | 'no_env' | 'draining' | 'busy';
+
+export type Choice = { worker: WorkerSession } | { waiting: WaitReason };
 
 /**
  * Pick a worker for a job needing `envHash`, in order:
@@ -19,10 +22,23 @@ export function chooseWorker(workers: Iterable<WorkerSession>, envHash: string):
   const provisioners = withFree.filter(canRun).sort(byFree);
   if (provisioners.length) return { worker: provisioners[0] };
 
-  const short = envHash.slice(0, 12);
-  if (all.length === 0) return { waiting: 'waiting: no worker connected' };
+  if (all.length === 0) return { waiting: 'no_worker' };
   const capable = all.filter(canRun);
-  if (capable.length === 0) return { waiting: `waiting: no worker has env ${short} and none may provision it` };
-  if (capable.every((w) => w.draining)) return { waiting: 'waiting: every capable worker is draining' };
-  return { waiting: 'waiting: all capable workers are busy' };
+  if (capable.length === 0) return { waiting: 'no_env' };
+  if (capable.every((w) => w.draining)) return { waiting: 'draining' };
+  return { waiting: 'busy' };
+}
+
+/** The sentence GetJob shows for a wait reason (after "waiting: "). */
+export function describeWait(reason: WaitReason, envHash: string): string {
+  switch (reason) {
+    case 'no_worker':
+      return 'no worker connected';
+    case 'no_env':
+      return `no worker has env ${envHash.slice(0, 12)} and none may provision it`;
+    case 'draining':
+      return 'every capable worker is draining';
+    case 'busy':
+      return 'all capable workers are busy';
+  }
 }

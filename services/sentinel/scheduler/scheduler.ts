@@ -16,8 +16,8 @@ import type { JobEvents } from '../job-events';
 import { listPausedPlugins, pausedWaitingReason } from '../plugins/breaker';
 import { findPlugin, parseManifest, type PluginRow } from '../plugins/registry';
 import { claimJob, failQueued, listRunnable, parseTimeouts, reclaimExpired, type AttemptRef, type JobRow } from '../queue';
-import type { JobError } from '../../common/job-error';
-import { chooseWorker } from './choose-worker';
+import { JobErrors } from '../../common/job-error';
+import { chooseWorker, describeWait, type WaitReason } from './choose-worker';
 import { freeSlots, type WorkerSession } from './worker-session';
 
 export class Scheduler {
@@ -132,7 +132,7 @@ export class Scheduler {
       if ('waiting' in choice) {
         if (await this.expireIfOverdue(job, choice.waiting, now)) continue;
         stillWaiting.add(job.id);
-        this.waiting.set(job.id, choice.waiting);
+        this.waiting.set(job.id, `waiting: ${describeWait(choice.waiting, job.env_hash)}`);
         continue;
       }
       await this.dispatch(job, choice.worker);
@@ -145,13 +145,14 @@ export class Scheduler {
    * than its timeout fails — ENV_UNAVAILABLE when no worker can get its env,
    * else a TIMEOUT naming the timeout.
    */
-  private async expireIfOverdue(job: JobRow, waiting: string, now: number): Promise<boolean> {
+  private async expireIfOverdue(job: JobRow, reason: WaitReason, now: number): Promise<boolean> {
     const limit = parseTimeouts(job).scheduleToStartMs ?? 0;
     if (!limit || now - job.run_at < limit) return false;
-    const envProblem = /none may provision/.test(waiting);
-    const error: JobError = envProblem
-      ? { errorClass: 'env', code: 'ENV_UNAVAILABLE', message: `schedule-to-start timeout (${limit} ms): ${waiting.replace(/^waiting: /, '')}`, retryable: false }
-      : { errorClass: 'timeout', code: 'TIMEOUT', message: `schedule-to-start timeout (${limit} ms): ${waiting.replace(/^waiting: /, '')}`, retryable: false };
+    const why = describeWait(reason, job.env_hash);
+    const error =
+      reason === 'no_env'
+        ? JobErrors.envUnavailable(`schedule-to-start timeout (${limit} ms): ${why}`)
+        : JobErrors.timeout('schedule_to_start', limit, why);
     const failed = await failQueued(this.db, job.id, error, now);
     if (!failed) return false;
     this.waiting.delete(job.id);

@@ -27,7 +27,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { JobFailure } from '../../common/job-error';
+import { JobErrors, JobFailure } from '../../common/job-error';
 import { DEFAULT_IPC_LIMITS, IpcFormatError, IpcLimits } from './ipc-messages';
 import {
   ConversionError,
@@ -88,7 +88,7 @@ export interface OutputStoreOptions {
 type StagingState = 'open' | 'sealing' | 'sealed' | 'published' | 'failed' | 'discarded';
 
 function invalidOutput(message: string): JobFailure {
-  return JobFailure.of('protocol', 'INVALID_OUTPUT', message);
+  return new JobFailure(JobErrors.invalidOutput(message));
 }
 
 function isNotFound(err: unknown): boolean {

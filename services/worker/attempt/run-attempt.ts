@@ -6,7 +6,7 @@
  * as a typed error in the result.
  */
 import * as fs from 'node:fs/promises';
-import { JobFailure, type JobError } from '../../common/job-error';
+import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { runBridge, type GuestEvent } from '../bridge/bridge-host';
 import type { EnvManager } from '../envs/env-manager';
@@ -29,9 +29,9 @@ export async function runAttempt(spec: AttemptSpec, reporter: AttemptReporter, d
 
   try {
     const st = await fs.stat(spec.inputPath);
-    if (!st.isFile()) return fail(JobFailure.of('permanent', 'INPUT_MISSING', `input ${spec.inputPath} is not a regular file`).jobError);
+    if (!st.isFile()) return fail(JobErrors.inputMissing(`input ${spec.inputPath} is not a regular file`));
   } catch (err) {
-    return fail(JobFailure.of('permanent', 'INPUT_MISSING', `input ${spec.inputPath} cannot be read: ${(err as Error).message}`).jobError);
+    return fail(JobErrors.inputMissing(`input ${spec.inputPath} cannot be read: ${(err as Error).message}`));
   }
 
   const envStart = Date.now();

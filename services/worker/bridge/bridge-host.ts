@@ -18,7 +18,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { JobError } from '../../common/job-error';
+import { JobErrors, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { DEFAULT_MAX_FRAME_PAYLOAD } from './frames';
 import { validateExtraEnv } from './guest-env';
@@ -142,7 +142,7 @@ export async function runBridge(spec: BridgeRunSpec, sink: BridgeSink, opts: Bri
   if (opts.signal?.aborted) {
     return {
       status: 'cancelled',
-      error: { errorClass: 'cancelled', code: 'CANCELLED', message: 'job cancelled before the guest started', retryable: false },
+      error: JobErrors.cancelled('job cancelled before the guest started'),
       outputs: [],
       durationMs: 0,
       pid: null,

@@ -11,7 +11,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import type { JobError } from '../../common/job-error';
+import { JobErrors, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from './bridge-host';
 import {
@@ -97,7 +97,7 @@ export class BridgeRun {
       this.init.signal?.addEventListener('abort', this.onAbort, { once: true });
       this.starting = this.start();
       this.starting.catch((e: Error) => {
-        this.decide({ status: 'failed', error: internal(`bridge failed to start: ${e.message}`), graceful: false });
+        this.fail(JobErrors.internal(`bridge failed to start: ${e.message}`));
       });
     });
   }
@@ -133,11 +133,7 @@ export class BridgeRun {
       env,
       onExit: () => this.onExit(),
       onSpawnError: (e) =>
-        this.decide({
-          status: 'failed',
-          error: { errorClass: 'env', code: 'ENV_MISSING', message: `cannot start ${this.spec.python}: ${e.message}`, retryable: false },
-          graceful: false,
-        }),
+        this.fail(JobErrors.envMissing(`cannot start ${this.spec.python}: ${e.message}`)),
       onOtherError: (e) => this.log.warn('guest process error', { error: e.message }),
     });
     this.guest = guest;
@@ -146,8 +142,8 @@ export class BridgeRun {
       this.log.debug('guest spawned', { pid: guest.pid });
     }
     const t = this.spec.timeouts;
-    this.connectTimer = setTimeout(() => this.timeout(`guest connect timeout: no HELLO within ${t.connectMs} ms`), t.connectMs);
-    this.totalTimer = setTimeout(() => this.timeout(`start-to-close timeout: the job ran longer than ${t.totalMs} ms`), t.totalMs);
+    this.connectTimer = setTimeout(() => this.fail(JobErrors.guestStartFailed(`guest connect timeout: no HELLO within ${t.connectMs} ms`)), t.connectMs);
+    this.totalTimer = setTimeout(() => this.fail(JobErrors.timeout('start_to_close', t.totalMs)), t.totalMs);
   }
 
   // --- socket ----------------------------------------------------------------
@@ -215,7 +211,7 @@ export class BridgeRun {
         await this.handleFrame(frame);
       } catch (e) {
         if (e instanceof FrameError) this.protocolError(e.message);
-        else this.decide({ status: 'failed', error: internal(`bridge sink failed: ${(e as Error).message}`), graceful: false });
+        else this.fail(JobErrors.internal(`bridge sink failed: ${(e as Error).message}`));
         return;
       }
     }
@@ -318,11 +314,12 @@ export class BridgeRun {
     if (this.state !== 'running' || this.verdict) return;
     clearTimeout(this.idleTimer);
     const ms = this.spec.timeouts.idleMs;
-    this.idleTimer = setTimeout(() => this.timeout(`idle timeout: no frame from the guest for ${ms} ms`), ms);
+    this.idleTimer = setTimeout(() => this.fail(JobErrors.timeout('idle', ms)), ms);
   }
 
-  private timeout(message: string): void {
-    this.decide({ status: 'failed', error: { errorClass: 'timeout', code: 'TIMEOUT', message, retryable: true }, graceful: false });
+  /** A failure the host decides (a timeout): the guest is stopped. */
+  private fail(error: JobError): void {
+    this.decide({ status: 'failed', error, graceful: false });
   }
 
   private cancel(): void {
@@ -333,18 +330,14 @@ export class BridgeRun {
     }
     this.decide({
       status: 'cancelled',
-      error: { errorClass: 'cancelled', code: 'CANCELLED', message: why ? `job cancelled: ${why}` : 'job cancelled', retryable: false },
+      error: JobErrors.cancelled(why ? `job cancelled: ${why}` : 'job cancelled'),
       graceful: false,
     });
   }
 
   private protocolError(message: string): void {
     this.log.warn('guest broke the bridge protocol', { error: message });
-    this.decide({
-      status: 'failed',
-      error: { errorClass: 'protocol', code: 'GUEST_PROTOCOL', message: `guest protocol error: ${message}`, retryable: false },
-      graceful: false,
-    });
+    this.fail(JobErrors.guestProtocol(`guest protocol error: ${message}`));
   }
 
   private onExit(): void {
@@ -368,7 +361,7 @@ export class BridgeRun {
       stderr: guest.stderrTail.text(),
       limits: this.spec.limits,
     });
-    this.decide({ status: 'failed', error, graceful: false });
+    this.fail(error);
   }
 
   // --- closing ---------------------------------------------------------------
@@ -432,8 +425,4 @@ export class BridgeRun {
     });
     this.resolve(outcome);
   }
-}
-
-function internal(message: string): JobError {
-  return { errorClass: 'transient', code: 'INTERNAL', message, retryable: true };
 }

@@ -3,7 +3,7 @@
  * JSON object and returns a typed message, or throws FrameError: the guest is
  * untrusted, so every field is checked before the worker acts on it.
  */
-import { classIsRetryable, type JobError } from '../../common/job-error';
+import { JobErrors, type JobError } from '../../common/job-error';
 import { FrameError } from './frames';
 
 export interface HelloMessage {
@@ -129,15 +129,10 @@ export function parseGuestError(o: Obj): JobError {
   const type = optStr(o, 'type', what) ?? 'Exception';
   const message = optStr(o, 'message', what) ?? '';
   const traceback = optStr(o, 'traceback', what);
-  const retryable = o.retryable;
-  if (retryable !== undefined && typeof retryable !== 'boolean') fail(what, '"retryable" must be a boolean');
-  return {
-    errorClass: cls,
-    code: cls === 'resource_limit' ? 'RESOURCE_LIMIT' : 'PLUGIN_ERROR',
-    message: message ? `${type}: ${message}` : type,
-    traceback,
-    retryable: retryable ?? classIsRetryable(cls),
-  };
+  // The guest's "retryable" is checked for form only: whether to retry follows from the class.
+  if (o.retryable !== undefined && typeof o.retryable !== 'boolean') fail(what, '"retryable" must be a boolean');
+  const text = message ? `${type}: ${message}` : type;
+  return cls === 'resource_limit' ? JobErrors.resourceLimit(text, traceback) : JobErrors.plugin(cls, text, traceback);
 }
 
 export function parseDone(o: Obj): DoneMessage {

@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JobFailure } from '../../common/job-error';
+import { JobErrors, JobFailure } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { shortHash } from './env-hash';
 import { MARKER_FILE, EnvMarker, MARKER_FORMAT, writeMarker } from './env-marker';
@@ -38,7 +38,7 @@ export interface BuildContext {
 /** Work dirs of installs running in this process (any manager instance); init() never removes these. */
 export const activeWorkDirs = new Set<string>();
 
-const fail = (message: string, traceback?: string) => JobFailure.of('env', 'ENV_PROVISION_FAILED', message, traceback);
+const fail = (message: string, traceback?: string) => new JobFailure(JobErrors.envProvisionFailed(message, traceback));
 
 export function appendJournal(paths: EnvPaths, entry: Record<string, unknown>): void {
   try {
@@ -120,11 +120,11 @@ export async function buildEnv(ctx: BuildContext, envHash: string, lockfile: str
         tail,
       });
       if (r.timedOut) {
-        throw JobFailure.of(
-          'env',
-          'ENV_PROVISION_TIMEOUT',
-          `installing env ${envHash} (${plan.backend}) exceeded the install timeout of ${Math.round(ctx.installTimeoutMs / 1000)} s; the install was killed. Log: ${ctx.paths.log(envHash)}`,
-          tail.text(),
+        throw new JobFailure(
+          JobErrors.envProvisionTimeout(
+            `installing env ${envHash} (${plan.backend}) exceeded the install timeout of ${Math.round(ctx.installTimeoutMs / 1000)} s; the install was killed. Log: ${ctx.paths.log(envHash)}`,
+            tail.text(),
+          ),
         );
       }
       if (r.spawnError || r.code !== 0) {

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JobFailure } from '../../common/job-error';
+import { JobErrors, JobFailure } from '../../common/job-error';
 import { activeWorkDirs, removeDir } from './env-build';
 import { doctorEnv, doctorHost, DoctorCheck, DoctorDeps } from './env-doctor';
 import { planGc } from './env-gc';
@@ -212,11 +212,11 @@ export class EnvManager {
   private missing(envHash: string, why: string): JobFailure {
     const where = this.paths.env(envHash);
     const what = why === 'not present' ? `env ${envHash} is not on this worker (looked for ${where})` : `env ${envHash} at ${where} is unusable: ${why}`;
-    return JobFailure.of(
-      'env',
-      'ENV_MISSING',
-      `${what}; this worker is in strict mode and never provisions. Fix: run \`casparian env provision --lockfile LOCKFILE\` ` +
-        `on this host, or \`casparian env link ${envHash} VENV_DIR\`, or run the worker with --env-mode auto`,
+    return new JobFailure(
+      JobErrors.envMissing(
+        `${what}; this worker is in strict mode and never provisions. Fix: run \`casparian env provision --lockfile LOCKFILE\` ` +
+          `on this host, or \`casparian env link ${envHash} VENV_DIR\`, or run the worker with --env-mode auto`,
+      ),
     );
   }
 
@@ -294,5 +294,5 @@ export class EnvManager {
 }
 
 function provisionFailed(message: string, traceback?: string): JobFailure {
-  return JobFailure.of('env', 'ENV_PROVISION_FAILED', message, traceback);
+  return new JobFailure(JobErrors.envProvisionFailed(message, traceback));
 }

@@ -9,7 +9,7 @@
  * failed the startup self-check.
  */
 import * as fs from 'node:fs';
-import { JobFailure } from '../../common/job-error';
+import { JobErrors, JobFailure } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { buildEnv, BuildContext } from './env-build';
 import { shortHash } from './env-hash';
@@ -74,10 +74,8 @@ export class EnvProvisioner {
       const owner = attempt.owner;
       if (waited >= this.o.lockWaitTimeoutMs) {
         const who = owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}` : 'unknown owner';
-        throw JobFailure.of(
-          'env',
-          'ENV_PROVISION_TIMEOUT',
-          `waited ${Math.round(waited / 1000)} s for another install of ${envHash} (${who}); lock ${this.o.paths.lock(envHash)}`,
+        throw new JobFailure(
+          JobErrors.envProvisionTimeout(`waited ${Math.round(waited / 1000)} s for another install of ${envHash} (${who}); lock ${this.o.paths.lock(envHash)}`),
         );
       }
       if (!announced) {
@@ -106,11 +104,8 @@ export class EnvProvisioner {
 }
 
 function cachedFailure(f: CachedFailure): JobFailure {
-  const code = f.error.code === 'ENV_PROVISION_TIMEOUT' ? 'ENV_PROVISION_TIMEOUT' : 'ENV_PROVISION_FAILED';
-  return JobFailure.of(
-    'env',
-    code,
-    `${f.error.message} [cached failure from ${new Date(f.failedAt).toISOString()}; not retried until ${new Date(f.until).toISOString()}]`,
-    f.error.traceback,
+  const make = f.error.code === 'ENV_PROVISION_TIMEOUT' ? JobErrors.envProvisionTimeout : JobErrors.envProvisionFailed;
+  return new JobFailure(
+    make(`${f.error.message} [cached failure from ${new Date(f.failedAt).toISOString()}; not retried until ${new Date(f.until).toISOString()}]`, f.error.traceback),
   );
 }

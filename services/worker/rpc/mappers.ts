@@ -1,7 +1,6 @@
 /** Conversions between generated proto types and the worker's domain types. */
-import { ERROR_CLASSES, type JobError } from '../../common/job-error';
 import { VerdictStatus, type JobDispatch } from '../../gen/casparian/v1/dispatch';
-import type { EnvInfo as PbEnvInfo, JobError as PbJobError, Timeouts } from '../../gen/casparian/v1/types';
+import type { EnvInfo as PbEnvInfo, Timeouts } from '../../gen/casparian/v1/types';
 import type { AttemptResult, AttemptSpec } from '../attempt/types';
 import type { EnvInfo } from '../envs/types';
 import { DEFAULT_TIMEOUTS } from '../../common/config';
@@ -15,10 +14,6 @@ export function envToPb(e: EnvInfo): PbEnvInfo {
     sizeBytes: e.sizeBytes ?? 0,
     problem: e.problem ?? '',
   };
-}
-
-export function errorToPb(e: JobError): PbJobError {
-  return { errorClass: ERROR_CLASSES.indexOf(e.errorClass) + 1, code: e.code, message: e.message, traceback: e.traceback ?? '', retryable: e.retryable };
 }
 
 export function verdictStatus(s: AttemptResult['status']): VerdictStatus {

@@ -10,7 +10,8 @@ import { invalidArgument } from '../../common/rpc-error';
 import type { RunRequest, RunResponse, WorkerServer } from '../../gen/casparian/v1/worker';
 import { runAttempt, type AttemptDeps } from '../attempt/run-attempt';
 import { envHashOf } from '../envs/env-hash';
-import { errorToPb, timeoutsFromPb, verdictStatus } from './mappers';
+import { jobErrorToPb } from '../../common/job-error-pb';
+import { timeoutsFromPb, verdictStatus } from './mappers';
 import * as path from 'node:path';
 
 export function workerImplementation(deps: AttemptDeps, logger: Logger): WorkerServer {
@@ -43,7 +44,7 @@ export function workerImplementation(deps: AttemptDeps, logger: Logger): WorkerS
         deps,
         abort.signal,
       );
-      await write({ msg: { $case: 'verdict', verdict: { status: verdictStatus(result.status), error: result.error ? errorToPb(result.error) : undefined, metrics: result.metrics } } });
+      await write({ msg: { $case: 'verdict', verdict: { status: verdictStatus(result.status), error: result.error ? jobErrorToPb(result.error) : undefined, metrics: result.metrics } } });
     }),
   };
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { countsTowardBreaker } from '../../../services/common/job-error';
 import { crashError } from '../../../services/worker/bridge/crash-error';
 
 describe('crashError (a guest that exited without a verdict)', () => {
@@ -27,18 +28,35 @@ describe('crashError (a guest that exited without a verdict)', () => {
     assert.equal(crashError({ code: 152, signal: null, running: true, stderr: '' }).code, 'GUEST_CRASHED');
   });
 
-  it('keeps other signals transient and exit codes permanent', () => {
+  it('keeps other signals transient and exit codes permanent while the plugin runs', () => {
     const seg = crashError({ code: null, signal: 'SIGSEGV', running: true, stderr: 'boom\nSegmentation fault\n' });
     assert.deepEqual(
       { errorClass: seg.errorClass, code: seg.code, retryable: seg.retryable },
       { errorClass: 'transient', code: 'GUEST_CRASHED', retryable: true },
     );
     assert.equal(seg.message, 'guest was killed by SIGSEGV before DONE or ERROR: Segmentation fault');
-    const exit = crashError({ code: 3, signal: null, running: false, stderr: '' });
+    const exit = crashError({ code: 3, signal: null, running: true, stderr: '' });
     assert.deepEqual(
-      { errorClass: exit.errorClass, code: exit.code, message: exit.message },
-      { errorClass: 'permanent', code: 'GUEST_CRASHED', message: 'guest exited with code 3 before the bridge handshake' },
+      { errorClass: exit.errorClass, code: exit.code, message: exit.message, retryable: exit.retryable },
+      { errorClass: 'permanent', code: 'GUEST_CRASHED', message: 'guest exited with code 3 before DONE or ERROR', retryable: false },
     );
+    assert.equal(countsTowardBreaker(exit), true);
+  });
+
+  it('blames a guest that died before the handshake on its environment, not the plugin', () => {
+    for (const c of [
+      { code: 3, signal: null },
+      { code: null, signal: 'SIGKILL' as const },
+      { code: null, signal: 'SIGXCPU' as const },
+    ]) {
+      const e = crashError({ ...c, running: false, stderr: 'ImportError: libfoo.so\n', limits });
+      assert.deepEqual(
+        { errorClass: e.errorClass, code: e.code, retryable: e.retryable },
+        { errorClass: 'transient', code: 'GUEST_START_FAILED', retryable: true },
+      );
+      assert.match(e.message, /before the bridge handshake: ImportError: libfoo.so$/);
+      assert.equal(countsTowardBreaker(e), false);
+    }
   });
 
   it('mentions a memory limit when native code aborts under one', () => {

@@ -1,7 +1,7 @@
 /** Queue operations on an in-memory SQLite with a fake clock. */
 import { strict as assert } from 'node:assert';
 import { DEFAULT_BACKOFF } from '../../../services/common/config';
-import type { JobError } from '../../../services/common/job-error';
+import { JobErrors } from '../../../services/common/job-error';
 import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
 import {
   claimJob,
@@ -23,8 +23,8 @@ import {
 const T0 = 1_700_000_000_000;
 const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1, scheduleToStartMs: 0 };
 const metrics = { rows: 3, durationMs: 10, envMs: 0, envProvisioned: false, arrowBytes: 100 };
-const transient: JobError = { errorClass: 'transient', code: 'PLUGIN_ERROR', message: 'flaky', retryable: true };
-const permanent: JobError = { errorClass: 'permanent', code: 'PLUGIN_ERROR', message: 'bad', retryable: false };
+const transient = JobErrors.plugin('transient', 'flaky');
+const permanent = JobErrors.plugin('permanent', 'bad');
 const output = { name: 'default', rows: 3, sizeBytes: 10, parquetPath: '/x/default.parquet', columns: [] };
 
 describe('unit: queue', () => {

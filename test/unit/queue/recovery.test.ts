@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { compileSentinelConfig, DEFAULT_BACKOFF } from '../../../services/common/config';
-import type { JobError } from '../../../services/common/job-error';
+import { JobErrors, type JobError } from '../../../services/common/job-error';
 import { MIGRATIONS, migrate } from '../../../services/sentinel/db/migrations';
 import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
 import { listPausedPlugins, pausePlugin, pausedWaitingReason, resumePlugin } from '../../../services/sentinel/plugins/breaker';
@@ -25,9 +25,8 @@ import {
 const T0 = 1_700_000_000_000;
 const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1, scheduleToStartMs: 0 };
 const metrics = { rows: 1, durationMs: 1, envMs: 0, envProvisioned: false, arrowBytes: 1 };
-const err = (errorClass: JobError['errorClass'], retryable: boolean): JobError => ({ errorClass, code: 'PLUGIN_ERROR', message: `${errorClass} error`, retryable });
-const transient = err('transient', true);
-const permanent = err('permanent', false);
+const transient = JobErrors.plugin('transient', 'transient error');
+const permanent = JobErrors.plugin('permanent', 'permanent error');
 const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 } };
 const noJitter = () => 0.5;
 
@@ -79,7 +78,7 @@ describe('unit: dead letter, retry and circuit breaker', () => {
       assert.equal(await failOnce(b, permanent), 'failed', 'permanent errors never dead-letter, attempts left or not');
 
       const c = await newJob({ maxAttempts: 1 });
-      assert.equal(await failOnce(c, err('timeout', true)), 'dead_letter', 'retryable timeouts dead-letter too');
+      assert.equal(await failOnce(c, JobErrors.timeout('start_to_close', 1000)), 'dead_letter', 'retryable timeouts dead-letter too');
     });
 
     it('a lost worker on the last attempt dead-letters the job', async () => {
@@ -204,17 +203,38 @@ describe('unit: dead letter, retry and circuit breaker', () => {
       assert.equal((await version()).paused, 0, '2 after the reset, below 3');
     });
 
-    it('cancelled and worker_lost attempts do not count; a cancel-requested failure neither', async () => {
-      for (let i = 0; i < 3; i++) await failOnce(await newJob(), err('cancelled', false), 1);
-      for (let i = 0; i < 3; i++) await failOnce(await newJob(), err('worker_lost', true), 1);
+    it("only failures that are the plugin's fault count; a cancel-requested failure neither", async () => {
+      const notThePlugins: JobError[] = [
+        JobErrors.cancelled('stop'),
+        JobErrors.workerLost('lease expired'),
+        JobErrors.guestStartFailed('guest exited with code 1 before the bridge handshake'),
+        JobErrors.envMissing('no env'),
+        JobErrors.envProvisionFailed('pip failed'),
+        JobErrors.envProvisionTimeout('pip took too long'),
+        JobErrors.inputMissing('no such file'),
+        JobErrors.internal('bridge failed to start'),
+        JobErrors.guestProtocol('bad frame'),
+      ];
+      for (const e of notThePlugins) await failOnce(await newJob(), e, 1);
       const id = await newJob();
       const ref = await claim(id);
       await requestCancel(db, id, 'stop', now);
       assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, noJitter, 1))?.state, 'cancelled');
       assert.equal((await version()).consecutive_failures, 0);
       assert.equal((await version()).paused, 0);
-      assert.equal(await failOnce(await newJob(), err('resource_limit', false), 1), 'failed');
-      assert.equal((await version()).paused, 1, 'other plugin classes count');
+
+      const thePlugins: JobError[] = [
+        JobErrors.resourceLimit('RLIMIT_AS'),
+        JobErrors.guestCrashed('signal', 'SIGSEGV'),
+        JobErrors.timeout('idle', 1000),
+        JobErrors.invalidOutput('not Arrow'),
+        permanent,
+      ];
+      for (const [i, e] of thePlugins.entries()) {
+        await failOnce(await newJob(), e, thePlugins.length);
+        assert.equal((await version()).consecutive_failures, i + 1, `${e.code} counts`);
+      }
+      assert.equal((await version()).paused, 1);
     });
 
     it('threshold 0 counts but never pauses; a refused (stale) settle counts nothing', async () => {

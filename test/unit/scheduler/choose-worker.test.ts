@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { chooseWorker } from '../../../services/sentinel/scheduler/choose-worker';
+import { chooseWorker, describeWait } from '../../../services/sentinel/scheduler/choose-worker';
 import type { WorkerSession } from '../../../services/sentinel/scheduler/worker-session';
 
 function worker(id: string, o: Partial<WorkerSession> & { has?: string[]; busy?: number } = {}): WorkerSession {
@@ -32,12 +32,15 @@ describe('unit: chooseWorker (env affinity)', () => {
     const c = chooseWorker([worker('strict', { mayProvision: false }), worker('auto')], 'E');
     assert.equal('worker' in c && c.worker.workerId, 'auto');
     const none = chooseWorker([worker('strict', { mayProvision: false })], 'E');
-    assert.ok('waiting' in none && /no worker has env E and none may provision it/.test(none.waiting));
+    assert.deepEqual(none, { waiting: 'no_env' });
+    assert.equal(describeWait('no_env', 'E'), 'no worker has env E and none may provision it');
   });
-  it('explains busy and empty pools', () => {
-    const busy = chooseWorker([worker('a', { busy: 2, has: ['E'] })], 'E');
-    assert.ok('waiting' in busy && /busy/.test(busy.waiting));
-    const empty = chooseWorker([], 'E');
-    assert.ok('waiting' in empty && /no worker connected/.test(empty.waiting));
+  it('explains busy, draining and empty pools with a reason code', () => {
+    assert.deepEqual(chooseWorker([worker('a', { busy: 2, has: ['E'] })], 'E'), { waiting: 'busy' });
+    assert.deepEqual(chooseWorker([worker('a', { draining: true, has: ['E'] })], 'E'), { waiting: 'draining' });
+    assert.deepEqual(chooseWorker([], 'E'), { waiting: 'no_worker' });
+    assert.match(describeWait('busy', 'E'), /busy/);
+    assert.match(describeWait('draining', 'E'), /draining/);
+    assert.match(describeWait('no_worker', 'E'), /no worker connected/);
   });
 });
