@@ -14,21 +14,34 @@ import { startServer, type ManagedServer } from '../common/grpc-server';
 import type { Logger } from '../common/logger';
 import { systemClock, type Clock } from './clock';
 import { openDatabase, type Db } from './db/open-database';
+import { StateMachine, type Transitions } from '../common/state-machine';
 import { JobEvents } from './job-events';
+import { JobLifecycle } from './lifecycle/job-lifecycle';
+import type { SlotControl } from './lifecycle/types';
 import { listOutputPaths } from './queue';
 import { ClientApi } from './rpc/client-api';
+import type { RpcContext } from './rpc/context';
 import { SentinelService, sentinelImplementation } from './rpc/sentinel-service';
 import { Scheduler } from './scheduler/scheduler';
 import { OutputStore } from './sinks/output-store';
 
 export type SentinelState = 'created' | 'started' | 'draining' | 'stopped';
 
+const TRANSITIONS: Transitions<SentinelState> = {
+  created: ['started', 'draining'],
+  started: ['draining'],
+  draining: ['stopped'],
+  stopped: [],
+};
+
 export class Sentinel {
-  state: SentinelState = 'created';
+  private readonly fsm: StateMachine<SentinelState>;
   readonly events = new JobEvents();
+  readonly lifecycle: JobLifecycle;
   readonly scheduler: Scheduler;
   readonly store: OutputStore;
   readonly api: ClientApi;
+  private readonly ctx: RpcContext;
   private server: ManagedServer | undefined;
   private stopping: Promise<void> | undefined;
   /** How the gRPC server stopped: 'graceful' when every call ended within the grace period. */
@@ -40,18 +53,23 @@ export class Sentinel {
     readonly logger: Logger,
     readonly clock: Clock,
   ) {
+    this.fsm = new StateMachine('Sentinel', 'created', TRANSITIONS, logger);
     this.store = new OutputStore(cfg.dataDir);
-    this.scheduler = new Scheduler(db, cfg, clock, this.events, logger.scope({ component: 'scheduler' }));
-    this.api = new ClientApi({
-      db,
-      cfg,
-      clock,
-      events: this.events,
-      scheduler: this.scheduler,
-      store: this.store,
-      logger,
-      accepting: () => this.state === 'started' || this.state === 'created',
-    });
+    // The scheduler settles through the lifecycle, and the lifecycle wakes the scheduler.
+    const slots: SlotControl = {
+      release: (jobId) => this.scheduler.release(jobId),
+      kick: () => this.scheduler.kick(),
+      cancelOnWorker: (job, reason) => this.scheduler.cancelOnWorker(job, reason),
+      refreshPaused: () => this.scheduler.refreshPaused(),
+    };
+    this.lifecycle = new JobLifecycle({ db, clock, events: this.events, policy: cfg, slots, logger: logger.scope({ component: 'lifecycle' }) });
+    this.scheduler = new Scheduler({ db, clock, lifecycle: this.lifecycle, tickMs: cfg.tickMs, logger: logger.scope({ component: 'scheduler' }) });
+    this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, logger };
+    this.api = new ClientApi({ ...this.ctx, accepting: () => this.fsm.is('created', 'started') });
+  }
+
+  get state(): SentinelState {
+    return this.fsm.state;
   }
 
   static async open(cfg: Readonly<SentinelConfig>, logger: Logger, clock: Clock = systemClock): Promise<Sentinel> {
@@ -65,15 +83,14 @@ export class Sentinel {
 
   /** Start serving; returns the bound port. */
   async start(): Promise<number> {
-    if (this.state !== 'created') throw new Error(`cannot start a Sentinel in state ${this.state}`);
-    const deps = { db: this.db, cfg: this.cfg, clock: this.clock, events: this.events, scheduler: this.scheduler, store: this.store, logger: this.logger };
+    this.fsm.require('start', 'created');
     this.server = await startServer({
       host: this.cfg.host,
       port: this.cfg.port,
-      services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, deps, this.logger, () => this.state !== 'started') }],
+      services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
     this.scheduler.start();
-    this.state = 'started';
+    this.fsm.to('started');
     this.logger.info('sentinel listening', { port: this.server.port, dataDir: this.cfg.dataDir });
     return this.server.port;
   }
@@ -84,7 +101,7 @@ export class Sentinel {
 
   shutdown(graceMs = 5_000): Promise<void> {
     this.stopping ??= (async () => {
-      this.state = 'draining';
+      this.fsm.to('draining');
       this.server?.setServing(false);
       await this.scheduler.stop();
       // End worker streams cleanly: workers keep their running attempts (leases
@@ -92,7 +109,7 @@ export class Sentinel {
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
       await this.db.destroy();
-      this.state = 'stopped';
+      this.fsm.to('stopped');
       this.logger.info('sentinel stopped', { how: this.stoppedHow });
     })();
     return this.stopping;

@@ -7,56 +7,11 @@ import type { Selectable } from 'kysely';
 import type { Db } from '../db/open-database';
 import type { PluginsTable } from '../db/schema';
 import { artifactHash, envHashOfLockfile } from './hashes';
+import { canonicalManifest, type PluginManifestData } from './manifest';
 
 export type PluginRow = Selectable<PluginsTable>;
 
-export interface PluginManifestData {
-  description: string;
-  envAllow: string[];
-  timeouts: { guestConnectMs: number; idleMs: number; startToCloseMs: number; killGraceMs: number; scheduleToStartMs: number };
-  maxAttempts: number;
-  /** setrlimit caps for the plugin process; 0 = none. */
-  limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
-  /** Retry backoff overrides for the plugin's jobs; 0 = inherit the Sentinel's. */
-  backoff: { initialMs: number; multiplier: number; maxMs: number };
-}
-
-export const INHERIT_BACKOFF = Object.freeze({ initialMs: 0, multiplier: 0, maxMs: 0 });
-
-/** The non-zero fields of a backoff override, as stored on a job. */
-export function backoffOverrides(b: { initialMs: number; multiplier: number; maxMs: number }): Partial<{ initialMs: number; multiplier: number; maxMs: number }> {
-  return Object.fromEntries(Object.entries(b).filter(([, v]) => v > 0));
-}
-
-export const NO_LIMITS = Object.freeze({ memoryMb: 0, cpuSeconds: 0, openFiles: 0 });
-
 export type PublishResult = { kind: 'created' | 'unchanged'; plugin: PluginRow } | { kind: 'conflict'; plugin: PluginRow };
-
-/** Canonical JSON of a manifest (fixed key order), the form that is hashed and stored. */
-export function canonicalManifest(m: PluginManifestData): string {
-  return JSON.stringify({
-    description: m.description,
-    envAllow: [...m.envAllow],
-    timeouts: {
-      guestConnectMs: m.timeouts.guestConnectMs,
-      idleMs: m.timeouts.idleMs,
-      startToCloseMs: m.timeouts.startToCloseMs,
-      killGraceMs: m.timeouts.killGraceMs,
-      scheduleToStartMs: m.timeouts.scheduleToStartMs,
-    },
-    maxAttempts: m.maxAttempts,
-    limits: { memoryMb: m.limits.memoryMb, cpuSeconds: m.limits.cpuSeconds, openFiles: m.limits.openFiles },
-    // Only when set, so manifests without a backoff keep their artifact hash.
-    ...(Object.keys(backoffOverrides(m.backoff)).length
-      ? { backoff: { initialMs: m.backoff.initialMs, multiplier: m.backoff.multiplier, maxMs: m.backoff.maxMs } }
-      : {}),
-  });
-}
-
-export function parseManifest(row: PluginRow): PluginManifestData {
-  const m = JSON.parse(row.manifest_json) as PluginManifestData;
-  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, backoff: m.backoff ?? { ...INHERIT_BACKOFF }, timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
-}
 
 export async function publishPlugin(
   db: Db,

@@ -6,6 +6,19 @@ import { nextRunAt } from './backoff';
 import { findLeased, settleLeased } from './settle';
 import type { AttemptMetrics, AttemptRef, JobRow } from './types';
 
+export interface FailAttempt {
+  ref: AttemptRef;
+  error: JobError;
+  /** Metrics of the failed attempt; the job keeps its previous ones when absent. */
+  metrics?: AttemptMetrics;
+  policy: BackoffPolicy;
+  now: number;
+  /** Jitter source in [0, 1); default Math.random. */
+  rand?: () => number;
+  /** Pause the plugin version at this many consecutive plugin-fault failures; 0 (default) = never. */
+  breakerThreshold?: number;
+}
+
 /**
  * Settle a failed attempt. Fenced by lease.
  *
@@ -18,16 +31,8 @@ import type { AttemptMetrics, AttemptRef, JobRow } from './types';
  * failure if it is the plugin's fault (countsTowardBreaker) and, when
  * `breakerThreshold` > 0 and the count reaches it, pauses the version.
  */
-export async function failAttempt(
-  db: Db,
-  ref: AttemptRef,
-  error: JobError,
-  metrics: AttemptMetrics | undefined,
-  policy: BackoffPolicy,
-  now: number,
-  rand: () => number = Math.random,
-  breakerThreshold = 0,
-): Promise<JobRow | undefined> {
+export async function failAttempt(db: Db, o: FailAttempt): Promise<JobRow | undefined> {
+  const { ref, error, metrics, policy, now, rand = Math.random, breakerThreshold = 0 } = o;
   return db.transaction().execute(async (trx) => {
     const row = await findLeased(trx, ref);
     if (!row) return undefined;

@@ -21,7 +21,7 @@ export async function reclaimExpired(db: Db, now: number, policy: BackoffPolicy,
   const out: JobRow[] = [];
   for (const row of expired) {
     const error = JobErrors.workerLost(`lease of attempt ${row.attempt} expired: worker ${row.worker_id ?? '?'} stopped responding`);
-    const settled = await failAttempt(db, { jobId: row.id, attempt: row.attempt, leaseToken: row.lease_token! }, error, undefined, policy, now, rand);
+    const settled = await failAttempt(db, { ref: { jobId: row.id, attempt: row.attempt, leaseToken: row.lease_token! }, error, policy, now, rand });
     if (settled) out.push(settled);
   }
   return out;

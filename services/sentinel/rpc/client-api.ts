@@ -3,7 +3,7 @@
  * generated request/response types. sentinel-service.ts wraps them for grpc-js.
  */
 import * as crypto from 'node:crypto';
-import { failedPrecondition, invalidArgument, notFound, alreadyExists, unavailable } from '../../common/rpc-error';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable } from '../../common/rpc-error';
 import {
   JobEventKind,
   type CancelJobRequest,
@@ -30,51 +30,16 @@ import {
   type WatchJobRequest,
   type WatchJobResponse,
 } from '../../gen/casparian/v1/sentinel';
-import type { RetryBackoff, Timeouts } from '../../gen/casparian/v1/types';
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent } from '../job-events';
-import { backoffOverrides, findPlugin, listPlugins, parseManifest, publishPlugin } from '../plugins/registry';
-import { getOutputsOf, enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, type JobRow, type JobTimeouts } from '../queue';
+import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from '../../common/validate';
+import { compileManifest, jobSettings, parseManifest } from '../plugins/manifest';
+import { findPlugin, listPlugins, publishPlugin } from '../plugins/registry';
+import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, type JobRow } from '../queue';
+import type { ClientApiDeps } from './context';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
-import type { RpcContext } from './context';
 import { checkInputRoots } from './input-roots';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
-import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from './validate';
-
-export interface ClientApiDeps extends RpcContext {
-  /** False while the Sentinel drains: submissions get UNAVAILABLE. */
-  accepting(): boolean;
-}
-
-const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
-
-const MAX_BACKOFF_MS = 24 * 3600 * 1000;
-
-/** A backoff override from a request: zero fields inherit; others must be sane. */
-function validBackoff(field: string, b: RetryBackoff | undefined): { initialMs: number; multiplier: number; maxMs: number } {
-  const multiplier = b?.multiplier ?? 0;
-  if (multiplier !== 0 && !(multiplier >= 1 && multiplier <= 10)) throw invalidArgument(`${field}.multiplier must be between 1 and 10 (or 0 to inherit), got ${multiplier}`);
-  return {
-    initialMs: boundedInt(`${field}.initial_ms`, b?.initialMs ?? 0, MAX_BACKOFF_MS),
-    multiplier,
-    maxMs: boundedInt(`${field}.max_ms`, b?.maxMs ?? 0, MAX_BACKOFF_MS),
-  };
-}
-
-function mergeTimeouts(req: Timeouts | undefined, manifest: JobTimeouts, defaults: JobTimeouts): JobTimeouts {
-  const pick = (field: keyof JobTimeouts): number => {
-    const v = req?.[field] ?? 0;
-    if (v) return boundedInt(`timeouts.${field}`, v, MAX_TIMEOUT_MS);
-    return manifest[field] || defaults[field];
-  };
-  return {
-    guestConnectMs: pick('guestConnectMs'),
-    idleMs: pick('idleMs'),
-    startToCloseMs: pick('startToCloseMs'),
-    killGraceMs: pick('killGraceMs'),
-    scheduleToStartMs: pick('scheduleToStartMs'),
-  };
-}
 
 export class ClientApi {
   constructor(private readonly d: ClientApiDeps) {}
@@ -85,29 +50,7 @@ export class ClientApi {
     const version = optionalVersion('version', req.version) || '0.0.0';
     const source = requireText('source', req.source, MAX_SOURCE_BYTES);
     const lockfile = requireText('lockfile', req.lockfile, MAX_LOCKFILE_BYTES);
-    const m = req.manifest;
-    for (const v of m?.envAllow ?? []) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw invalidArgument(`manifest.env_allow entry "${v.slice(0, 80)}" is not a variable name`);
-    }
-    const t = m?.timeouts;
-    const manifest = {
-      description: m?.description ?? '',
-      envAllow: m?.envAllow ?? [],
-      timeouts: {
-        guestConnectMs: boundedInt('manifest.timeouts.guest_connect_ms', t?.guestConnectMs ?? 0, MAX_TIMEOUT_MS),
-        idleMs: boundedInt('manifest.timeouts.idle_ms', t?.idleMs ?? 0, MAX_TIMEOUT_MS),
-        startToCloseMs: boundedInt('manifest.timeouts.start_to_close_ms', t?.startToCloseMs ?? 0, MAX_TIMEOUT_MS),
-        killGraceMs: boundedInt('manifest.timeouts.kill_grace_ms', t?.killGraceMs ?? 0, MAX_TIMEOUT_MS),
-        scheduleToStartMs: boundedInt('manifest.timeouts.schedule_to_start_ms', t?.scheduleToStartMs ?? 0, MAX_TIMEOUT_MS),
-      },
-      maxAttempts: boundedInt('manifest.max_attempts', m?.maxAttempts ?? 0, 100),
-      limits: {
-        memoryMb: boundedInt('manifest.limits.memory_mb', m?.limits?.memoryMb ?? 0, 1024 * 1024),
-        cpuSeconds: boundedInt('manifest.limits.cpu_seconds', m?.limits?.cpuSeconds ?? 0, 7 * 24 * 3600),
-        openFiles: boundedInt('manifest.limits.open_files', m?.limits?.openFiles ?? 0, 1024 * 1024),
-      },
-      backoff: validBackoff('manifest.backoff', m?.backoff),
-    };
+    const manifest = compileManifest(req.manifest);
     const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest }, this.d.clock.now());
     if (res.kind === 'conflict') {
       throw alreadyExists(`plugin ${name} version ${version} is already published with different content; publish a new version`);
@@ -128,31 +71,21 @@ export class ClientApi {
     const inputPath = requireAbsolutePath('input_path', req.inputPath);
     checkInputRoots(inputPath, this.d.cfg.inputRoots);
     if (req.idempotencyKey.length > 256) throw invalidArgument('idempotency_key is longer than 256 characters');
-    const maxAttempts = boundedInt('max_attempts', req.maxAttempts, 100);
+    boundedInt('max_attempts', req.maxAttempts, 100);
     const plugin = await findPlugin(this.d.db, pluginName, version || undefined);
     if (!plugin) throw notFound(version ? `plugin ${pluginName} version ${version} is not published` : `plugin ${pluginName} is not published`);
-    const manifest = parseManifest(plugin);
-    const timeouts = mergeTimeouts(req.timeouts, manifest.timeouts, this.d.cfg.timeouts);
-    const backoff = { ...backoffOverrides(manifest.backoff), ...backoffOverrides(validBackoff('backoff', req.backoff)) };
-    const { job, created } = await enqueueJob(
-      this.d.db,
-      {
+    const settings = jobSettings(req, parseManifest(plugin), { maxAttempts: this.d.cfg.defaultMaxAttempts, timeouts: this.d.cfg.timeouts });
+    const { job, created } = await this.d.lifecycle.submitted({
+      job: {
         id: crypto.randomUUID(),
         pluginName,
         pluginVersion: plugin.version,
         envHash: plugin.env_hash,
         inputPath,
-        maxAttempts: maxAttempts || manifest.maxAttempts || this.d.cfg.defaultMaxAttempts,
-        timeouts,
         idempotencyKey: req.idempotencyKey || undefined,
-        backoff,
+        ...settings,
       },
-      this.d.clock.now(),
-    );
-    if (created) {
-      this.d.events.publish({ kind: 'state', jobId: job.id });
-      this.d.scheduler.kick();
-    }
+    });
     return { job: await this.jobPb(job), created };
   }
 
@@ -185,20 +118,9 @@ export class ClientApi {
   async cancelJob(req: CancelJobRequest): Promise<CancelJobResponse> {
     if (!req.jobId) throw invalidArgument('job_id is required');
     if (req.reason.length > 1000) throw invalidArgument('reason is longer than 1000 characters');
-    const res = await requestCancel(this.d.db, req.jobId, req.reason, this.d.clock.now());
-    switch (res.kind) {
-      case 'not_found':
-        throw notFound(`job ${req.jobId} does not exist`);
-      case 'final':
-        throw failedPrecondition(`job ${req.jobId} is already ${res.job.state}; only queued or running jobs can be cancelled`);
-      case 'cancelled':
-        this.d.events.publish({ kind: 'state', jobId: res.job.id });
-        break;
-      case 'requested':
-        this.d.scheduler.cancelOnWorker(res.job, req.reason || 'cancelled by request');
-        this.d.events.publish({ kind: 'state', jobId: res.job.id });
-        break;
-    }
+    const res = await this.d.lifecycle.cancelled({ jobId: req.jobId, reason: req.reason });
+    if (res.kind === 'not_found') throw notFound(`job ${req.jobId} does not exist`);
+    if (res.kind === 'final') throw failedPrecondition(`job ${req.jobId} is already ${res.job.state}; only queued or running jobs can be cancelled`);
     return { job: await this.jobPb(res.job) };
   }
 

@@ -16,23 +16,12 @@ import type { Logger } from '../../common/logger';
 import { failedPrecondition, invalidArgument, RpcError } from '../../common/rpc-error';
 import { failCall, messagesOf } from '../../common/rpc-adapters';
 import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdict } from '../../gen/casparian/v1/dispatch';
-import {
-  appendLogs,
-  completeAttempt,
-  confirmCancelled,
-  failAttempt,
-  getJob,
-  getOutputs,
-  startAttempt,
-  type AttemptMetrics,
-  type AttemptRef,
-  type JobRow,
-} from '../queue';
+import { getJob, getOutputs, type AttemptMetrics, type AttemptRef, type JobRow } from '../queue';
 import type { StagingArea } from '../sinks/output-store';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 
-export type ConcludeDeps = RpcContext;
+export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger'>;
 
 type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
 
@@ -107,15 +96,12 @@ class ConcludeSession {
         await this.staging!.append(m.chunk.outputName, m.chunk.data);
         return false;
       case 'log': {
-        const time = this.d.clock.now();
         const level = ['debug', 'info', 'warn', 'error'].includes(m.log.level) ? m.log.level : 'info';
-        const source = m.log.source || 'plugin';
-        await appendLogs(this.d.db, [{ jobId: ref.jobId, attempt: ref.attempt, level, source, message: m.log.message, time }]);
-        this.d.events.publish({ kind: 'log', jobId: ref.jobId, attempt: ref.attempt, level, source, message: m.log.message, time });
+        await this.d.lifecycle.attemptLogged({ ref, level, source: m.log.source || 'plugin', message: m.log.message });
         return false;
       }
       case 'progress':
-        this.d.events.publish({ kind: 'progress', jobId: ref.jobId, rows: m.progress.rows, fraction: m.progress.fraction, message: m.progress.message });
+        this.d.lifecycle.attemptProgressed({ ref, rows: m.progress.rows, fraction: m.progress.fraction, message: m.progress.message });
         return false;
       case 'verdict':
         await this.applyVerdict(m.verdict);
@@ -126,12 +112,11 @@ class ConcludeSession {
   private async start(jobId: string, attempt: number, leaseToken: string): Promise<void> {
     if (!jobId || !attempt || !leaseToken) throw invalidArgument('header needs job_id, attempt and lease_token');
     const ref = { jobId, attempt, leaseToken };
-    const job = await startAttempt(this.d.db, ref, this.d.cfg.leaseMs, this.d.clock.now());
+    const job = await this.d.lifecycle.attemptStarted({ ref });
     if (!job) throw failedPrecondition(`attempt ${attempt} of job ${jobId} does not hold the lease (reassigned, cancelled or finished)`);
     this.ref = ref;
     this.logger = this.d.logger.scope({ jobId, attempt });
     this.staging = this.d.store.stage(jobId, attempt);
-    this.d.events.publish({ kind: 'state', jobId });
     this.call.write({ msg: { $case: 'headerAck', headerAck: { state: stateToPb(job.state) } } });
   }
 
@@ -146,7 +131,7 @@ class ConcludeSession {
       const error = jobErrorFromPb(v.error) ?? JobErrors.guestProtocol('the worker reported a failure without an error');
       const current = await getJob(this.d.db, ref.jobId);
       if (v.status === VerdictStatus.VERDICT_STATUS_CANCELLED && current?.cancel_requested) {
-        row = await confirmCancelled(this.d.db, ref, this.d.clock.now());
+        row = await this.d.lifecycle.attemptCancelled({ ref });
       } else {
         row = await this.settleFailure(error, metrics);
       }
@@ -170,36 +155,23 @@ class ConcludeSession {
     const { dir, outputs } = await this.staging!.publish();
     let row: JobRow | undefined;
     try {
-      row = await completeAttempt(
-        this.d.db,
+      row = await this.d.lifecycle.attemptSucceeded({
         ref,
-        outputs.map((o) => ({ name: o.name, rows: o.rows, sizeBytes: o.sizeBytes, parquetPath: o.parquetPath, columns: o.schema })),
+        outputs: outputs.map((o) => ({ name: o.name, rows: o.rows, sizeBytes: o.sizeBytes, parquetPath: o.parquetPath, columns: o.schema })),
         metrics,
-        this.d.clock.now(),
-      );
+      });
     } finally {
       if (!row) await this.d.store.unpublish(dir);
     }
     if (!row) return undefined;
     this.logger.info('attempt committed', { outputs: outputs.map((o) => `${o.name}:${o.rows}`).join(','), rows: metrics.rows });
-    this.settled(ref.jobId);
     return row;
   }
 
   private async settleFailure(error: JobError, metrics: AttemptMetrics | undefined): Promise<JobRow | undefined> {
-    const ref = this.ref!;
-    // The plugin version's circuit breaker counts the failure in the same transaction.
-    const row = await failAttempt(this.d.db, ref, error, metrics, this.d.cfg.backoff, this.d.clock.now(), undefined, this.d.cfg.breakerThreshold);
-    if (row) {
-      this.logger.info('attempt failed', { code: error.code, errorClass: error.errorClass, state: row.state });
-      this.settled(ref.jobId);
-    }
+    const row = await this.d.lifecycle.attemptFailed({ ref: this.ref!, error, metrics });
+    if (row) this.logger.info('attempt failed', { code: error.code, errorClass: error.errorClass, state: row.state });
     return row;
-  }
-
-  private settled(jobId: string): void {
-    this.d.scheduler.release(jobId);
-    this.d.events.publish({ kind: 'state', jobId });
   }
 
   private async broken(why: string): Promise<void> {

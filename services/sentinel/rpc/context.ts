@@ -1,18 +1,26 @@
-/** What the Sentinel's RPC handlers share; built once by Sentinel and passed to each handler. */
+/** What the Sentinel's RPC handlers share; built once by Sentinel and passed to each handler (types only). */
 import type { SentinelConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
 import type { JobEvents } from '../job-events';
+import type { JobLifecycle } from '../lifecycle/job-lifecycle';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
 
 export interface RpcContext {
+  /** For reads; every state change goes through `lifecycle`. */
   db: Db;
   cfg: Readonly<SentinelConfig>;
   clock: Clock;
   events: JobEvents;
+  lifecycle: JobLifecycle;
   scheduler: Scheduler;
   store: OutputStore;
   logger: Logger;
+}
+
+export interface ClientApiDeps extends RpcContext {
+  /** False while the Sentinel drains: submissions get UNAVAILABLE. */
+  accepting(): boolean;
 }

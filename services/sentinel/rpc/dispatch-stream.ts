@@ -11,18 +11,16 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { invalidArgument } from '../../common/rpc-error';
 import { failCall, messagesOf } from '../../common/rpc-adapters';
+import { VERSION } from '../../common/version';
 import type { AttemptRef as PbAttemptRef, DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
 import type { EnvInfo } from '../../gen/casparian/v1/types';
-import { extendLeases, failAttempt, listLeasedByWorker, type AttemptRef } from '../queue';
-import { JobErrors } from '../../common/job-error';
+import type { AttemptRef } from '../queue';
 import type { WorkerEnv, WorkerSession } from '../scheduler/worker-session';
 import type { RpcContext } from './context';
 import { timeoutsToPb } from './mappers';
-import { requireName } from './validate';
+import { requireName } from '../../common/validate';
 
-export const SENTINEL_VERSION = '0.1.0';
-
-export type DispatchDeps = Omit<RpcContext, 'store'>;
+export type DispatchDeps = Pick<RpcContext, 'cfg' | 'clock' | 'lifecycle' | 'scheduler' | 'logger'>;
 
 type Call = ServerDuplexStream<DispatchRequest, DispatchResponse>;
 
@@ -42,7 +40,8 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
         if (!session) {
           if (m.$case !== 'hello') throw invalidArgument('the first Dispatch message must be Hello');
           const active = m.hello.active.map(refFromPb);
-          await reconcile(d, m.hello.workerId, active);
+          requireName('hello.worker_id', m.hello.workerId);
+          await d.lifecycle.attemptsLost({ workerId: m.hello.workerId, stillRunning: active });
           session = register(d, call, m.hello);
           if (active.length) await heartbeat(d, session, active);
           continue;
@@ -80,7 +79,6 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
 }
 
 function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchRequest['msg'] & { $case: 'hello' }>['hello']): WorkerSession {
-  requireName('hello.worker_id', hello.workerId);
   if (!hello.slots || hello.slots > 1024) throw invalidArgument('hello.slots must be between 1 and 1024');
   const now = d.clock.now();
   const session: WorkerSession = {
@@ -94,6 +92,7 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
     connectedAt: now,
     lastHeartbeatAt: now,
     draining: false,
+    suspect: false,
     inFlight: new Set(hello.active.map((a) => a.jobId)),
     sendDispatch(o) {
       if (call.cancelled || call.writableEnded) return false;
@@ -128,37 +127,20 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
       if (!call.cancelled && !call.writableEnded) call.end();
     },
   };
-  call.write({ msg: { $case: 'welcome', welcome: { heartbeatIntervalMs: d.cfg.heartbeatIntervalMs, leaseMs: d.cfg.leaseMs, version: SENTINEL_VERSION } } });
+  call.write({ msg: { $case: 'welcome', welcome: { heartbeatIntervalMs: d.cfg.heartbeatIntervalMs, leaseMs: d.cfg.leaseMs, version: VERSION } } });
   d.logger.info('worker connected', { workerId: session.workerId, slots: session.slots, envMode: session.envMode, envs: session.envs.size });
   d.scheduler.addWorker(session);
   return session;
 }
 
-/**
- * A (re)connecting worker says which attempts it still runs. Attempts the
- * database leases to that worker but the worker does not report (lost with a
- * Sentinel restart or a broken stream) go back to the queue now instead of
- * waiting for their lease to expire.
- */
-async function reconcile(d: DispatchDeps, workerId: string, active: AttemptRef[]): Promise<void> {
-  const reported = new Set(active.map((r) => `${r.jobId}/${r.attempt}/${r.leaseToken}`));
-  for (const row of await listLeasedByWorker(d.db, workerId)) {
-    const ref = { jobId: row.id, attempt: row.attempt, leaseToken: row.lease_token! };
-    if (reported.has(`${ref.jobId}/${ref.attempt}/${ref.leaseToken}`)) continue;
-    const error = JobErrors.workerLost(`worker ${workerId} reconnected without attempt ${row.attempt}; it was lost`);
-    const settled = await failAttempt(d.db, ref, error, undefined, d.cfg.backoff, d.clock.now());
-    if (settled) {
-      d.logger.warn('attempt reconciled as lost', { jobId: row.id, attempt: row.attempt, workerId, state: settled.state });
-      d.scheduler.release(row.id);
-      d.events.publish({ kind: 'state', jobId: row.id });
-    }
-  }
-}
-
 async function heartbeat(d: DispatchDeps, session: WorkerSession, refs: AttemptRef[]): Promise<void> {
-  const now = d.clock.now();
-  session.lastHeartbeatAt = now;
-  const held = await extendLeases(d.db, refs, d.cfg.leaseMs, now);
+  session.lastHeartbeatAt = d.clock.now();
+  if (session.suspect) {
+    session.suspect = false;
+    d.logger.info('suspect worker heartbeats again', { workerId: session.workerId });
+    d.scheduler.kick();
+  }
+  const held = await d.lifecycle.leasesRenewed({ refs });
   const heldKeys = new Set(held.map((r) => `${r.jobId}/${r.attempt}/${r.leaseToken}`));
   for (const r of refs) {
     if (!heldKeys.has(`${r.jobId}/${r.attempt}/${r.leaseToken}`)) {

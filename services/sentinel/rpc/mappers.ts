@@ -5,8 +5,8 @@
 import { JobState, type Job, type Plugin, type OutputInfo, type Timeouts } from '../../gen/casparian/v1/types';
 import { jobErrorToPb } from '../../common/job-error-pb';
 import type { JobStateName } from '../db/schema';
-import type { PluginManifestData, PluginRow } from '../plugins/registry';
-import { parseManifest } from '../plugins/registry';
+import { parseManifest, type PluginManifestData } from '../plugins/manifest';
+import type { PluginRow } from '../plugins/registry';
 import { parseError, parseMetrics, type JobRow, type JobTimeouts, type OutputRow } from '../queue';
 
 const STATE_TO_PB: Record<JobStateName, JobState> = {

@@ -13,16 +13,15 @@ import type {
   RetryJobResponse,
 } from '../../gen/casparian/v1/sentinel';
 import type { Job } from '../../gen/casparian/v1/types';
-import { pausePlugin, resumePlugin } from '../plugins/breaker';
-import { retryJob, type JobRow } from '../queue';
-import type { ClientApiDeps } from './client-api';
+import { optionalVersion, requireName } from '../../common/validate';
+import type { JobRow } from '../queue';
+import type { ClientApiDeps } from './context';
 import { pluginToPb } from './mappers';
-import { optionalVersion, requireName } from './validate';
 
 export async function retryJobRpc(d: ClientApiDeps, req: RetryJobRequest, jobPb: (j: JobRow) => Promise<Job>): Promise<RetryJobResponse> {
   if (!d.accepting()) throw unavailable('the Sentinel is shutting down and accepts no new work');
   if (!req.jobId) throw invalidArgument('job_id is required');
-  const res = await retryJob(d.db, req.jobId, { resetAttempts: req.resetAttempts }, d.clock.now());
+  const res = await d.lifecycle.retried({ jobId: req.jobId, resetAttempts: req.resetAttempts });
   switch (res.kind) {
     case 'not_found':
       throw notFound(`job ${req.jobId} does not exist`);
@@ -32,9 +31,6 @@ export async function retryJobRpc(d: ClientApiDeps, req: RetryJobRequest, jobPb:
           (res.job.state === 'succeeded' ? ' (submit it again to rerun a succeeded job)' : ''),
       );
     case 'retried':
-      d.logger.info('job replayed', { jobId: res.job.id, attempt: res.job.attempt, maxAttempts: res.job.max_attempts, resetAttempts: req.resetAttempts });
-      d.events.publish({ kind: 'state', jobId: res.job.id });
-      d.scheduler.kick();
       return { job: await jobPb(res.job) };
   }
 }
@@ -49,18 +45,14 @@ function versionRef(req: { name: string; version: string }): { name: string; ver
 export async function pausePluginRpc(d: ClientApiDeps, req: PausePluginRequest): Promise<PausePluginResponse> {
   const ref = versionRef(req);
   if (req.reason.length > 1000) throw invalidArgument('reason is longer than 1000 characters');
-  const row = await pausePlugin(d.db, { ...ref, reason: req.reason }, d.clock.now());
+  const row = await d.lifecycle.pluginPaused({ ...ref, reason: req.reason });
   if (!row) throw notFound(`plugin ${ref.name} version ${ref.version} is not published`);
-  await d.scheduler.refreshPaused();
   return { plugin: pluginToPb(row) };
 }
 
 export async function resumePluginRpc(d: ClientApiDeps, req: ResumePluginRequest): Promise<ResumePluginResponse> {
   const ref = versionRef(req);
-  const row = await resumePlugin(d.db, ref, d.clock.now());
+  const row = await d.lifecycle.pluginResumed(ref);
   if (!row) throw notFound(`plugin ${ref.name} version ${ref.version} is not published`);
-  await d.scheduler.refreshPaused();
-  d.scheduler.kick();
-  d.logger.info('plugin version resumed by request', { plugin: ref.name, version: ref.version });
   return { plugin: pluginToPb(row) };
 }

@@ -3,13 +3,14 @@ import type { Logger } from '../../common/logger';
 import { serverStream, unary } from '../../common/rpc-adapters';
 import { SentinelService, type SentinelServer } from '../../gen/casparian/v1/sentinel';
 import type { ClientApi } from './client-api';
-import { concludeHandler, type ConcludeDeps } from './conclude-stream';
-import { dispatchHandler, type DispatchDeps } from './dispatch-stream';
+import { concludeHandler } from './conclude-stream';
+import type { RpcContext } from './context';
+import { dispatchHandler } from './dispatch-stream';
 
 export { SentinelService };
 
 /** `closing()` turns true when the Sentinel drains: open WatchJob streams then end cleanly. */
-export function sentinelImplementation(api: ClientApi, deps: ConcludeDeps & DispatchDeps, logger: Logger, closing: () => boolean): SentinelServer {
+export function sentinelImplementation(api: ClientApi, deps: RpcContext, logger: Logger, closing: () => boolean): SentinelServer {
   return {
     publishPlugin: unary(logger, 'PublishPlugin', (req) => api.publishPlugin(req)),
     listPlugins: unary(logger, 'ListPlugins', (req) => api.listPlugins(req)),

@@ -1,22 +1,25 @@
 import { freeSlots, hasReadyEnv, type WorkerSession } from './worker-session';
 
 /** Why a job cannot be dispatched right now. */
-export type WaitReason = 'no_worker' | 'no_env' | 'draining' | 'busy';
+export type WaitReason = 'no_worker' | 'no_env' | 'draining' | 'unresponsive' | 'busy';
 
 export type Choice = { worker: WorkerSession } | { waiting: WaitReason };
 
 /**
  * Pick a worker for a job needing `envHash`, in order:
- *  1. a free slot on a worker that already has the env (most free slots first);
+ *  1. a free slot on a worker that already has the env;
  *  2. else a free slot on a worker that may provision it;
- *  3. never a strict-mode worker that lacks it.
+ *  3. never a strict-mode worker that lacks it, nor a draining or suspect one.
+ * Within each group a worker other than `avoid` (the one the job's previous
+ * attempt ran on) comes first, then the one with the most free slots.
  * When none fits, say why the job waits.
  */
-export function chooseWorker(workers: Iterable<WorkerSession>, envHash: string): Choice {
+export function chooseWorker(workers: Iterable<WorkerSession>, envHash: string, avoid?: string): Choice {
   const all = [...workers];
   const canRun = (w: WorkerSession): boolean => hasReadyEnv(w, envHash) || (w.mayProvision && w.envs.get(envHash)?.status !== 'broken');
   const withFree = all.filter((w) => freeSlots(w) > 0);
-  const byFree = (a: WorkerSession, b: WorkerSession): number => freeSlots(b) - freeSlots(a);
+  const byFree = (a: WorkerSession, b: WorkerSession): number =>
+    Number(a.workerId === avoid) - Number(b.workerId === avoid) || freeSlots(b) - freeSlots(a);
   const holders = withFree.filter((w) => hasReadyEnv(w, envHash)).sort(byFree);
   if (holders.length) return { worker: holders[0] };
   const provisioners = withFree.filter(canRun).sort(byFree);
@@ -26,6 +29,7 @@ export function chooseWorker(workers: Iterable<WorkerSession>, envHash: string):
   const capable = all.filter(canRun);
   if (capable.length === 0) return { waiting: 'no_env' };
   if (capable.every((w) => w.draining)) return { waiting: 'draining' };
+  if (capable.every((w) => w.draining || w.suspect)) return { waiting: 'unresponsive' };
   return { waiting: 'busy' };
 }
 
@@ -38,6 +42,8 @@ export function describeWait(reason: WaitReason, envHash: string): string {
       return `no worker has env ${envHash.slice(0, 12)} and none may provision it`;
     case 'draining':
       return 'every capable worker is draining';
+    case 'unresponsive':
+      return 'every capable worker is draining or unresponsive (a lease expired without a heartbeat)';
     case 'busy':
       return 'all capable workers are busy';
   }

@@ -1,26 +1,41 @@
 /**
  * The scheduler fills free worker slots with runnable jobs and reclaims
  * expired leases. It runs on a timer and whenever something changes (a
- * submit, a worker joining, a job settling); ticks never overlap.
+ * submit, a worker joining, a job settling); ticks never overlap. Every state
+ * change it makes goes through the job lifecycle.
  *
  * Jobs of a paused plugin version (circuit breaker) are not dispatched: they
  * stay queued and their waiting reason names the pause. The set of paused
  * versions is re-read at every tick (and on refreshPaused()).
+ *
+ * A worker whose lease expired without a heartbeat is suspect (frozen, or cut
+ * off): it gets no new dispatch until it heartbeats again. A retry prefers a
+ * worker other than the one that ran the previous attempt.
  */
 import * as crypto from 'node:crypto';
-import type { SentinelConfig } from '../../common/config';
+import { JobErrors } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
-import type { JobEvents } from '../job-events';
+import type { JobLifecycle } from '../lifecycle/job-lifecycle';
+import type { SlotControl } from '../lifecycle/types';
 import { listPausedPlugins, pausedWaitingReason } from '../plugins/breaker';
-import { findPlugin, parseManifest, type PluginRow } from '../plugins/registry';
-import { claimJob, failQueued, listRunnable, parseTimeouts, reclaimExpired, type AttemptRef, type JobRow } from '../queue';
-import { JobErrors } from '../../common/job-error';
+import { parseManifest } from '../plugins/manifest';
+import { findPlugin, type PluginRow } from '../plugins/registry';
+import { listRunnable, parseTimeouts, type JobRow } from '../queue';
 import { chooseWorker, describeWait, type WaitReason } from './choose-worker';
 import { freeSlots, type WorkerSession } from './worker-session';
 
-export class Scheduler {
+export interface SchedulerDeps {
+  db: Db;
+  clock: Clock;
+  lifecycle: JobLifecycle;
+  /** How often expired leases are reclaimed and delayed retries become runnable. */
+  tickMs: number;
+  logger: Logger;
+}
+
+export class Scheduler implements SlotControl {
   readonly workers = new Map<string, WorkerSession>();
   private readonly waiting = new Map<string, string>();
   private readonly plugins = new Map<string, PluginRow>();
@@ -31,16 +46,10 @@ export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(
-    private readonly db: Db,
-    private readonly cfg: Readonly<SentinelConfig>,
-    private readonly clock: Clock,
-    private readonly events: JobEvents,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly d: SchedulerDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => this.kick(), this.cfg.tickMs);
+    this.timer = setInterval(() => this.kick(), this.d.tickMs);
     this.timer.unref();
     this.kick();
   }
@@ -74,14 +83,14 @@ export class Scheduler {
   /** Re-read which plugin versions are paused (after a pause, resume or breaker trip). */
   async refreshPaused(): Promise<void> {
     const next = new Map<string, string>();
-    for (const p of await listPausedPlugins(this.db)) {
+    for (const p of await listPausedPlugins(this.d.db)) {
       const key = `${p.name}@${p.version}`;
       if (!this.paused.has(key)) {
-        this.logger.warn('plugin version paused; its jobs stay queued', { plugin: p.name, version: p.version, reason: p.paused_reason, consecutiveFailures: p.consecutive_failures });
+        this.d.logger.warn('plugin version paused; its jobs stay queued', { plugin: p.name, version: p.version, reason: p.paused_reason, consecutiveFailures: p.consecutive_failures });
       }
       next.set(key, pausedWaitingReason(p));
     }
-    for (const key of this.paused.keys()) if (!next.has(key)) this.logger.info('plugin version resumed', { plugin: key });
+    for (const key of this.paused.keys()) if (!next.has(key)) this.d.logger.info('plugin version resumed', { plugin: key });
     this.paused = next;
   }
 
@@ -106,7 +115,7 @@ export class Scheduler {
       return;
     }
     this.running = this.tick()
-      .catch((err) => this.logger.error('scheduler tick failed', { error: String(err?.stack ?? err) }))
+      .catch((err) => this.d.logger.error('scheduler tick failed', { error: String(err?.stack ?? err) }))
       .finally(() => {
         this.running = undefined;
         if (this.again) {
@@ -118,17 +127,14 @@ export class Scheduler {
 
   private async tick(): Promise<void> {
     await this.refreshPaused();
-    const now = this.clock.now();
-    for (const job of await reclaimExpired(this.db, now, this.cfg.backoff)) {
-      this.logger.warn('lease expired; attempt reclaimed', { jobId: job.id, attempt: job.attempt, state: job.state });
-      this.release(job.id);
-      this.events.publish({ kind: 'state', jobId: job.id });
-    }
+    for (const job of await this.d.lifecycle.leaseExpired()) this.suspect(job.worker_id);
+    const now = this.d.clock.now();
     const free = [...this.workers.values()].reduce((n, w) => n + freeSlots(w), 0);
-    const runnable = await listRunnable(this.db, now, Math.max(100, free * 4));
+    const runnable = await listRunnable(this.d.db, now, Math.max(100, free * 4));
     const stillWaiting = new Set<string>();
     for (const job of runnable) {
-      const choice = chooseWorker(this.workers.values(), job.env_hash);
+      // A retry prefers another worker than the one its last attempt ran on.
+      const choice = chooseWorker(this.workers.values(), job.env_hash, job.attempt > 0 ? (job.worker_id ?? undefined) : undefined);
       if ('waiting' in choice) {
         if (await this.expireIfOverdue(job, choice.waiting, now)) continue;
         stillWaiting.add(job.id);
@@ -138,6 +144,14 @@ export class Scheduler {
       await this.dispatch(job, choice.worker);
     }
     for (const id of this.waiting.keys()) if (!stillWaiting.has(id)) this.waiting.delete(id);
+  }
+
+  /** A lease of this worker expired without a heartbeat: no new work for it until it heartbeats again. */
+  private suspect(workerId: string | null): void {
+    const w = workerId ? this.workers.get(workerId) : undefined;
+    if (!w || w.suspect) return;
+    w.suspect = true;
+    this.d.logger.warn('worker suspect: a lease expired without a heartbeat; no dispatch until it heartbeats', { workerId: w.workerId });
   }
 
   /**
@@ -153,11 +167,10 @@ export class Scheduler {
       reason === 'no_env'
         ? JobErrors.envUnavailable(`schedule-to-start timeout (${limit} ms): ${why}`)
         : JobErrors.timeout('schedule_to_start', limit, why);
-    const failed = await failQueued(this.db, job.id, error, now);
+    const failed = await this.d.lifecycle.expiredBeforeStart({ jobId: job.id, error });
     if (!failed) return false;
     this.waiting.delete(job.id);
-    this.logger.warn('job failed before it started', { jobId: job.id, code: error.code });
-    this.events.publish({ kind: 'state', jobId: job.id });
+    this.d.logger.warn('job failed before it started', { jobId: job.id, code: error.code });
     return true;
   }
 
@@ -165,7 +178,7 @@ export class Scheduler {
     const key = `${name}@${version}`;
     let p = this.plugins.get(key);
     if (!p) {
-      p = await findPlugin(this.db, name, version);
+      p = await findPlugin(this.d.db, name, version);
       if (p) this.plugins.set(key, p);
     }
     return p;
@@ -174,17 +187,16 @@ export class Scheduler {
   private async dispatch(job: JobRow, worker: WorkerSession): Promise<void> {
     const plugin = await this.plugin(job.plugin_name, job.plugin_version);
     if (!plugin) {
-      this.logger.error('queued job names a plugin version that does not exist', { jobId: job.id });
+      this.d.logger.error('queued job names a plugin version that does not exist', { jobId: job.id });
       return;
     }
     const leaseToken = crypto.randomUUID();
-    const claimed = await claimJob(this.db, { jobId: job.id, workerId: worker.workerId, leaseToken, leaseMs: this.cfg.leaseMs }, this.clock.now());
+    const claimed = await this.d.lifecycle.dispatched({ jobId: job.id, workerId: worker.workerId, leaseToken });
     if (!claimed) return;
-    const ref: AttemptRef = { jobId: claimed.id, attempt: claimed.attempt, leaseToken };
     worker.inFlight.add(claimed.id);
     const manifest = parseManifest(plugin);
     const sent = worker.sendDispatch({
-      ref,
+      ref: { jobId: claimed.id, attempt: claimed.attempt, leaseToken },
       pluginName: plugin.name,
       pluginVersion: plugin.version,
       source: plugin.source,
@@ -196,8 +208,7 @@ export class Scheduler {
       envAllow: manifest.envAllow,
       limits: manifest.limits,
     });
-    this.logger.debug('dispatched', { jobId: claimed.id, attempt: claimed.attempt, workerId: worker.workerId, sent });
     // If the send failed the stream is gone; the lease expires and the job is reclaimed.
-    this.events.publish({ kind: 'state', jobId: claimed.id });
+    this.d.logger.debug('dispatched', { jobId: claimed.id, attempt: claimed.attempt, workerId: worker.workerId, sent });
   }
 }

@@ -40,6 +40,11 @@ export interface WorkerSession {
   connectedAt: number;
   lastHeartbeatAt: number;
   draining: boolean;
+  /**
+   * A lease of this worker expired without a heartbeat (it is frozen or cut
+   * off): it gets no new dispatch until its next heartbeat clears this.
+   */
+  suspect: boolean;
   /** Job ids dispatched to this worker and not yet settled. */
   inFlight: Set<string>;
   sendDispatch(order: DispatchOrder): boolean;
@@ -52,6 +57,7 @@ export function hasReadyEnv(w: WorkerSession, envHash: string): boolean {
   return w.envs.get(envHash)?.status === 'ready';
 }
 
+/** Slots that may take a new dispatch: none while draining or suspect. */
 export function freeSlots(w: WorkerSession): number {
-  return w.draining ? 0 : Math.max(0, w.slots - w.inFlight.size);
+  return w.draining || w.suspect ? 0 : Math.max(0, w.slots - w.inFlight.size);
 }

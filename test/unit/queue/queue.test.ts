@@ -80,7 +80,7 @@ describe('unit: queue', () => {
   it('a transient failure requeues with backoff; attempts run out into dead_letter', async () => {
     await newJob('j1', { maxAttempts: 2 });
     let ref = await claim('j1', 'L1');
-    const r1 = await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, () => 0.5);
+    const r1 = await failAttempt(db, { ref, error: transient, policy: DEFAULT_BACKOFF, now, rand: () => 0.5 });
     assert.equal(r1?.state, 'queued');
     assert.equal(r1?.run_at, now + 1000, 'first retry after 1 s');
     assert.equal((await listRunnable(db, now, 10)).length, 0, 'not runnable before run_at');
@@ -88,8 +88,8 @@ describe('unit: queue', () => {
     assert.equal((await listRunnable(db, now, 10)).length, 1);
     ref = await claim('j1', 'L2');
     assert.equal(ref.attempt, 2);
-    assert.equal(await failAttempt(db, { ...ref, leaseToken: 'L1' }, transient, undefined, DEFAULT_BACKOFF, now), undefined, 'the old lease cannot settle');
-    const r2 = await failAttempt(db, ref, { ...transient, traceback: 'Traceback (most recent call last):\n  boom' }, undefined, DEFAULT_BACKOFF, now);
+    assert.equal(await failAttempt(db, { ref: { ...ref, leaseToken: 'L1' }, error: transient, policy: DEFAULT_BACKOFF, now }), undefined, 'the old lease cannot settle');
+    const r2 = await failAttempt(db, { ref, error: { ...transient, traceback: 'Traceback (most recent call last):\n  boom' }, policy: DEFAULT_BACKOFF, now });
     assert.equal(r2?.state, 'dead_letter');
     assert.equal(r2?.finished_at, now);
     assert.equal(JSON.parse(r2!.error_json!).message, 'flaky');
@@ -100,16 +100,16 @@ describe('unit: queue', () => {
   it("a job's own backoff overrides the Sentinel's policy", async () => {
     await newJob('j1', { maxAttempts: 3, backoff: { initialMs: 7000, maxMs: 9000 } });
     let ref = await claim('j1', 'L1');
-    assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, () => 0.5))?.run_at, now + 7000);
+    assert.equal((await failAttempt(db, { ref, error: transient, policy: DEFAULT_BACKOFF, now, rand: () => 0.5 }))?.run_at, now + 7000);
     now += 7000;
     ref = await claim('j1', 'L2');
-    assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, () => 0.5))?.run_at, now + 9000, '14 s capped at 9 s');
+    assert.equal((await failAttempt(db, { ref, error: transient, policy: DEFAULT_BACKOFF, now, rand: () => 0.5 }))?.run_at, now + 9000, '14 s capped at 9 s');
   });
 
   it('a permanent failure is not retried', async () => {
     await newJob();
     const ref = await claim();
-    assert.equal((await failAttempt(db, ref, permanent, undefined, DEFAULT_BACKOFF, now))?.state, 'failed');
+    assert.equal((await failAttempt(db, { ref, error: permanent, policy: DEFAULT_BACKOFF, now }))?.state, 'failed');
   });
 
   it('heartbeats extend leases; expired leases are reclaimed as worker_lost and retried', async () => {
@@ -143,7 +143,7 @@ describe('unit: queue', () => {
     await newJob();
     const ref = await claim();
     await requestCancel(db, 'j1', 'stop', now);
-    assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now))?.state, 'cancelled');
+    assert.equal((await failAttempt(db, { ref, error: transient, policy: DEFAULT_BACKOFF, now }))?.state, 'cancelled');
   });
 });
 

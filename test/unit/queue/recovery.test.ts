@@ -58,7 +58,7 @@ describe('unit: dead letter, retry and circuit breaker', () => {
   }
   /** Claim and fail one attempt; returns the job's state afterwards. */
   async function failOnce(id: string, e: JobError, threshold = 0): Promise<string> {
-    const row = await failAttempt(db, await claim(id), e, undefined, DEFAULT_BACKOFF, now, noJitter, threshold);
+    const row = await failAttempt(db, { ref: await claim(id), error: e, policy: DEFAULT_BACKOFF, now, rand: noJitter, breakerThreshold: threshold });
     assert.ok(row, 'settled');
     return row.state;
   }
@@ -110,7 +110,7 @@ describe('unit: dead letter, retry and circuit breaker', () => {
       assert.deepEqual((await listRunnable(db, now, 10)).map((j) => j.id), [id]);
       const ref = await claim(id);
       assert.equal(ref.attempt, 3);
-      assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, noJitter))?.state, 'dead_letter', 'only one more attempt');
+      assert.equal((await failAttempt(db, { ref, error: transient, policy: DEFAULT_BACKOFF, now, rand: noJitter }))?.state, 'dead_letter', 'only one more attempt');
     });
 
     it('reset_attempts grants the submitted budget again', async () => {
@@ -219,7 +219,7 @@ describe('unit: dead letter, retry and circuit breaker', () => {
       const id = await newJob();
       const ref = await claim(id);
       await requestCancel(db, id, 'stop', now);
-      assert.equal((await failAttempt(db, ref, transient, undefined, DEFAULT_BACKOFF, now, noJitter, 1))?.state, 'cancelled');
+      assert.equal((await failAttempt(db, { ref, error: transient, policy: DEFAULT_BACKOFF, now, rand: noJitter, breakerThreshold: 1 }))?.state, 'cancelled');
       assert.equal((await version()).consecutive_failures, 0);
       assert.equal((await version()).paused, 0);
 
@@ -243,7 +243,7 @@ describe('unit: dead letter, retry and circuit breaker', () => {
       assert.equal((await version()).paused, 0);
       const id = await newJob();
       const ref = await claim(id);
-      assert.equal(await failAttempt(db, { ...ref, leaseToken: 'stale' }, permanent, undefined, DEFAULT_BACKOFF, now, noJitter, 5), undefined);
+      assert.equal(await failAttempt(db, { ref: { ...ref, leaseToken: 'stale' }, error: permanent, policy: DEFAULT_BACKOFF, now, rand: noJitter, breakerThreshold: 5 }), undefined);
       assert.equal((await version()).consecutive_failures, 4);
     });
 

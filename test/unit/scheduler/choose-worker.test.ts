@@ -15,6 +15,7 @@ function worker(id: string, o: Partial<WorkerSession> & { has?: string[]; busy?:
     connectedAt: 0,
     lastHeartbeatAt: 0,
     draining: false,
+    suspect: false,
     inFlight,
     sendDispatch: () => true,
     sendCancel: () => true,

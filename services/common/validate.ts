@@ -1,6 +1,10 @@
-/** Request validation shared by the Sentinel's handlers. Failures are INVALID_ARGUMENT with the field named. */
+/**
+ * Field checks shared by request handlers and domain modules (plugin
+ * manifests). Failures are INVALID_ARGUMENT (or RESOURCE_EXHAUSTED for sizes)
+ * naming the field.
+ */
 import * as path from 'node:path';
-import { invalidArgument, resourceExhausted } from '../../common/rpc-error';
+import { invalidArgument, resourceExhausted } from './rpc-error';
 
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const VERSION_RE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
