@@ -17,6 +17,19 @@ export interface TimeoutDefaults {
   scheduleToStartMs: number;
 }
 
+/**
+ * Server-side keepalive: the server pings each client connection every
+ * `timeMs` and drops it when a ping gets no answer within `timeoutMs`, so a
+ * peer that is frozen or cut off (no FIN, no RST) loses its streams instead of
+ * holding them open.
+ */
+export interface Keepalive {
+  timeMs: number;
+  timeoutMs: number;
+}
+
+export const DEFAULT_KEEPALIVE: Readonly<Keepalive> = Object.freeze({ timeMs: 10_000, timeoutMs: 5_000 });
+
 export interface BackoffPolicy {
   initialMs: number;
   multiplier: number;
@@ -46,6 +59,9 @@ export interface SentinelConfig {
    * otherwise). Default: the Sentinel's working directory. "/" allows all.
    */
   inputRoots: string[];
+  /** Server keepalive: a client (worker) that answers no ping within keepaliveTimeoutMs is dropped. */
+  keepaliveMs: number;
+  keepaliveTimeoutMs: number;
 }
 
 export type EnvMode = 'auto' | 'strict';
@@ -129,6 +145,8 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     backoff: { ...DEFAULT_BACKOFF },
     tickMs: 1_000,
     inputRoots: inputRoots(flags, env),
+    keepaliveMs: int(env.CASPARIAN_KEEPALIVE_MS, 'CASPARIAN_KEEPALIVE_MS', DEFAULT_KEEPALIVE.timeMs, 1_000),
+    keepaliveTimeoutMs: int(env.CASPARIAN_KEEPALIVE_TIMEOUT_MS, 'CASPARIAN_KEEPALIVE_TIMEOUT_MS', DEFAULT_KEEPALIVE.timeoutMs, 1_000),
     ...overrides,
   };
   cfg.inputRoots = cfg.inputRoots.map((r) => path.resolve(r));

@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { DEFAULT_KEEPALIVE, type Keepalive } from './config';
 
 /** Message size limit (both directions). Chunks are ≤ 1 MiB; requests with a plugin source may be larger. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -41,10 +42,14 @@ export async function startServer(opts: {
   port: number;
   services: { name: string; definition: grpc.ServiceDefinition; impl: grpc.UntypedServiceImplementation }[];
   credentials?: grpc.ServerCredentials;
+  keepalive?: Keepalive;
 }): Promise<ManagedServer> {
+  const keepalive = opts.keepalive ?? DEFAULT_KEEPALIVE;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.keepalive_time_ms': keepalive.timeMs,
+    'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });

@@ -87,6 +87,7 @@ export class Sentinel {
     this.server = await startServer({
       host: this.cfg.host,
       port: this.cfg.port,
+      keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
     this.scheduler.start();

@@ -44,4 +44,21 @@ describe('unit: chooseWorker (env affinity)', () => {
     assert.match(describeWait('draining', 'E'), /draining/);
     assert.match(describeWait('no_worker', 'E'), /no worker connected/);
   });
+  it('never picks a suspect worker (a lease expired without a heartbeat)', () => {
+    const c = chooseWorker([worker('frozen', { suspect: true, has: ['E'] }), worker('idle')], 'E');
+    assert.equal('worker' in c && c.worker.workerId, 'idle', 'an idle worker that must provision beats a suspect one with the env');
+    assert.deepEqual(chooseWorker([worker('frozen', { suspect: true, has: ['E'] })], 'E'), { waiting: 'unresponsive' });
+    assert.match(describeWait('unresponsive', 'E'), /unresponsive/);
+  });
+  it("prefers another worker than the previous attempt's, within the same env group", () => {
+    const both = [worker('a', { has: ['E'] }), worker('b', { has: ['E'] })];
+    const notA = chooseWorker(both, 'E', 'a');
+    assert.equal('worker' in notA && notA.worker.workerId, 'b');
+    const notB = chooseWorker(both, 'E', 'b');
+    assert.equal('worker' in notB && notB.worker.workerId, 'a');
+    const onlyLast = chooseWorker([worker('a', { has: ['E'] }), worker('b', { busy: 2, has: ['E'] })], 'E', 'a');
+    assert.equal('worker' in onlyLast && onlyLast.worker.workerId, 'a', 'the previous worker is still used when it is the only free one');
+    const affinity = chooseWorker([worker('a', { has: ['E'] }), worker('b')], 'E', 'a');
+    assert.equal('worker' in affinity && affinity.worker.workerId, 'a', 'env affinity comes before avoiding the previous worker');
+  });
 });
