@@ -1,4 +1,4 @@
-import type { JobStateName } from '../db/schema';
+import { LEASED_STATES, type JobStateName } from '../db/schema';
 import type { Db } from '../db/open-database';
 import type { JobRow, OutputRow } from './types';
 
@@ -50,5 +50,5 @@ export async function countByState(db: Db): Promise<Record<string, number>> {
 
 /** Attempts the database says a worker holds (dispatched or running). */
 export async function listLeasedByWorker(db: Db, workerId: string): Promise<JobRow[]> {
-  return db.selectFrom('jobs').selectAll().where('worker_id', '=', workerId).where('state', 'in', ['dispatched', 'running']).execute();
+  return db.selectFrom('jobs').selectAll().where('worker_id', '=', workerId).where('state', 'in', LEASED_STATES).execute();
 }

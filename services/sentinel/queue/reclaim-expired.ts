@@ -1,3 +1,4 @@
+import { LEASED_STATES } from '../db/schema';
 import type { BackoffPolicy } from '../../common/config';
 import { JobErrors } from '../../common/job-error';
 import type { Db } from '../db/open-database';
@@ -15,7 +16,7 @@ export async function reclaimExpired(db: Db, now: number, policy: BackoffPolicy,
   const expired = await db
     .selectFrom('jobs')
     .selectAll()
-    .where('state', 'in', ['dispatched', 'running'])
+    .where('state', 'in', LEASED_STATES)
     .where('lease_expires_at', '<', now)
     .execute();
   const out: JobRow[] = [];

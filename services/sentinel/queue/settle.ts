@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { Database, JobsTable } from '../db/schema';
+import type { Kysely, Updateable } from 'kysely';
+import { LEASED_STATES, type Database, type JobsTable } from '../db/schema';
 import type { AttemptRef, JobRow } from './types';
-import type { Updateable } from 'kysely';
 
 /**
  * The one conditional write behind every settling operation: it updates the
@@ -20,7 +19,7 @@ export async function settleLeased(
     .where('id', '=', ref.jobId)
     .where('attempt', '=', ref.attempt)
     .where('lease_token', '=', ref.leaseToken)
-    .where('state', 'in', ['dispatched', 'running'])
+    .where('state', 'in', LEASED_STATES)
     .returningAll()
     .executeTakeFirst();
 }
@@ -32,6 +31,6 @@ export async function findLeased(trx: Kysely<Database>, ref: AttemptRef): Promis
     .where('id', '=', ref.jobId)
     .where('attempt', '=', ref.attempt)
     .where('lease_token', '=', ref.leaseToken)
-    .where('state', 'in', ['dispatched', 'running'])
+    .where('state', 'in', LEASED_STATES)
     .executeTakeFirst();
 }

@@ -11,12 +11,13 @@
  *     outputs/{jobId}/attempt-{n}/                 committed (published) attempts
  *         {output}.parquet
  *
- * Staging area lifecycle (a small state machine):
+ * Staging area lifecycle (a small state machine, guarded by StateMachine):
  *
- *     open ──seal()──► sealed ──publish()──► published
- *       │                │
- *       └─ seal() fails ─┴──► failed
- *     any state except published ──discard()──► discarded   (discard is idempotent)
+ *     open ──seal()──► sealing ──► sealed ──publish()──► publishing ──► published
+ *                         │          ▲                        │
+ *                         └─► failed └── the rename failed ───┘
+ *     open, sealing, sealed, failed ──discard()──► discarded   (discard is idempotent;
+ *     a no-op once publishing has begun)
  *
  * Atomicity: publish() is a rename of a fully written, fsynced directory, so a
  * committed attempt directory is either complete or absent. The DB rows that
@@ -28,6 +29,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { JobErrors, JobFailure } from '../../common/job-error';
+import { IllegalStateError, StateMachine, type Transitions } from '../../common/state-machine';
 import { DEFAULT_IPC_LIMITS, IpcFormatError, IpcLimits } from './ipc-messages';
 import {
   ConversionError,
@@ -85,7 +87,17 @@ export interface OutputStoreOptions {
   codec?: ParquetCodec;
 }
 
-type StagingState = 'open' | 'sealing' | 'sealed' | 'published' | 'failed' | 'discarded';
+type StagingState = 'open' | 'sealing' | 'sealed' | 'publishing' | 'published' | 'failed' | 'discarded';
+
+const STAGING_TRANSITIONS: Transitions<StagingState> = {
+  open: ['sealing', 'discarded'],
+  sealing: ['sealed', 'failed', 'discarded'],
+  sealed: ['publishing', 'discarded'],
+  publishing: ['published', 'sealed'],
+  published: [],
+  failed: ['discarded'],
+  discarded: [],
+};
 
 function invalidOutput(message: string): JobFailure {
   return new JobFailure(JobErrors.invalidOutput(message));
@@ -247,7 +259,7 @@ interface StagingHooks {
 }
 
 class Staging implements StagingArea {
-  private state: StagingState = 'open';
+  private readonly fsm = new StateMachine<StagingState>('staging area', 'open', STAGING_TRANSITIONS);
   private readonly files = new Map<string, fs.FileHandle>();
   private tail: Promise<unknown> = Promise.resolve();
   private created: Promise<void> | undefined;
@@ -264,7 +276,7 @@ class Staging implements StagingArea {
   ) {}
 
   append(name: string, bytes: Uint8Array): Promise<void> {
-    if (this.state !== 'open') return Promise.reject(new Error(`cannot append to a ${this.state} staging area`));
+    if (!this.fsm.is('open')) return Promise.reject(new IllegalStateError('staging area', this.fsm.state, 'append'));
     if (!OUTPUT_NAME_RE.test(name)) {
       return Promise.reject(
         invalidOutput(`invalid output name ${JSON.stringify(name.slice(0, 200))}: must match ${OUTPUT_NAME_RE}`),
@@ -278,7 +290,7 @@ class Staging implements StagingArea {
     opening?.catch(() => undefined); // awaited (and reported) by `run` below
     const run = this.tail.then(async () => {
       if (opening) await opening;
-      if (this.state !== 'open') throw new Error(`cannot append to a ${this.state} staging area`);
+      this.fsm.require('append', 'open');
       const fh = this.files.get(name)!;
       let at = 0;
       while (at < bytes.byteLength) {
@@ -291,8 +303,8 @@ class Staging implements StagingArea {
   }
 
   async seal(): Promise<StagedOutput[]> {
-    if (this.state !== 'open') throw new Error(`cannot seal a ${this.state} staging area`);
-    this.state = 'sealing';
+    this.fsm.require('seal', 'open');
+    this.fsm.to('sealing');
     try {
       await this.tail;
       await this.closeFiles(true);
@@ -316,18 +328,17 @@ class Staging implements StagingArea {
       }
       if (names.length > 0) await fsyncDir(this.dir);
       this.staged = out;
-      if (this.state !== 'sealing') throw new Error(`staging area was ${this.state} while sealing`);
-      this.state = 'sealed';
+      this.fsm.to('sealed'); // throws if it was discarded meanwhile
       return out.map((o) => ({ ...o, schema: [...o.schema] }));
     } catch (err) {
-      if (this.state === 'sealing') this.state = 'failed';
+      if (this.fsm.is('sealing')) this.fsm.to('failed');
       throw err;
     }
   }
 
   async publish(): Promise<{ dir: string; outputs: StagedOutput[] }> {
-    if (this.state !== 'sealed') throw new Error(`cannot publish a ${this.state} staging area`);
-    this.state = 'published';
+    this.fsm.require('publish', 'sealed');
+    this.fsm.to('publishing');
     try {
       await this.ensureDir(); // an attempt without outputs still publishes an (empty) dir
       const parent = path.dirname(this.finalDir);
@@ -339,9 +350,10 @@ class Staging implements StagingArea {
       await fs.rename(this.dir, this.finalDir);
       await fsyncDir(parent);
     } catch (err) {
-      this.state = 'sealed';
+      this.fsm.to('sealed');
       throw err;
     }
+    this.fsm.to('published');
     this.hooks.published(this.finalDir);
     this.hooks.released();
     const outputs = this.staged.map((o) => ({
@@ -353,8 +365,8 @@ class Staging implements StagingArea {
   }
 
   async discard(): Promise<void> {
-    if (this.state === 'published' || this.state === 'discarded') return;
-    this.state = 'discarded';
+    if (this.fsm.is('publishing', 'published', 'discarded')) return;
+    this.fsm.to('discarded');
     await this.tail;
     await this.closeFiles(false);
     await fs.rm(this.dir, { recursive: true, force: true });
