@@ -2,7 +2,7 @@
 /** The casparian CLI. `casparian help` lists the commands. */
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { ConfigError, type Flags } from '../services/common/config';
+import { ConfigError, DEFAULT_SENTINEL, sentinelAddress, type Flags } from '../services/common/config';
 import { Sentinel } from './cli/client';
 import { intFlag, UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
@@ -19,7 +19,7 @@ services:
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
                      [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
-clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default localhost:50051; --json for JSON;
+clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}; --json for JSON;
          --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
                     [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keep running until a signal
   }
   if (command === 'env') return envCommand(args, flags, env);
-  const client = new Sentinel(cmd.sentinelAddress(flags, env), 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30)));
+  const client = new Sentinel(sentinelAddress(flags, env), 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30)));
   try {
     switch (command) {
       case 'publish':

@@ -119,6 +119,15 @@ export const DEFAULT_BREAKER_THRESHOLD = 5;
 
 export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 1_000, multiplier: 2, maxMs: 300_000, jitter: 0.2 });
 
+/** The Sentinel's default port, and the address workers and clients dial by default. */
+export const DEFAULT_PORT = 50051;
+export const DEFAULT_SENTINEL = `localhost:${DEFAULT_PORT}`;
+
+/** Where a worker or client finds the Sentinel: --sentinel, else CASPARIAN_SENTINEL, else the default. */
+export function sentinelAddress(flags: Flags, env: Env): string {
+  return str(flags, 'sentinel') ?? env.CASPARIAN_SENTINEL ?? DEFAULT_SENTINEL;
+}
+
 export function defaultHome(env: Env): string {
   return env.CASPARIAN_HOME || path.join(os.homedir(), '.casparian_flow');
 }
@@ -133,7 +142,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
   const cfg: SentinelConfig = {
     dataDir: path.resolve(str(flags, 'data-dir') ?? env.CASPARIAN_DATA_DIR ?? '.casparian'),
     host: str(flags, 'host') ?? env.CASPARIAN_HOST ?? '127.0.0.1',
-    port: int(str(flags, 'port') ?? env.CASPARIAN_PORT, '--port', 50051),
+    port: int(str(flags, 'port') ?? env.CASPARIAN_PORT, '--port', DEFAULT_PORT),
     leaseMs: int(env.CASPARIAN_LEASE_MS, 'CASPARIAN_LEASE_MS', 30_000, 100),
     heartbeatIntervalMs: int(env.CASPARIAN_HEARTBEAT_MS, 'CASPARIAN_HEARTBEAT_MS', 5_000, 50),
     defaultMaxAttempts: int(env.CASPARIAN_MAX_ATTEMPTS, 'CASPARIAN_MAX_ATTEMPTS', 3, 1),
@@ -160,7 +169,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
   const mode = str(flags, 'env-mode') ?? env.CASPARIAN_ENV_MODE ?? 'auto';
   if (mode !== 'auto' && mode !== 'strict') throw new ConfigError(`--env-mode must be "auto" or "strict", got "${mode}"`);
   const cfg: WorkerConfig = {
-    sentinel: str(flags, 'sentinel') ?? env.CASPARIAN_SENTINEL ?? 'localhost:50051',
+    sentinel: sentinelAddress(flags, env),
     workerId: str(flags, 'worker-id') ?? env.CASPARIAN_WORKER_ID ?? `${os.hostname()}-${process.pid}`,
     slots: int(str(flags, 'slots') ?? env.CASPARIAN_SLOTS, '--slots', os.cpus().length || 1, 1),
     envMode: mode,

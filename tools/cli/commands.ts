@@ -18,10 +18,6 @@ const out = (s: string): void => {
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
 const str = strFlag;
 
-export function sentinelAddress(flags: Flags, env: Record<string, string | undefined>): string {
-  return str(flags, 'sentinel') ?? env.CASPARIAN_SENTINEL ?? 'localhost:50051';
-}
-
 const FINAL = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER]);
 
 export async function publish(c: Sentinel, args: string[], flags: Flags): Promise<void> {
