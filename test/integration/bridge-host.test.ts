@@ -8,13 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { silentLogger } from '../../services/common/logger';
-import {
-  runBridge,
-  type BridgeOutcome,
-  type BridgeRunSpec,
-  type BridgeSink,
-  type GuestEvent,
-} from '../../services/worker/bridge/bridge-host';
+import { runBridge } from '../../services/worker/bridge/bridge-host';
+import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from '../../services/worker/bridge/types';
 import { groupRunning } from '../../services/worker/bridge/process-group';
 import { REPO_ROOT, pyarrowPython } from '../helpers/python-env';
 

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger } from '../../services/common/logger';
-import { runBridge, type BridgeSink } from '../../services/worker/bridge/bridge-host';
+import { runBridge } from '../../services/worker/bridge/bridge-host';
+import type { BridgeSink } from '../../services/worker/bridge/types';
 import type { BenchContext } from './envs';
 import { median, ms, p95, timed, type Figure } from './stats';
 

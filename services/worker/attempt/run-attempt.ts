@@ -8,7 +8,8 @@
 import * as fs from 'node:fs/promises';
 import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
-import { runBridge, type GuestEvent } from '../bridge/bridge-host';
+import { runBridge } from '../bridge/bridge-host';
+import type { GuestEvent } from '../bridge/types';
 import type { EnvManager } from '../envs/env-manager';
 import type { AttemptReporter, AttemptResult, AttemptSpec } from './types';
 

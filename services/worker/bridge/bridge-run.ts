@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { JobErrors, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
-import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from './bridge-host';
+import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from './types';
 import {
   DEFAULT_MAX_FRAME_PAYLOAD,
   FrameError,
