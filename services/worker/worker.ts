@@ -70,7 +70,7 @@ export class Worker {
         lockWaitTimeoutMs: cfg.installTimeoutMs + 60_000,
         failureCacheMs: 60_000,
         logger: this.logger.scope({ component: 'envs' }),
-      });
+      }, { env: hostEnv });
     this.deps = { envs: this.envs, shimPath: opts.shimPath ?? SHIM_PATH, hostEnv, logger: this.logger };
     this.client = new SentinelClient(cfg.sentinel, opts.credentials ?? grpc.credentials.createInsecure(), channelOptions());
     this.dispatch = new DispatchClient(

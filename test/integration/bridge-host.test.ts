@@ -93,7 +93,7 @@ describe('bridge host (real python)', function () {
   }
 
   async function run(source: string, sink = new CollectingSink(), over: Partial<BridgeRunSpec> = {}, signal?: AbortSignal) {
-    const outcome = await runBridge(spec(source, over), sink, { logger: silentLogger, signal });
+    const outcome = await runBridge(spec(source, over), sink, { logger: silentLogger, signal, hostEnv: process.env });
     return { outcome, sink };
   }
 

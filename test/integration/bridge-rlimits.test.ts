@@ -61,7 +61,7 @@ describe('bridge resource limits (real python)', function () {
         limits: { ...NO_LIMITS, ...limits },
       },
       sink,
-      { logger: silentLogger },
+      { logger: silentLogger, hostEnv: process.env },
     );
     return { outcome, sink };
   }

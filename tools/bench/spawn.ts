@@ -36,7 +36,7 @@ export async function benchSpawn(ctx: BenchContext, python: string, figures: Fig
             timeouts: { connectMs: 30_000, idleMs: 30_000, totalMs: 60_000, killGraceMs: 1_000 },
           },
           sink,
-          { logger: silentLogger },
+          { logger: silentLogger, hostEnv: process.env },
         ),
       );
       if (outcome.status !== 'succeeded' || outcome.outputs[0]?.rows !== 1 || bytes === 0) {

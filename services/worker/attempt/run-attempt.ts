@@ -96,7 +96,7 @@ export async function runAttempt(spec: AttemptSpec, reporter: AttemptReporter, d
         limits: spec.limits,
       },
       sink,
-      { signal, logger: deps.logger },
+      { signal, logger: deps.logger, hostEnv: deps.hostEnv },
     );
     if (outcome.status !== 'succeeded' && outcome.stderrTail.trim()) {
       await reporter.log('warn', 'plugin', `stderr (tail):\n${outcome.stderrTail.slice(-8192)}`).catch(() => {});

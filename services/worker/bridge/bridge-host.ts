@@ -68,7 +68,7 @@ export async function runBridge(spec: BridgeRunSpec, sink: BridgeSink, opts: Bri
   try {
     await fs.promises.chmod(privateDir, 0o700);
     const token = crypto.randomBytes(32).toString('hex');
-    const run = new BridgeRun({ spec, sink, logger, signal: opts.signal, privateDir, token });
+    const run = new BridgeRun({ spec, sink, logger, signal: opts.signal, privateDir, token, hostEnv: opts.hostEnv });
     return await run.run();
   } finally {
     await fs.promises.rm(privateDir, { recursive: true, force: true }).catch((e: Error) => {

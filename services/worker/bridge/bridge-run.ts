@@ -56,6 +56,8 @@ export interface BridgeRunInit {
   signal?: AbortSignal;
   privateDir: string;
   token: string;
+  /** The worker's environment; only its allow-listed names reach the guest. */
+  hostEnv: Readonly<NodeJS.ProcessEnv>;
 }
 
 export class BridgeRun {
@@ -119,7 +121,7 @@ export class BridgeRun {
     if (this.verdict) return; // cancelled while listening
 
     const env = buildGuestEnv({
-      base: process.env,
+      base: this.init.hostEnv,
       privateDir: this.init.privateDir,
       socketPath: this.socketPath,
       token: this.init.token,

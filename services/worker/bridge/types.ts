@@ -92,4 +92,9 @@ export interface BridgeOutcome {
 export interface BridgeOptions {
   signal?: AbortSignal;
   logger: Logger;
+  /**
+   * The worker's own environment, compiled once by the caller. The guest
+   * never inherits it: only the allow-listed names (guest-env.ts) are copied.
+   */
+  hostEnv: Readonly<NodeJS.ProcessEnv>;
 }
