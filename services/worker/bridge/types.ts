@@ -33,10 +33,8 @@ export interface BridgeLimits {
   openFiles: number;
 }
 
-export interface BridgeRunSpec {
-  python: string;
-  /** Absolute path of bridge_py/bridge_shim.py. */
-  shimPath: string;
+/** What a guest runs: one job attempt, whichever process it runs in. */
+export interface GuestJob {
   jobId: string;
   attempt: number;
   pluginName: string;
@@ -51,6 +49,14 @@ export interface BridgeRunSpec {
   limits?: BridgeLimits;
   /** Cap on one guest frame's payload; DEFAULT_MAX_FRAME_PAYLOAD (4 MiB) when unset. */
   maxFramePayload?: number;
+}
+
+/** A job run in a fresh guest process: `{python} {shimPath}`. */
+export interface BridgeRunSpec extends GuestJob {
+  /** The env's interpreter, `{env}/bin/python`. */
+  python: string;
+  /** Absolute path of bridge_py/bridge_shim.py. */
+  shimPath: string;
 }
 
 export type GuestEvent =

@@ -6,21 +6,34 @@
  *
  * On (re)connect it sends Hello with the worker's inventory and the attempts
  * it is still running, then heartbeats at the interval the Sentinel asks for.
+ * Messages are mapped to and from the worker's own types here.
  */
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from '../../common/logger';
-import type { AttemptRef, DispatchRequest, DispatchResponse, JobDispatch } from '../../gen/casparian/v1/dispatch';
+import type { DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
 import type { SentinelClient } from '../../gen/casparian/v1/sentinel';
-import type { EnvInfo } from '../../gen/casparian/v1/types';
+import type { AttemptRef, AttemptSpec } from '../attempt/types';
+import type { EnvInfo } from '../envs/types';
+import { attemptSpecFromDispatch, envToPb } from './mappers';
 
 export type DispatchClientState = 'disconnected' | 'connecting' | 'connected' | 'closed';
 
+/** What the worker says about itself in Hello. */
+export interface WorkerHello {
+  workerId: string;
+  slots: number;
+  version: string;
+  envs: EnvInfo[];
+  mayProvision: boolean;
+  envMode: string;
+  hostname: string;
+}
+
 export interface DispatchHandlers {
-  hello(): { workerId: string; slots: number; version: string; envs: EnvInfo[]; mayProvision: boolean; envMode: string; hostname: string };
+  hello(): WorkerHello;
   active(): AttemptRef[];
-  onDispatch(d: JobDispatch): void;
+  onDispatch(ref: AttemptRef, spec: AttemptSpec): void;
   onCancel(ref: AttemptRef, reason: string): void;
-  onConnected(): void;
 }
 
 export class DispatchClient {
@@ -37,20 +50,27 @@ export class DispatchClient {
     private readonly reconnectMaxMs: number,
   ) {}
 
+  /** Dial the Sentinel; a no-op unless disconnected. */
   connect(): void {
     if (this.state === 'closed' || this.state === 'connecting' || this.state === 'connected') return;
     this.state = 'connecting';
     const call = this.client.dispatch();
     this.call = call;
-    call.on('data', (res: DispatchResponse) => this.onMessage(res));
+    call.on('data', (res: DispatchResponse) => this.onMessage(call, res));
     call.on('error', (err: Error) => this.onDown(call, err));
     call.on('end', () => this.onDown(call, new Error('the Sentinel ended the Dispatch stream')));
-    const active = this.h.active();
-    call.write({ msg: { $case: 'hello', hello: { ...this.h.hello(), active } } });
+    const hello = this.h.hello();
+    call.write({ msg: { $case: 'hello', hello: { ...hello, envs: hello.envs.map(envToPb), active: this.h.active() } } });
   }
 
-  send(msg: DispatchRequest): void {
-    if (this.state === 'connected' && this.call) this.call.write(msg);
+  /** Free slots, and whether the worker drains (takes no new work). Dropped unless connected. */
+  ready(freeSlots: number, draining: boolean): void {
+    this.send({ msg: { $case: 'ready', ready: { freeSlots, draining } } });
+  }
+
+  /** The full env inventory after a change. Dropped unless connected. */
+  envUpdate(envs: EnvInfo[]): void {
+    this.send({ msg: { $case: 'envUpdate', envUpdate: { envs: envs.map(envToPb) } } });
   }
 
   close(): void {
@@ -65,7 +85,11 @@ export class DispatchClient {
     }
   }
 
-  private onMessage(res: DispatchResponse): void {
+  private send(msg: DispatchRequest): void {
+    if (this.state === 'connected' && this.call) this.call.write(msg);
+  }
+
+  private onMessage(call: ClientDuplexStream<DispatchRequest, DispatchResponse>, res: DispatchResponse): void {
     const m = res.msg;
     if (!m) return;
     switch (m.$case) {
@@ -76,11 +100,10 @@ export class DispatchClient {
         this.heartbeat = setInterval(() => this.send({ msg: { $case: 'heartbeat', heartbeat: { active: this.h.active() } } }), m.welcome.heartbeatIntervalMs || 5_000);
         this.heartbeat.unref();
         this.logger.info('connected to sentinel', { sentinelVersion: m.welcome.version, leaseMs: m.welcome.leaseMs });
-        this.h.onConnected();
         return;
       }
       case 'dispatch':
-        this.h.onDispatch(m.dispatch);
+        this.h.onDispatch({ jobId: m.dispatch.jobId, attempt: m.dispatch.attempt, leaseToken: m.dispatch.leaseToken }, attemptSpecFromDispatch(m.dispatch));
         return;
       case 'cancel':
         if (m.cancel.attempt) this.h.onCancel(m.cancel.attempt, m.cancel.reason);

@@ -1,0 +1,91 @@
+/**
+ * The work of one attempt, without its channel: check the input, get the
+ * environment (provisioning it in auto mode), start the guest and forward its
+ * events to a reporter. Never throws for job-level failures: they come back
+ * as a typed error in the result. Throws only for faults of the worker
+ * itself, which the AttemptRunner turns into an INTERNAL verdict.
+ */
+import * as fs from 'node:fs/promises';
+import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
+import type { Logger } from '../../common/logger';
+import { forwardingSink } from './event-forwarder';
+import type { AttemptReporter, AttemptResult, AttemptSpec, EnvSource, StartGuest } from './types';
+
+export interface AttemptDeps {
+  envs: EnvSource;
+  /** The isolation seam: how a guest is started for this attempt. */
+  startGuest: StartGuest;
+  /** The worker's own environment, from which envAllow variables are copied. */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+}
+
+export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporter, deps: AttemptDeps, signal: AbortSignal): Promise<AttemptResult> {
+  const started = Date.now();
+  const metrics = { rows: 0, durationMs: 0, envMs: 0, envProvisioned: false, arrowBytes: 0 };
+  const fail = (error: JobError): AttemptResult => ({ status: 'failed', error, metrics: { ...metrics, durationMs: Date.now() - started }, outputs: [] });
+
+  try {
+    const st = await fs.stat(spec.inputPath);
+    if (!st.isFile()) return fail(JobErrors.inputMissing(`input ${spec.inputPath} is not a regular file`));
+  } catch (err) {
+    return fail(JobErrors.inputMissing(`input ${spec.inputPath} cannot be read: ${(err as Error).message}`));
+  }
+
+  const envStart = Date.now();
+  let lease;
+  try {
+    lease = await deps.envs.acquire(spec.envHash, spec.lockfile, {
+      log: (line) => void reporter.log('info', 'env', line).catch(() => {}),
+    });
+  } catch (err) {
+    if (err instanceof JobFailure) return fail(err.jobError);
+    throw err;
+  }
+  metrics.envMs = Date.now() - envStart;
+  metrics.envProvisioned = lease.provisioned;
+  if (lease.provisioned) await reporter.log('info', 'env', `provisioned env ${spec.envHash.slice(0, 12)} with ${lease.backend} in ${lease.durationMs} ms`);
+
+  try {
+    const extraEnv: Record<string, string> = {};
+    for (const name of spec.envAllow) {
+      const v = deps.hostEnv[name];
+      if (v !== undefined) extraEnv[name] = v;
+    }
+    const outcome = await deps.startGuest(
+      {
+        envHash: spec.envHash,
+        python: lease.python,
+        job: {
+          jobId: spec.jobId,
+          attempt: spec.attempt,
+          pluginName: spec.pluginName,
+          pluginVersion: spec.pluginVersion,
+          source: spec.source,
+          inputPath: spec.inputPath,
+          timeouts: {
+            connectMs: spec.timeouts.guestConnectMs,
+            idleMs: spec.timeouts.idleMs,
+            totalMs: spec.timeouts.startToCloseMs,
+            killGraceMs: spec.timeouts.killGraceMs,
+          },
+          extraEnv,
+          limits: spec.limits,
+        },
+      },
+      forwardingSink(reporter, metrics),
+      { signal, logger: deps.logger },
+    );
+    if (outcome.status !== 'succeeded' && outcome.stderrTail.trim()) {
+      await reporter.log('warn', 'plugin', `stderr (tail):\n${outcome.stderrTail.slice(-8192)}`).catch(() => {});
+    }
+    return {
+      status: outcome.status,
+      error: outcome.error,
+      metrics: { ...metrics, durationMs: Date.now() - started },
+      outputs: outcome.outputs,
+    };
+  } finally {
+    lease.release();
+  }
+}
