@@ -1,19 +1,23 @@
 /**
  * A Worker: holds a Dispatch stream to the Sentinel, runs up to `slots`
  * attempts at once (each by an AttemptRunner), keeps the env inventory, and
- * serves its own gRPC service (Run, health, reflection).
+ * serves its own gRPC service (Run, health, reflection). Its state changes
+ * only through WORKER_TRANSITIONS:
  *
- *   created → running → draining → stopped
+ *   created ──start()──► running ──shutdown()──► draining ──► stopped
+ *      └────────────── shutdown() ─────────────────┘
  *
  * shutdown(): health NOT_SERVING and no new work; running attempts get
  * `graceMs` to finish, then are handed back to the Sentinel as worker_lost
- * (retryable). Idempotent.
+ * (retryable). Idempotent. A shutdown() while start() is still under way
+ * wins: start() stops there and leaves nothing running.
  */
 import type * as grpc from '@grpc/grpc-js';
 import * as os from 'node:os';
 import type { WorkerConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
 import type { Logger } from '../common/logger';
+import { StateMachine, type Transitions } from '../common/state-machine';
 import { VERSION } from '../common/version';
 import { AttemptRunner, type AttemptDeps } from './attempt/attempt-runner';
 import { SHIM_PATH, spawnGuest } from './attempt/spawn-guest';
@@ -26,6 +30,13 @@ import { SentinelLink } from './rpc/sentinel-link';
 
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
 
+export const WORKER_TRANSITIONS: Transitions<WorkerState> = {
+  created: ['running', 'draining'],
+  running: ['draining'],
+  draining: ['stopped'],
+  stopped: [],
+};
+
 interface Running {
   ref: AttemptRef;
   runner: AttemptRunner;
@@ -33,8 +44,8 @@ interface Running {
 }
 
 export class Worker {
-  state: WorkerState = 'created';
   readonly envs: EnvManager;
+  private readonly lifecycle: StateMachine<WorkerState>;
   private readonly link: SentinelLink;
   private readonly running = new Map<string, Running>();
   private server: ManagedServer | undefined;
@@ -48,6 +59,7 @@ export class Worker {
     opts: { envs?: EnvManager; shimPath?: string; credentials?: grpc.ChannelCredentials } = {},
   ) {
     this.logger = logger.scope({ service: 'worker', workerId: cfg.workerId });
+    this.lifecycle = new StateMachine<WorkerState>('Worker', 'created', WORKER_TRANSITIONS, this.logger);
     this.envs =
       opts.envs ??
       new EnvManager(
@@ -95,23 +107,33 @@ export class Worker {
     });
   }
 
+  get state(): WorkerState {
+    return this.lifecycle.state;
+  }
+
   /** Verify envs, start the worker's own server (unless port is -1) and dial the Sentinel. */
   async start(): Promise<void> {
-    if (this.state !== 'created') throw new Error(`cannot start a Worker in state ${this.state}`);
+    this.lifecycle.require('start', 'created');
     sweepStaleBridgeDirs(this.logger);
     const inv: EnvInfo[] = await this.envs.init();
     const broken = inv.filter((e) => e.status === 'broken');
     this.logger.info('environments checked', { ready: inv.length - broken.length, broken: broken.length });
     for (const b of broken) this.logger.warn('broken environment', { envHash: b.envHash, problem: b.problem });
+    if (this.stopping) return;
     if (this.cfg.port >= 0) {
-      this.server = await startServer({
+      const server = await startServer({
         host: this.cfg.host,
         port: this.cfg.port,
         services: [workerService(this.deps, this.cfg.workerId, this.logger)],
       });
-      this.logger.info('worker service listening', { port: this.server.port });
+      if (this.stopping) {
+        await server.shutdown(2_000);
+        return;
+      }
+      this.server = server;
+      this.logger.info('worker service listening', { port: server.port });
     }
-    this.state = 'running';
+    this.lifecycle.to('running');
     this.link.dispatch.connect();
   }
 
@@ -137,7 +159,7 @@ export class Worker {
       log.warn('dispatch for a job already running here; ignored');
       return;
     }
-    const runner = new AttemptRunner(spec, this.deps, { workerId: this.cfg.workerId, accepting: () => this.state === 'running' });
+    const runner = new AttemptRunner(spec, this.deps, { workerId: this.cfg.workerId, accepting: () => this.lifecycle.is('running') });
     const entry: Running = { ref, runner, done: Promise.resolve() };
     this.running.set(ref.jobId, entry);
     entry.done = runner
@@ -148,7 +170,7 @@ export class Worker {
       )
       .finally(() => {
         this.running.delete(ref.jobId);
-        this.link.dispatch.ready(Math.max(0, this.cfg.slots - this.running.size), this.state !== 'running');
+        this.link.dispatch.ready(Math.max(0, this.cfg.slots - this.running.size), !this.lifecycle.is('running'));
       });
   }
 
@@ -161,7 +183,7 @@ export class Worker {
 
   shutdown(graceMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
-      this.state = 'draining';
+      this.lifecycle.to('draining');
       this.server?.setServing(false);
       this.link.dispatch.ready(0, true);
       const all = Promise.all([...this.running.values()].map((r) => r.done));
@@ -174,7 +196,7 @@ export class Worker {
       this.link.dispatch.close();
       await this.server?.shutdown(2_000);
       this.link.close();
-      this.state = 'stopped';
+      this.lifecycle.to('stopped');
       this.logger.info('worker stopped');
     })();
     return this.stopping;
