@@ -4,13 +4,15 @@
  * serves its own gRPC service (Run, health, reflection). Its state changes
  * only through WORKER_TRANSITIONS:
  *
- *   created ──start()──► running ──shutdown()──► draining ──► stopped
- *      └────────────── shutdown() ─────────────────┘
+ *   created ──start()──► starting ──► running ──shutdown()──► draining ──► stopped
+ *   starting → created             start() failed (it may be called again)
+ *   created, starting → draining   shutdown() before start() finished
  *
  * shutdown(): health NOT_SERVING and no new work; running attempts get
  * `graceMs` to finish, then are handed back to the Sentinel as worker_lost
  * (retryable). Idempotent. A shutdown() while start() is still under way
- * wins: start() stops there and leaves nothing running.
+ * wins: start() stops there and leaves nothing running. A start() that
+ * fails leaves the worker `created`, to be started again or shut down.
  */
 import type * as grpc from '@grpc/grpc-js';
 import * as os from 'node:os';
@@ -28,10 +30,11 @@ import type { EnvInfo } from './envs/types';
 import { workerService } from './rpc/run-service';
 import { SentinelLink } from './rpc/sentinel-link';
 
-export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
+export type WorkerState = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
 
 export const WORKER_TRANSITIONS: Transitions<WorkerState> = {
-  created: ['running', 'draining'],
+  created: ['starting', 'draining'],
+  starting: ['running', 'created', 'draining'],
   running: ['draining'],
   draining: ['stopped'],
   stopped: [],
@@ -114,22 +117,30 @@ export class Worker {
   /** Verify envs, start the worker's own server (unless port is -1) and dial the Sentinel. */
   async start(): Promise<void> {
     this.lifecycle.require('start', 'created');
-    sweepStaleBridgeDirs(this.logger);
-    const inv: EnvInfo[] = await this.envs.init();
-    const broken = inv.filter((e) => e.status === 'broken');
-    this.logger.info('environments checked', { ready: inv.length - broken.length, broken: broken.length });
-    for (const b of broken) this.logger.warn('broken environment', { envHash: b.envHash, problem: b.problem });
-    if (this.stopping) return;
-    if (this.cfg.port >= 0) {
-      const server = await startServer({
-        host: this.cfg.host,
-        port: this.cfg.port,
-        services: [workerService(this.deps, this.cfg.workerId, this.logger)],
-      });
-      if (this.stopping) {
-        await server.shutdown(2_000);
-        return;
+    this.lifecycle.to('starting');
+    let server: ManagedServer | undefined;
+    try {
+      sweepStaleBridgeDirs(this.logger);
+      const inv: EnvInfo[] = await this.envs.init();
+      const broken = inv.filter((e) => e.status === 'broken');
+      this.logger.info('environments checked', { ready: inv.length - broken.length, broken: broken.length });
+      for (const b of broken) this.logger.warn('broken environment', { envHash: b.envHash, problem: b.problem });
+      if (this.cfg.port >= 0 && this.lifecycle.is('starting')) {
+        server = await startServer({
+          host: this.cfg.host,
+          port: this.cfg.port,
+          services: [workerService(this.deps, this.cfg.workerId, this.logger)],
+        });
       }
+    } catch (err) {
+      if (this.lifecycle.is('starting')) this.lifecycle.to('created');
+      throw err;
+    }
+    if (!this.lifecycle.is('starting')) {
+      await server?.shutdown(2_000); // shutdown() came first
+      return;
+    }
+    if (server) {
       this.server = server;
       this.logger.info('worker service listening', { port: server.port });
     }

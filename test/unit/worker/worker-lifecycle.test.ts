@@ -37,12 +37,31 @@ describe('unit: Worker lifecycle', () => {
     assert.equal(w.port, 0, 'no server was kept');
   });
 
-  it('start() twice is refused', async () => {
+  it('start() twice is refused, also while the first is under way', async () => {
     const w = new Worker(cfg('-1'), silentLogger, {}, { envs: fakeEnvs() });
-    await w.start();
+    const first = w.start();
+    assert.equal(w.state, 'starting');
+    await assert.rejects(w.start(), /Worker cannot start in state starting/);
+    await first;
     assert.equal(w.state, 'running');
     await assert.rejects(w.start(), /Worker cannot start in state running/);
     await w.shutdown(10);
     assert.equal(w.state, 'stopped');
+  });
+
+  it('a failed start leaves the worker created, to be started again', async () => {
+    let fail = true;
+    const w = new Worker(cfg('-1'), silentLogger, {}, {
+      envs: fakeEnvs(async () => {
+        if (fail) throw new Error('venvs dir unreadable');
+        return [];
+      }),
+    });
+    await assert.rejects(w.start(), /venvs dir unreadable/);
+    assert.equal(w.state, 'created');
+    fail = false;
+    await w.start();
+    assert.equal(w.state, 'running');
+    await w.shutdown(10);
   });
 });
