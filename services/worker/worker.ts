@@ -23,7 +23,7 @@ import { StateMachine, type Transitions } from '../common/state-machine';
 import { VERSION } from '../common/version';
 import { AttemptRunner, type AttemptDeps } from './attempt/attempt-runner';
 import { SHIM_PATH, spawnGuest } from './attempt/spawn-guest';
-import type { AttemptRef, AttemptSpec } from './attempt/types';
+import type { AttemptRef, AttemptSpec, StartGuest } from './attempt/types';
 import { sweepStaleBridgeDirs } from './bridge/bridge-dirs';
 import { EnvManager } from './envs/env-manager';
 import type { EnvInfo } from './envs/types';
@@ -59,7 +59,13 @@ export class Worker {
     readonly cfg: Readonly<WorkerConfig>,
     readonly logger: Logger,
     hostEnv: Readonly<Record<string, string | undefined>>,
-    opts: { envs?: EnvManager; shimPath?: string; credentials?: grpc.ChannelCredentials } = {},
+    opts: {
+      envs?: EnvManager;
+      shimPath?: string;
+      /** How guests are started (the isolation level); default: spawn a fresh shim per attempt. */
+      startGuest?: StartGuest;
+      credentials?: grpc.ChannelCredentials;
+    } = {},
   ) {
     this.logger = logger.scope({ service: 'worker', workerId: cfg.workerId });
     this.lifecycle = new StateMachine<WorkerState>('Worker', 'created', WORKER_TRANSITIONS, this.logger);
@@ -80,7 +86,7 @@ export class Worker {
       );
     this.deps = {
       envs: this.envs,
-      startGuest: spawnGuest({ shimPath: opts.shimPath ?? SHIM_PATH, hostEnv }),
+      startGuest: opts.startGuest ?? spawnGuest({ shimPath: opts.shimPath ?? SHIM_PATH, hostEnv }),
       hostEnv,
       logger: this.logger,
     };
