@@ -100,7 +100,7 @@ export class AttemptRunner {
     this.abort.abort();
   }
 
-  /** Runs the attempt to its end. Never rejects; may be called once. */
+  /** Runs the attempt to its end. Never rejects for anything the attempt meets; a second call rejects with IllegalStateError. */
   async run(open: OpenChannel): Promise<AttemptEnd> {
     this.lifecycle.to('opening');
     let channel: AttemptChannel;
