@@ -73,7 +73,7 @@ describe('e2e: a Python client generated from the protos', function () {
       lockWaitTimeoutMs: 600_000,
       failureCacheMs: 0,
       logger: silentLogger,
-    });
+    }, { env: process.env });
     const lease = await manager.acquire(envHashOf(PY_CLIENT_LOCKFILE), PY_CLIENT_LOCKFILE);
     lease.release();
     python = lease.python;

@@ -52,7 +52,7 @@ export function pyarrowPython(): Promise<string> {
         lockWaitTimeoutMs: 600_000,
         failureCacheMs: 0,
         logger: silentLogger,
-      });
+      }, { env: process.env });
       const lease = await manager.acquire(envHashOf(lockfile), lockfile);
       lease.release();
       return lease.python;

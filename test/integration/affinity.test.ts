@@ -20,7 +20,7 @@ const LOCK_Y = '# affinity env Y\npyarrow==25.0.1\n';
 
 async function linkInto(home: string, lockfile: string): Promise<void> {
   const venv = path.dirname(path.dirname(await pyarrowPython()));
-  const m = new EnvManager({ home, mode: 'auto', basePython: 'python3', installTimeoutMs: 60_000, lockWaitTimeoutMs: 60_000, failureCacheMs: 0, logger: silentLogger });
+  const m = new EnvManager({ home, mode: 'auto', basePython: 'python3', installTimeoutMs: 60_000, lockWaitTimeoutMs: 60_000, failureCacheMs: 0, logger: silentLogger }, { env: process.env });
   await m.init();
   await m.link(envHashOf(lockfile), venv);
 }

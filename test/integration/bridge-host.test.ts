@@ -8,13 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { silentLogger } from '../../services/common/logger';
-import {
-  runBridge,
-  type BridgeOutcome,
-  type BridgeRunSpec,
-  type BridgeSink,
-  type GuestEvent,
-} from '../../services/worker/bridge/bridge-host';
+import { runBridge } from '../../services/worker/bridge/bridge-host';
+import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from '../../services/worker/bridge/types';
 import { groupRunning } from '../../services/worker/bridge/process-group';
 import { REPO_ROOT, pyarrowPython } from '../helpers/python-env';
 
@@ -98,7 +93,7 @@ describe('bridge host (real python)', function () {
   }
 
   async function run(source: string, sink = new CollectingSink(), over: Partial<BridgeRunSpec> = {}, signal?: AbortSignal) {
-    const outcome = await runBridge(spec(source, over), sink, { logger: silentLogger, signal });
+    const outcome = await runBridge(spec(source, over), sink, { logger: silentLogger, signal, hostEnv: process.env });
     return { outcome, sink };
   }
 

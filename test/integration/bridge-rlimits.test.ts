@@ -14,7 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { silentLogger } from '../../services/common/logger';
-import { runBridge, type BridgeLimits, type BridgeSink, type GuestEvent } from '../../services/worker/bridge/bridge-host';
+import { runBridge } from '../../services/worker/bridge/bridge-host';
+import type { BridgeLimits, BridgeSink, GuestEvent } from '../../services/worker/bridge/types';
 import { REPO_ROOT, pyarrowPython } from '../helpers/python-env';
 
 const SHIM = path.join(REPO_ROOT, 'bridge_py', 'bridge_shim.py');
@@ -60,7 +61,7 @@ describe('bridge resource limits (real python)', function () {
         limits: { ...NO_LIMITS, ...limits },
       },
       sink,
-      { logger: silentLogger },
+      { logger: silentLogger, hostEnv: process.env },
     );
     return { outcome, sink };
   }

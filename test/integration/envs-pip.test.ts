@@ -33,7 +33,7 @@ describe('envs: venv + pip backend (real pyarrow install)', function () {
         logger: silentLogger,
         ...cfg,
       },
-      { which: () => undefined, now: () => clock },
+      { env: process.env, which: () => undefined, now: () => clock },
     );
   }
   const journal = () =>

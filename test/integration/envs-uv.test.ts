@@ -74,7 +74,7 @@ describe('envs: uv backend and provisioning machinery (stand-in uv)', function (
       ...cfg,
     };
   }
-  function manager(cfg: Partial<EnvManagerConfig> = {}, deps: EnvManagerDeps = {}): EnvManager {
+  function manager(cfg: Partial<EnvManagerConfig> = {}, deps: Partial<EnvManagerDeps> = {}): EnvManager {
     return new EnvManager(config(cfg.home ?? home, cfg), { env: childEnv(), lockPollMs: 50, ...deps });
   }
   function uvCalls(envHash?: string): UvCall[] {
@@ -106,7 +106,7 @@ describe('envs: uv backend and provisioning machinery (stand-in uv)', function (
       const { EnvManager } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist/services/worker/envs/env-manager.js'))});
       const { silentLogger } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist/services/common/logger.js'))});
       const cfg = JSON.parse(process.env.TEST_ENV_CFG);
-      const m = new EnvManager({ ...cfg, logger: silentLogger }, { lockPollMs: 50 });
+      const m = new EnvManager({ ...cfg, logger: silentLogger }, { env: process.env, lockPollMs: 50 });
       m.acquire(process.env.TEST_ENV_HASH, process.env.TEST_LOCKFILE).then(
         (l) => { console.log(JSON.stringify({ provisioned: l.provisioned, backend: l.backend, python: l.python })); l.release(); },
         (e) => { console.log(JSON.stringify({ error: e.message, code: e.jobError && e.jobError.code })); process.exitCode = 1; });

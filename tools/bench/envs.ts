@@ -22,7 +22,7 @@ export interface BenchContext {
 }
 
 /** A manager on the bench home; uv hidden unless `env` puts it on PATH. */
-export function manager(ctx: BenchContext, deps: EnvManagerDeps = {}): EnvManager {
+export function manager(ctx: BenchContext, deps: Partial<EnvManagerDeps> = {}): EnvManager {
   return new EnvManager(
     {
       home: ctx.home,
@@ -34,12 +34,12 @@ export function manager(ctx: BenchContext, deps: EnvManagerDeps = {}): EnvManage
       failureCacheMs: 0,
       logger: silentLogger,
     },
-    deps,
+    { env: process.env, ...deps },
   );
 }
 
 /** Deps that make the pip backend certain, even on a host with a real uv on PATH. */
-const pipOnly: EnvManagerDeps = { which: (name) => (name === 'uv' ? undefined : which(name, process.env.PATH)) };
+const pipOnly: Partial<EnvManagerDeps> = { which: (name) => (name === 'uv' ? undefined : which(name, process.env.PATH)) };
 
 function installsOf(home: string, envHash: string): number {
   const journal = new EnvPaths(home).journal();

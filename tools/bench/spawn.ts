@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger } from '../../services/common/logger';
-import { runBridge, type BridgeSink } from '../../services/worker/bridge/bridge-host';
+import { runBridge } from '../../services/worker/bridge/bridge-host';
+import type { BridgeSink } from '../../services/worker/bridge/types';
 import type { BenchContext } from './envs';
 import { median, ms, p95, timed, type Figure } from './stats';
 
@@ -35,7 +36,7 @@ export async function benchSpawn(ctx: BenchContext, python: string, figures: Fig
             timeouts: { connectMs: 30_000, idleMs: 30_000, totalMs: 60_000, killGraceMs: 1_000 },
           },
           sink,
-          { logger: silentLogger },
+          { logger: silentLogger, hostEnv: process.env },
         ),
       );
       if (outcome.status !== 'succeeded' || outcome.outputs[0]?.rows !== 1 || bytes === 0) {

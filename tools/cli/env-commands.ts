@@ -35,7 +35,7 @@ export async function envCommand(args: string[], flags: Flags, env: Env): Promis
     lockWaitTimeoutMs: cfg.installTimeoutMs + 60_000,
     failureCacheMs: 0,
     logger,
-  });
+  }, { env });
   const [sub, ...rest] = args;
   switch (sub) {
     case 'list': {

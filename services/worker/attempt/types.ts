@@ -1,5 +1,20 @@
-/** Domain types of one job attempt on a worker (independent of gRPC). */
+/**
+ * Contracts of one job attempt on a worker, independent of gRPC: what is run
+ * (AttemptSpec), where its events and verdict go (AttemptChannel), how the
+ * environment is obtained (EnvSource) and how the guest is started
+ * (StartGuest, the seam of the isolation levels). Interfaces only.
+ */
 import type { JobError } from '../../common/job-error';
+import type { Logger } from '../../common/logger';
+import type { BridgeOutcome, BridgeSink, GuestJob } from '../bridge/types';
+import type { EnvLease } from '../envs/types';
+
+/** Which attempt, and the lease the Sentinel fences its writes with. */
+export interface AttemptRef {
+  jobId: string;
+  attempt: number;
+  leaseToken: string;
+}
 
 export interface AttemptSpec {
   jobId: string;
@@ -17,7 +32,7 @@ export interface AttemptSpec {
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
 }
 
-/** Where an attempt's events go: a Conclude stream, or a Run response stream. Each call resolves when the event is accepted (backpressure). */
+/** Where an attempt's events go. Each call resolves when the event is accepted (backpressure), and rejects once the channel is broken. */
 export interface AttemptReporter {
   log(level: string, source: 'plugin' | 'env' | 'worker', message: string): Promise<void>;
   progress(p: { rows: number; fraction: number; message: string }): Promise<void>;
@@ -39,3 +54,47 @@ export interface AttemptResult {
   metrics: AttemptMetricsOut;
   outputs: { name: string; rows: number; batches: number }[];
 }
+
+/** What the receiver answered to a verdict. */
+export interface VerdictReceipt {
+  /** The job's state after the verdict, as the Sentinel names it; absent where no queue is involved (Run). */
+  jobState?: string;
+}
+
+/**
+ * The attempt's reporting channel: a Conclude call to the Sentinel (Dispatch
+ * path) or the response stream of a Run call. It is open when handed to the
+ * runner (for Conclude: header sent and acknowledged, i.e. the lease held).
+ */
+export interface AttemptChannel extends AttemptReporter {
+  /** Sends the verdict and waits for its acknowledgement; rejects if it is not accepted. */
+  finish(result: AttemptResult): Promise<VerdictReceipt>;
+  /** `fn` is called once if the channel breaks before finish() completes (at once if it already has). */
+  onBroken(fn: (e: Error) => void): void;
+  /** Gives up on the channel: nothing sent on it is committed. */
+  abandon(): void;
+}
+
+/** Opens the attempt's channel; rejects when the receiver refuses the attempt (e.g. a lease that is no longer current). */
+export type OpenChannel = () => Promise<AttemptChannel>;
+
+/** Hands out environments; throws JobFailure (class env) when it cannot. */
+export interface EnvSource {
+  acquire(envHash: string, lockfile: string, opts?: { log?: (line: string) => void }): Promise<EnvLease>;
+}
+
+export interface GuestStartRequest {
+  /** The environment the guest runs in; a fork server or a reused guest is keyed by it. */
+  envHash: string;
+  /** The environment's interpreter, `{env}/bin/python`. */
+  python: string;
+  job: GuestJob;
+}
+
+/**
+ * Starts a guest for one attempt and runs it to its outcome: the isolation
+ * seam. Events go to `sink` in order (its pending promises hold the guest
+ * back); aborting `signal` cancels the run. Resolves with a typed outcome for
+ * anything the guest does; rejects only for a caller bug or a host failure.
+ */
+export type StartGuest = (req: GuestStartRequest, sink: BridgeSink, opts: { signal: AbortSignal; logger: Logger }) => Promise<BridgeOutcome>;

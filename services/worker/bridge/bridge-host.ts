@@ -16,101 +16,13 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { JobErrors, type JobError } from '../../common/job-error';
-import type { Logger } from '../../common/logger';
+import { JobErrors } from '../../common/job-error';
 import { DEFAULT_MAX_FRAME_PAYLOAD } from './frames';
 import { validateExtraEnv } from './guest-env';
 import { BridgeRun } from './bridge-run';
 import { bridgeDirPrefix } from './bridge-dirs';
-
-export interface BridgeTimeouts {
-  /** From spawn until the guest's valid HELLO. */
-  connectMs: number;
-  /** Longest silence (no bytes from the guest) while the sink is not holding the stream back. */
-  idleMs: number;
-  /** From spawn until DONE or ERROR (start-to-close). */
-  totalMs: number;
-  /** Between SIGTERM and SIGKILL of the guest's process group. */
-  killGraceMs: number;
-}
-
-/**
- * Resource limits of one guest, sent in JOB_SPEC; 0 = no limit. The guest
- * applies them with setrlimit after importing pyarrow and before compiling the
- * plugin (see docs/bridge-protocol.md). A breach fails the run with class
- * resource_limit, code RESOURCE_LIMIT.
- */
-export interface BridgeLimits {
-  /** RLIMIT_AS in MiB: the guest's address space (pyarrow alone reserves a few hundred MiB). */
-  memoryMb: number;
-  /** RLIMIT_CPU in seconds of CPU time, counted from when the limit is applied. */
-  cpuSeconds: number;
-  /** RLIMIT_NOFILE: the most file descriptors the guest may hold. */
-  openFiles: number;
-}
-
-export interface BridgeRunSpec {
-  python: string;
-  /** Absolute path of bridge_py/bridge_shim.py. */
-  shimPath: string;
-  jobId: string;
-  attempt: number;
-  pluginName: string;
-  pluginVersion: string;
-  /** Plugin source; sent in JOB_SPEC, never in argv or the environment. */
-  source: string;
-  inputPath: string;
-  timeouts: BridgeTimeouts;
-  /** Added to the guest's scrubbed environment. */
-  extraEnv?: Record<string, string>;
-  /** setrlimit caps the guest applies to itself before loading the plugin; 0 or absent = none. */
-  limits?: BridgeLimits;
-  /** Cap on one guest frame's payload; DEFAULT_MAX_FRAME_PAYLOAD (4 MiB) when unset. */
-  maxFramePayload?: number;
-}
-
-export type GuestEvent =
-  | { kind: 'output_begin'; name: string }
-  | { kind: 'arrow'; name: string; bytes: Buffer }
-  | { kind: 'output_end'; name: string; rows: number; batches: number }
-  | { kind: 'log'; level: string; message: string }
-  | { kind: 'progress'; rows?: number; fraction?: number; message?: string }
-  | { kind: 'metrics'; values: Record<string, number> };
-
-/**
- * Receives a run's events in order. `output_begin` comes once per output (at
- * its first OUTPUT_BEGIN); the `arrow` bytes of one name, concatenated, are a
- * complete Arrow IPC stream once its `output_end` has arrived. While a
- * returned promise is pending the host stops reading the socket
- * (backpressure reaches the guest, whose writes block) and the idle timeout
- * is suspended. A sink that throws or rejects fails the run (transient,
- * INTERNAL).
- */
-export interface BridgeSink {
-  onEvent(e: GuestEvent): void | Promise<void>;
-}
-
-export interface BridgeOutcome {
-  status: 'succeeded' | 'failed' | 'cancelled';
-  /** Set when failed or cancelled. */
-  error?: JobError;
-  /** Outputs the guest ended (OUTPUT_END), in order of first appearance. */
-  outputs: { name: string; rows: number; batches: number }[];
-  durationMs: number;
-  /** Guest process pid (its process group id), null when it never started. */
-  pid: number | null;
-  exitCode: number | null;
-  signal: string | null;
-  stdoutTail: string;
-  stderrTail: string;
-}
-
-export interface BridgeOptions {
-  signal?: AbortSignal;
-  logger: Logger;
-}
+import type { BridgeOptions, BridgeOutcome, BridgeRunSpec, BridgeSink } from './types';
 
 function validateSpec(spec: BridgeRunSpec): void {
   for (const key of ['connectMs', 'idleMs', 'totalMs', 'killGraceMs'] as const) {
@@ -156,7 +68,7 @@ export async function runBridge(spec: BridgeRunSpec, sink: BridgeSink, opts: Bri
   try {
     await fs.promises.chmod(privateDir, 0o700);
     const token = crypto.randomBytes(32).toString('hex');
-    const run = new BridgeRun({ spec, sink, logger, signal: opts.signal, privateDir, token });
+    const run = new BridgeRun({ spec, sink, logger, signal: opts.signal, privateDir, token, hostEnv: opts.hostEnv });
     return await run.run();
   } finally {
     await fs.promises.rm(privateDir, { recursive: true, force: true }).catch((e: Error) => {

@@ -1,5 +1,6 @@
 /**
- * One guest run: the state machine behind runBridge (see bridge-host.ts).
+ * One guest run: the state machine behind runBridge (see bridge-host.ts for
+ * the picture). Its state moves only through `lifecycle` (RUN_TRANSITIONS).
  * Invariants:
  *  - exactly one verdict is taken (`decide`); everything after it only cleans up;
  *  - the outcome is resolved only after the guest has exited, its process
@@ -7,40 +8,37 @@
  *  - frames are handled strictly in order, one chunk at a time; the socket is
  *    paused while the sink digests them.
  */
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { JobErrors, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
-import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from './bridge-host';
-import {
-  DEFAULT_MAX_FRAME_PAYLOAD,
-  FrameError,
-  FrameKind,
-  FrameReader,
-  GUEST_KINDS,
-  decodeJsonPayload,
-  encodeJsonFrame,
-  frameKindName,
-  type Frame,
-} from './frames';
-import { buildGuestEnv } from './guest-env';
-import {
-  parseDone,
-  parseGuestError,
-  parseHello,
-  parseLog,
-  parseMetrics,
-  parseOutputEnd,
-  parseOutputName,
-  parseProgress,
-} from './guest-messages';
+import { StateMachine, type Transitions } from '../../common/state-machine';
 import { crashError } from './crash-error';
+import { DEFAULT_MAX_FRAME_PAYLOAD, FrameError, FrameKind, FrameReader, GUEST_KINDS, encodeJsonFrame, frameKindName, type Frame } from './frames';
+import { buildGuestEnv } from './guest-env';
+import { interpretFrame } from './guest-frames';
 import { GuestProcess, settledWithin } from './guest-process';
+import { checkHello, jobSpecFrame } from './handshake';
 import { OutputTracker } from './output-tracker';
+import { listenPrivate, writeDrained } from './bridge-socket';
+import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from './types';
 
 export type RunState = 'listening' | 'awaiting_hello' | 'running' | 'closing' | 'closed';
+
+/**
+ * Every run ends through `closing` (entered once, when the verdict is taken)
+ * and `closed` (the outcome is resolved). A verdict can come in any live
+ * state: a cancel or a start failure while still listening, a spawn error
+ * (the guest never got a pid), a connect timeout or a bad HELLO while
+ * awaiting it, anything at all while running.
+ */
+export const RUN_TRANSITIONS: Transitions<RunState> = {
+  listening: ['awaiting_hello', 'closing'],
+  awaiting_hello: ['running', 'closing'],
+  running: ['closing'],
+  closing: ['closed'],
+  closed: [],
+};
 
 interface Verdict {
   status: BridgeOutcome['status'];
@@ -56,10 +54,12 @@ export interface BridgeRunInit {
   signal?: AbortSignal;
   privateDir: string;
   token: string;
+  /** The worker's environment; only its allow-listed names reach the guest. */
+  hostEnv: Readonly<NodeJS.ProcessEnv>;
 }
 
 export class BridgeRun {
-  private state: RunState = 'listening';
+  private readonly lifecycle: StateMachine<RunState>;
   private readonly spec: BridgeRunSpec;
   private readonly log: Logger;
   private readonly socketPath: string;
@@ -87,6 +87,7 @@ export class BridgeRun {
   constructor(private readonly init: BridgeRunInit) {
     this.spec = init.spec;
     this.log = init.logger;
+    this.lifecycle = new StateMachine<RunState>('BridgeRun', 'listening', RUN_TRANSITIONS, init.logger);
     this.socketPath = path.join(init.privateDir, 'bridge.sock');
     this.reader = new FrameReader(init.spec.maxFramePayload ?? DEFAULT_MAX_FRAME_PAYLOAD);
   }
@@ -105,21 +106,15 @@ export class BridgeRun {
   // --- start -----------------------------------------------------------------
 
   private async start(): Promise<void> {
-    const server = net.createServer((sock) => this.onConnection(sock));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (e) => this.log.warn('bridge server error', { error: e.message }));
-    await fs.promises.chmod(this.socketPath, 0o600);
+    this.server = await listenPrivate(
+      this.socketPath,
+      (sock) => this.onConnection(sock),
+      (e) => this.log.warn('bridge server error', { error: e.message }),
+    );
     if (this.verdict) return; // cancelled while listening
 
     const env = buildGuestEnv({
-      base: process.env,
+      base: this.init.hostEnv,
       privateDir: this.init.privateDir,
       socketPath: this.socketPath,
       token: this.init.token,
@@ -138,7 +133,7 @@ export class BridgeRun {
     });
     this.guest = guest;
     if (guest.pid !== undefined) {
-      this.state = 'awaiting_hello';
+      this.lifecycle.to('awaiting_hello');
       this.log.debug('guest spawned', { pid: guest.pid });
     }
     const t = this.spec.timeouts;
@@ -219,68 +214,26 @@ export class BridgeRun {
 
   private async handleFrame(frame: Frame): Promise<void> {
     if (!GUEST_KINDS.has(frame.kind)) throw new FrameError(`unknown frame kind ${frameKindName(frame.kind)}`);
-    if (this.state === 'awaiting_hello') {
-      if (frame.kind !== FrameKind.HELLO) throw new FrameError(`first frame must be HELLO, got ${frameKindName(frame.kind)}`);
-      return this.onHello(decodeJsonPayload(frame));
-    }
-    switch (frame.kind) {
-      case FrameKind.HELLO:
-        throw new FrameError('HELLO sent twice');
-      case FrameKind.ARROW:
-        return this.emit({ kind: 'arrow', name: this.outputs.arrowTarget(), bytes: frame.payload });
-      case FrameKind.OUTPUT_BEGIN: {
-        const name = parseOutputName(decodeJsonPayload(frame), 'OUTPUT_BEGIN');
-        if (this.outputs.begin(name)) return this.emit({ kind: 'output_begin', name });
-        return; // a continuation of an interleaved output
-      }
-      case FrameKind.OUTPUT_END: {
-        const end = parseOutputEnd(decodeJsonPayload(frame));
-        this.outputs.end(end);
-        return this.emit({ kind: 'output_end', ...end });
-      }
-      case FrameKind.LOG:
-        return this.emit({ kind: 'log', ...parseLog(decodeJsonPayload(frame)) });
-      case FrameKind.PROGRESS:
-        return this.emit({ kind: 'progress', ...parseProgress(decodeJsonPayload(frame)) });
-      case FrameKind.METRICS:
-        return this.emit({ kind: 'metrics', values: parseMetrics(decodeJsonPayload(frame)) });
-      case FrameKind.ERROR: {
-        const error = parseGuestError(decodeJsonPayload(frame));
-        this.log.info('guest reported an error', { errorClass: error.errorClass, message: error.message });
-        return this.decide({ status: 'failed', error, graceful: true });
-      }
-      case FrameKind.DONE:
-        this.outputs.checkDone(parseDone(decodeJsonPayload(frame)));
+    if (this.lifecycle.is('awaiting_hello')) return this.onHello(frame);
+    const meaning = interpretFrame(frame, this.outputs);
+    switch (meaning.kind) {
+      case 'event':
+        return this.emit(meaning.event);
+      case 'error':
+        this.log.info('guest reported an error', { errorClass: meaning.error.errorClass, message: meaning.error.message });
+        return this.decide({ status: 'failed', error: meaning.error, graceful: true });
+      case 'done':
         return this.decide({ status: 'succeeded', graceful: true });
     }
   }
 
-  private async onHello(o: Record<string, unknown>): Promise<void> {
-    const hello = parseHello(o);
-    const expected = Buffer.from(this.init.token);
-    const got = Buffer.from(hello.token);
-    if (got.length !== expected.length || !crypto.timingSafeEqual(got, expected)) {
-      throw new FrameError('HELLO carries a wrong token');
-    }
+  private async onHello(frame: Frame): Promise<void> {
+    const hello = checkHello(frame, this.init.token);
     clearTimeout(this.connectTimer);
-    this.state = 'running';
+    this.lifecycle.to('running');
     this.log.debug('guest connected', { guestPid: hello.pid, python: hello.pythonVersion, pyarrow: hello.pyarrowVersion });
-    const spec = this.spec;
-    const jobSpec = encodeJsonFrame(FrameKind.JOB_SPEC, {
-      job_id: spec.jobId,
-      attempt: spec.attempt,
-      plugin_name: spec.pluginName,
-      plugin_version: spec.pluginVersion,
-      source: spec.source,
-      input_path: spec.inputPath,
-      limits: {
-        memory_mb: spec.limits?.memoryMb ?? 0,
-        cpu_seconds: spec.limits?.cpuSeconds ?? 0,
-        open_files: spec.limits?.openFiles ?? 0,
-      },
-    });
     // A guest that vanished meanwhile is handled by the exit path.
-    await this.write(jobSpec).catch((e: Error) => this.log.debug('could not send JOB_SPEC', { error: e.message }));
+    await writeDrained(this.socket, jobSpecFrame(this.spec)).catch((e: Error) => this.log.debug('could not send JOB_SPEC', { error: e.message }));
   }
 
   private async emit(e: GuestEvent): Promise<void> {
@@ -288,30 +241,11 @@ export class BridgeRun {
     if (r && typeof (r as Promise<void>).then === 'function') await r;
   }
 
-  /** Write to the guest, waiting for 'drain' when the socket's buffer is full. */
-  private write(buf: Buffer): Promise<void> {
-    const sock = this.socket;
-    return new Promise<void>((resolve, reject) => {
-      if (!sock || sock.destroyed) return reject(new Error('bridge socket is closed'));
-      if (sock.write(buf)) return resolve();
-      const done = (err?: Error) => {
-        sock.off('drain', onDrain);
-        sock.off('close', onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const onClose = () => done(new Error('bridge socket closed before drain'));
-      sock.on('drain', onDrain);
-      sock.on('close', onClose);
-    });
-  }
-
   // --- timers and failures ---------------------------------------------------
 
   /** Idle time counts only while the host is waiting for the guest, not while the sink holds the stream. */
   private armIdle(): void {
-    if (this.state !== 'running' || this.verdict) return;
+    if (!this.lifecycle.is('running') || this.verdict) return;
     clearTimeout(this.idleTimer);
     const ms = this.spec.timeouts.idleMs;
     this.idleTimer = setTimeout(() => this.fail(JobErrors.timeout('idle', ms)), ms);
@@ -325,7 +259,7 @@ export class BridgeRun {
   private cancel(): void {
     const reason = this.init.signal?.reason;
     const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : '';
-    if (this.socket && !this.socket.destroyed && this.state === 'running') {
+    if (this.socket && !this.socket.destroyed && this.lifecycle.is('running')) {
       this.socket.write(encodeJsonFrame(FrameKind.CANCEL, {})); // courtesy; the signals are what count
     }
     this.decide({
@@ -357,7 +291,7 @@ export class BridgeRun {
     const error = crashError({
       code: exit.code,
       signal: exit.signal,
-      running: this.state === 'running',
+      running: this.lifecycle.is('running'),
       stderr: guest.stderrTail.text(),
       limits: this.spec.limits,
     });
@@ -369,7 +303,7 @@ export class BridgeRun {
   private decide(verdict: Verdict): void {
     if (this.verdict) return;
     this.verdict = verdict;
-    this.state = 'closing';
+    this.lifecycle.to('closing');
     for (const t of [this.connectTimer, this.idleTimer, this.totalTimer, this.orphanTimer]) clearTimeout(t);
     this.init.signal?.removeEventListener('abort', this.onAbort);
     this.close().then(
@@ -403,7 +337,7 @@ export class BridgeRun {
 
   private finish(): void {
     const v = this.verdict!;
-    this.state = 'closed';
+    this.lifecycle.to('closed');
     const guest = this.guest;
     const outcome: BridgeOutcome = {
       status: v.status,

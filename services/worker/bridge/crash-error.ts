@@ -16,7 +16,7 @@
  */
 import * as os from 'node:os';
 import { JobErrors, type JobError } from '../../common/job-error';
-import type { BridgeLimits } from './bridge-host';
+import type { BridgeLimits } from './types';
 
 export interface CrashInfo {
   code: number | null;

@@ -18,7 +18,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface GuestEnvInput {
   /** The worker's environment, read only for the allow-listed names. */
-  base: NodeJS.ProcessEnv;
+  base: Readonly<NodeJS.ProcessEnv>;
   /** The job's private directory; becomes HOME. */
   privateDir: string;
   socketPath: string;

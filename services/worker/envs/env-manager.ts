@@ -33,7 +33,7 @@ import { which as whichOnPath } from './which';
 export class EnvManager {
   private readonly paths: EnvPaths;
   private readonly now: () => number;
-  private readonly env: NodeJS.ProcessEnv;
+  private readonly env: Readonly<NodeJS.ProcessEnv>;
   private readonly which: (name: string) => string | undefined;
   private readonly spawn?: SpawnFn;
   private readonly provisioner: EnvProvisioner;
@@ -45,11 +45,11 @@ export class EnvManager {
 
   constructor(
     private readonly cfg: EnvManagerConfig,
-    deps: EnvManagerDeps = {},
+    deps: EnvManagerDeps,
   ) {
     this.paths = new EnvPaths(cfg.home);
     this.now = deps.now ?? Date.now;
-    this.env = deps.env ?? process.env;
+    this.env = deps.env;
     this.which = deps.which ?? ((name) => whichOnPath(name, this.env.PATH));
     this.spawn = deps.spawn;
     this.provisioner = new EnvProvisioner({

@@ -23,10 +23,14 @@ export interface EnvManagerConfig {
 }
 
 export interface EnvManagerDeps {
+  /**
+   * Environment of the install and probe commands, PATH included (uv is
+   * looked up on its PATH): the worker's host environment, handed down by
+   * whoever compiled the configuration. Nothing under envs/ reads process.env.
+   */
+  env: Readonly<NodeJS.ProcessEnv>;
   /** Clock (ms since epoch). */
   now?: () => number;
-  /** Environment of the install and probe commands, PATH included (uv is looked up on its PATH). Default: process.env. */
-  env?: NodeJS.ProcessEnv;
   /** PATH lookup; default searches `env.PATH`. */
   which?: (name: string) => string | undefined;
   spawn?: SpawnFn;

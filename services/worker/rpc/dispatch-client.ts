@@ -1,30 +1,56 @@
 /**
- * The worker's Dispatch stream to the Sentinel, with reconnects.
+ * The worker's Dispatch stream to the Sentinel, with reconnects. Its state
+ * changes only through DISPATCH_TRANSITIONS:
  *
- *   disconnected → connecting → connected (after Welcome) → disconnected …
- *                                                         → closed (close())
+ *   disconnected ──connect()──► connecting ──Welcome──► connected
+ *        ▲                          │                       │
+ *        └──── the stream failed or ended; retried after a backoff
+ *
+ *   close() from any state ──► closed (final; also while connecting, and
+ *   while a reconnect is pending)
  *
  * On (re)connect it sends Hello with the worker's inventory and the attempts
  * it is still running, then heartbeats at the interval the Sentinel asks for.
+ * Messages are mapped to and from the worker's own types here.
  */
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from '../../common/logger';
-import type { AttemptRef, DispatchRequest, DispatchResponse, JobDispatch } from '../../gen/casparian/v1/dispatch';
+import { StateMachine, type Transitions } from '../../common/state-machine';
+import type { DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
 import type { SentinelClient } from '../../gen/casparian/v1/sentinel';
-import type { EnvInfo } from '../../gen/casparian/v1/types';
+import type { AttemptRef, AttemptSpec } from '../attempt/types';
+import type { EnvInfo } from '../envs/types';
+import { attemptSpecFromDispatch, envToPb } from './mappers';
 
 export type DispatchClientState = 'disconnected' | 'connecting' | 'connected' | 'closed';
 
+export const DISPATCH_TRANSITIONS: Transitions<DispatchClientState> = {
+  disconnected: ['connecting', 'closed'],
+  connecting: ['connected', 'disconnected', 'closed'],
+  connected: ['disconnected', 'closed'],
+  closed: [],
+};
+
+/** What the worker says about itself in Hello. */
+export interface WorkerHello {
+  workerId: string;
+  slots: number;
+  version: string;
+  envs: EnvInfo[];
+  mayProvision: boolean;
+  envMode: string;
+  hostname: string;
+}
+
 export interface DispatchHandlers {
-  hello(): { workerId: string; slots: number; version: string; envs: EnvInfo[]; mayProvision: boolean; envMode: string; hostname: string };
+  hello(): WorkerHello;
   active(): AttemptRef[];
-  onDispatch(d: JobDispatch): void;
+  onDispatch(ref: AttemptRef, spec: AttemptSpec): void;
   onCancel(ref: AttemptRef, reason: string): void;
-  onConnected(): void;
 }
 
 export class DispatchClient {
-  state: DispatchClientState = 'disconnected';
+  private readonly lifecycle: StateMachine<DispatchClientState>;
   private call: ClientDuplexStream<DispatchRequest, DispatchResponse> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -35,26 +61,41 @@ export class DispatchClient {
     private readonly h: DispatchHandlers,
     private readonly logger: Logger,
     private readonly reconnectMaxMs: number,
-  ) {}
+  ) {
+    this.lifecycle = new StateMachine<DispatchClientState>('DispatchClient', 'disconnected', DISPATCH_TRANSITIONS, logger);
+  }
 
+  get state(): DispatchClientState {
+    return this.lifecycle.state;
+  }
+
+  /** Dial the Sentinel; a no-op unless disconnected. */
   connect(): void {
-    if (this.state === 'closed' || this.state === 'connecting' || this.state === 'connected') return;
-    this.state = 'connecting';
+    if (!this.lifecycle.is('disconnected')) return;
+    this.lifecycle.to('connecting');
     const call = this.client.dispatch();
     this.call = call;
-    call.on('data', (res: DispatchResponse) => this.onMessage(res));
+    call.on('data', (res: DispatchResponse) => this.onMessage(call, res));
     call.on('error', (err: Error) => this.onDown(call, err));
     call.on('end', () => this.onDown(call, new Error('the Sentinel ended the Dispatch stream')));
-    const active = this.h.active();
-    call.write({ msg: { $case: 'hello', hello: { ...this.h.hello(), active } } });
+    const hello = this.h.hello();
+    call.write({ msg: { $case: 'hello', hello: { ...hello, envs: hello.envs.map(envToPb), active: this.h.active() } } });
   }
 
-  send(msg: DispatchRequest): void {
-    if (this.state === 'connected' && this.call) this.call.write(msg);
+  /** Free slots, and whether the worker drains (takes no new work). Dropped unless connected. */
+  ready(freeSlots: number, draining: boolean): void {
+    this.send({ msg: { $case: 'ready', ready: { freeSlots, draining } } });
   }
 
+  /** The full env inventory after a change. Dropped unless connected. */
+  envUpdate(envs: EnvInfo[]): void {
+    this.send({ msg: { $case: 'envUpdate', envUpdate: { envs: envs.map(envToPb) } } });
+  }
+
+  /** Idempotent. */
   close(): void {
-    this.state = 'closed';
+    if (this.lifecycle.is('closed')) return;
+    this.lifecycle.to('closed');
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const call = this.call;
@@ -65,22 +106,26 @@ export class DispatchClient {
     }
   }
 
-  private onMessage(res: DispatchResponse): void {
+  private send(msg: DispatchRequest): void {
+    if (this.lifecycle.is('connected') && this.call) this.call.write(msg);
+  }
+
+  private onMessage(call: ClientDuplexStream<DispatchRequest, DispatchResponse>, res: DispatchResponse): void {
     const m = res.msg;
     if (!m) return;
     switch (m.$case) {
       case 'welcome': {
-        this.state = 'connected';
+        if (call !== this.call) return; // a stream already given up (closed, or replaced)
+        if (this.lifecycle.is('connecting')) this.lifecycle.to('connected');
         this.failures = 0;
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => this.send({ msg: { $case: 'heartbeat', heartbeat: { active: this.h.active() } } }), m.welcome.heartbeatIntervalMs || 5_000);
         this.heartbeat.unref();
         this.logger.info('connected to sentinel', { sentinelVersion: m.welcome.version, leaseMs: m.welcome.leaseMs });
-        this.h.onConnected();
         return;
       }
       case 'dispatch':
-        this.h.onDispatch(m.dispatch);
+        this.h.onDispatch({ jobId: m.dispatch.jobId, attempt: m.dispatch.attempt, leaseToken: m.dispatch.leaseToken }, attemptSpecFromDispatch(m.dispatch));
         return;
       case 'cancel':
         if (m.cancel.attempt) this.h.onCancel(m.cancel.attempt, m.cancel.reason);
@@ -92,8 +137,8 @@ export class DispatchClient {
     if (call !== this.call) return;
     this.call = undefined;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.state === 'closed') return;
-    this.state = 'disconnected';
+    if (this.lifecycle.is('closed')) return;
+    this.lifecycle.to('disconnected');
     this.failures++;
     const delay = Math.min(this.reconnectMaxMs, 200 * 2 ** Math.min(this.failures, 10));
     this.logger.warn('dispatch stream down; reconnecting', { error: err.message, inMs: delay });

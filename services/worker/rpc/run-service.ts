@@ -1,50 +1,85 @@
 /**
  * Worker.Run: run a plugin on one file directly, without the queue, streaming
  * logs, progress, Arrow chunks and finally the verdict. For debugging plugins.
- * Cancelling the call cancels the run.
+ * The attempt is run by an AttemptRunner whose channel is the response
+ * stream; cancelling the call breaks the channel, which cancels the run.
  */
 import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { jobErrorToPb } from '../../common/job-error-pb';
 import type { Logger } from '../../common/logger';
 import { serverStream } from '../../common/rpc-adapters';
 import { invalidArgument } from '../../common/rpc-error';
-import type { RunRequest, RunResponse, WorkerServer } from '../../gen/casparian/v1/worker';
-import { runAttempt, type AttemptDeps } from '../attempt/run-attempt';
+import { WorkerService, type RunRequest, type RunResponse, type WorkerServer } from '../../gen/casparian/v1/worker';
+import { AttemptRunner, type AttemptDeps } from '../attempt/attempt-runner';
+import type { AttemptChannel, AttemptResult, AttemptSpec, VerdictReceipt } from '../attempt/types';
 import { envHashOf } from '../envs/env-hash';
-import { jobErrorToPb } from '../../common/job-error-pb';
 import { timeoutsFromPb, verdictStatus } from './mappers';
-import * as path from 'node:path';
 
-export function workerImplementation(deps: AttemptDeps, logger: Logger): WorkerServer {
+/** A Run call's response stream as an attempt's channel. */
+class RunChannel implements AttemptChannel {
+  constructor(
+    private readonly write: (msg: RunResponse) => Promise<void>,
+    private readonly call: ServerWritableStream<RunRequest, RunResponse>,
+  ) {}
+
+  log(level: string, source: 'plugin' | 'env' | 'worker', message: string): Promise<void> {
+    return this.write({ msg: { $case: 'log', log: { attempt: 1, level, message, source, time: new Date() } } });
+  }
+
+  progress(p: { rows: number; fraction: number; message: string }): Promise<void> {
+    return this.write({ msg: { $case: 'progress', progress: p } });
+  }
+
+  chunk(outputName: string, data: Buffer): Promise<void> {
+    return this.write({ msg: { $case: 'chunk', chunk: { outputName, data } } });
+  }
+
+  async finish(result: AttemptResult): Promise<VerdictReceipt> {
+    await this.write({ msg: { $case: 'verdict', verdict: { status: verdictStatus(result.status), error: result.error ? jobErrorToPb(result.error) : undefined, metrics: result.metrics } } });
+    return {};
+  }
+
+  onBroken(fn: (e: Error) => void): void {
+    if (this.call.cancelled) fn(new Error('the Run call was cancelled'));
+    else this.call.on('cancelled', () => fn(new Error('the Run call was cancelled')));
+  }
+
+  /** Nothing to give up: the call's end (or its cancellation) is the adapter's. */
+  abandon(): void {}
+}
+
+function specFromRequest(req: RunRequest): AttemptSpec {
+  if (!req.source.trim()) throw invalidArgument('source is required');
+  if (!req.lockfile.trim()) throw invalidArgument('lockfile is required');
+  if (!req.inputPath || !path.isAbsolute(req.inputPath)) throw invalidArgument('input_path must be an absolute path');
+  return {
+    jobId: `run-${crypto.randomUUID()}`,
+    attempt: 1,
+    pluginName: req.pluginName || 'adhoc',
+    pluginVersion: 'adhoc',
+    source: req.source,
+    envHash: envHashOf(req.lockfile),
+    lockfile: req.lockfile,
+    inputPath: req.inputPath,
+    timeouts: timeoutsFromPb(req.timeouts),
+    envAllow: [],
+    limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 },
+  };
+}
+
+export function workerImplementation(deps: AttemptDeps, workerId: string, logger: Logger): WorkerServer {
   return {
     run: serverStream<RunRequest, RunResponse>(logger, 'Run', async (req, write, call) => {
-      if (!req.source.trim()) throw invalidArgument('source is required');
-      if (!req.lockfile.trim()) throw invalidArgument('lockfile is required');
-      if (!req.inputPath || !path.isAbsolute(req.inputPath)) throw invalidArgument('input_path must be an absolute path');
-      const abort = new AbortController();
-      call.on('cancelled', () => abort.abort());
-      const result = await runAttempt(
-        {
-          jobId: `run-${crypto.randomUUID()}`,
-          attempt: 1,
-          pluginName: req.pluginName || 'adhoc',
-          pluginVersion: 'adhoc',
-          source: req.source,
-          envHash: envHashOf(req.lockfile),
-          lockfile: req.lockfile,
-          inputPath: req.inputPath,
-          timeouts: timeoutsFromPb(req.timeouts),
-          envAllow: [],
-          limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 },
-        },
-        {
-          log: (level, source, message) => write({ msg: { $case: 'log', log: { attempt: 1, level, message, source, time: new Date() } } }),
-          progress: (p) => write({ msg: { $case: 'progress', progress: p } }),
-          chunk: (outputName, data) => write({ msg: { $case: 'chunk', chunk: { outputName, data } } }),
-        },
-        deps,
-        abort.signal,
-      );
-      await write({ msg: { $case: 'verdict', verdict: { status: verdictStatus(result.status), error: result.error ? jobErrorToPb(result.error) : undefined, metrics: result.metrics } } });
+      const runner = new AttemptRunner(specFromRequest(req), deps, { workerId });
+      const channel = new RunChannel(write, call);
+      await runner.run(async () => channel);
     }),
   };
+}
+
+/** The casparian.v1.Worker service, for startServer. */
+export function workerService(deps: AttemptDeps, workerId: string, logger: Logger) {
+  return { name: 'casparian.v1.Worker', definition: WorkerService, impl: workerImplementation(deps, workerId, logger) };
 }

@@ -15,10 +15,10 @@ describe('envs/EnvManager (no installs)', function () {
   beforeEach(() => (home = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-envmgr-'))));
   afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
 
-  function manager(cfg: Partial<EnvManagerConfig> = {}, deps: EnvManagerDeps = {}): EnvManager {
+  function manager(cfg: Partial<EnvManagerConfig> = {}, deps: Partial<EnvManagerDeps> = {}): EnvManager {
     return new EnvManager(
       { home, mode: 'auto', basePython: 'python3', installTimeoutMs: 60_000, lockWaitTimeoutMs: 1000, failureCacheMs: 60_000, logger: silentLogger, ...cfg },
-      { which: () => undefined, ...deps },
+      { env: process.env, which: () => undefined, ...deps },
     );
   }
 

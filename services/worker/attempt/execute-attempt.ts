@@ -1,28 +1,26 @@
 /**
- * Runs one attempt: check the input, get the environment (provisioning it in
- * auto mode), run the plugin through the bridge, and forward its events to a
- * reporter. Arrow bytes are forwarded without decoding, re-chunked so that no
- * message exceeds 1 MiB. Never throws for job-level failures: they come back
- * as a typed error in the result.
+ * The work of one attempt, without its channel: check the input, get the
+ * environment (provisioning it in auto mode), start the guest and forward its
+ * events to a reporter. Never throws for job-level failures: they come back
+ * as a typed error in the result. Throws only for faults of the worker
+ * itself, which the AttemptRunner turns into an INTERNAL verdict.
  */
 import * as fs from 'node:fs/promises';
 import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
-import { runBridge, type GuestEvent } from '../bridge/bridge-host';
-import type { EnvManager } from '../envs/env-manager';
-import type { AttemptReporter, AttemptResult, AttemptSpec } from './types';
-
-export const MAX_CHUNK_BYTES = 1024 * 1024;
+import { forwardingSink } from './event-forwarder';
+import type { AttemptReporter, AttemptResult, AttemptSpec, EnvSource, StartGuest } from './types';
 
 export interface AttemptDeps {
-  envs: EnvManager;
-  shimPath: string;
+  envs: EnvSource;
+  /** The isolation seam: how a guest is started for this attempt. */
+  startGuest: StartGuest;
   /** The worker's own environment, from which envAllow variables are copied. */
   hostEnv: Readonly<Record<string, string | undefined>>;
   logger: Logger;
 }
 
-export async function runAttempt(spec: AttemptSpec, reporter: AttemptReporter, deps: AttemptDeps, signal: AbortSignal): Promise<AttemptResult> {
+export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporter, deps: AttemptDeps, signal: AbortSignal): Promise<AttemptResult> {
   const started = Date.now();
   const metrics = { rows: 0, durationMs: 0, envMs: 0, envProvisioned: false, arrowBytes: 0 };
   const fail = (error: JobError): AttemptResult => ({ status: 'failed', error, metrics: { ...metrics, durationMs: Date.now() - started }, outputs: [] });
@@ -54,47 +52,28 @@ export async function runAttempt(spec: AttemptSpec, reporter: AttemptReporter, d
       const v = deps.hostEnv[name];
       if (v !== undefined) extraEnv[name] = v;
     }
-    const sink = {
-      onEvent: async (e: GuestEvent): Promise<void> => {
-        switch (e.kind) {
-          case 'arrow':
-            metrics.arrowBytes += e.bytes.length;
-            for (let off = 0; off < e.bytes.length; off += MAX_CHUNK_BYTES) {
-              await reporter.chunk(e.name, e.bytes.subarray(off, Math.min(e.bytes.length, off + MAX_CHUNK_BYTES)));
-            }
-            return;
-          case 'log':
-            return reporter.log(e.level, 'plugin', e.message);
-          case 'progress':
-            return reporter.progress({ rows: e.rows ?? 0, fraction: e.fraction ?? 0, message: e.message ?? '' });
-          case 'output_end':
-            metrics.rows += e.rows;
-            return;
-          default:
-            return;
-        }
-      },
-    };
-    const outcome = await runBridge(
+    const outcome = await deps.startGuest(
       {
+        envHash: spec.envHash,
         python: lease.python,
-        shimPath: deps.shimPath,
-        jobId: spec.jobId,
-        attempt: spec.attempt,
-        pluginName: spec.pluginName,
-        pluginVersion: spec.pluginVersion,
-        source: spec.source,
-        inputPath: spec.inputPath,
-        timeouts: {
-          connectMs: spec.timeouts.guestConnectMs,
-          idleMs: spec.timeouts.idleMs,
-          totalMs: spec.timeouts.startToCloseMs,
-          killGraceMs: spec.timeouts.killGraceMs,
+        job: {
+          jobId: spec.jobId,
+          attempt: spec.attempt,
+          pluginName: spec.pluginName,
+          pluginVersion: spec.pluginVersion,
+          source: spec.source,
+          inputPath: spec.inputPath,
+          timeouts: {
+            connectMs: spec.timeouts.guestConnectMs,
+            idleMs: spec.timeouts.idleMs,
+            totalMs: spec.timeouts.startToCloseMs,
+            killGraceMs: spec.timeouts.killGraceMs,
+          },
+          extraEnv,
+          limits: spec.limits,
         },
-        extraEnv,
-        limits: spec.limits,
       },
-      sink,
+      forwardingSink(reporter, metrics),
       { signal, logger: deps.logger },
     );
     if (outcome.status !== 'succeeded' && outcome.stderrTail.trim()) {
