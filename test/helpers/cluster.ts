@@ -10,7 +10,7 @@ import { Logger, silentLogger } from '../../services/common/logger';
 import { Sentinel as SentinelService } from '../../services/sentinel/sentinel';
 import { Worker } from '../../services/worker/worker';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
-import { Sentinel } from '../../tools/cli/client';
+import { SentinelClient } from '../../tools/cli/client';
 import { REPO_ROOT, testHome, testIndexUrl } from './python-env';
 
 export const testLogger: Logger = process.env.CASPARIAN_TEST_LOG
@@ -19,7 +19,7 @@ export const testLogger: Logger = process.env.CASPARIAN_TEST_LOG
 
 export class Cluster {
   readonly workers: Worker[] = [];
-  client!: Sentinel;
+  client!: SentinelClient;
   sentinel!: SentinelService;
   readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-it-'));
 
@@ -30,7 +30,7 @@ export class Cluster {
       testLogger,
     );
     await c.sentinel.start();
-    c.client = new Sentinel(`127.0.0.1:${c.sentinel.port}`);
+    c.client = new SentinelClient(`127.0.0.1:${c.sentinel.port}`);
     for (const w of opts.workers ?? [{}]) await c.addWorker(w);
     return c;
   }

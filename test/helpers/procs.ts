@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Job } from '../../services/gen/casparian/v1/types';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import { Sentinel } from '../../tools/cli/client';
+import { SentinelClient } from '../../tools/cli/client';
 import { REPO_ROOT, testHome, testIndexUrl, SHARED_LOCKFILE } from './python-env';
 
 export const CLI = path.join(REPO_ROOT, 'dist', 'tools', 'casparian.js');
@@ -242,7 +242,7 @@ export class ProcCluster {
   readonly workers = new Map<string, ManagedProc>();
   /** Every process ever started, for cleanup. */
   private readonly all: ManagedProc[] = [];
-  private clientInstance: Sentinel | undefined;
+  private clientInstance: SentinelClient | undefined;
   private seq = 0;
 
   constructor(readonly opts: ProcClusterOptions = {}) {
@@ -266,8 +266,8 @@ export class ProcCluster {
     return `127.0.0.1:${this.port}`;
   }
 
-  get client(): Sentinel {
-    this.clientInstance ??= new Sentinel(this.address);
+  get client(): SentinelClient {
+    this.clientInstance ??= new SentinelClient(this.address);
     return this.clientInstance;
   }
 
