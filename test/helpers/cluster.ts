@@ -11,7 +11,8 @@ import { Sentinel as SentinelService } from '../../services/sentinel/sentinel';
 import { Worker } from '../../services/worker/worker';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { SentinelClient } from '../../tools/cli/client';
-import { REPO_ROOT, testHome, testIndexUrl } from './python-env';
+import { testIndexUrl } from './pip-index';
+import { REPO_ROOT, testHome } from './python-env';
 
 export const testLogger: Logger = process.env.CASPARIAN_TEST_LOG
   ? new Logger({ level: 'debug', format: 'text' })

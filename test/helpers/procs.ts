@@ -22,7 +22,8 @@ import * as path from 'node:path';
 import type { Job } from '../../services/gen/casparian/v1/types';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { SentinelClient } from '../../tools/cli/client';
-import { REPO_ROOT, testHome, testIndexUrl, SHARED_LOCKFILE } from './python-env';
+import { testIndexUrl } from './pip-index';
+import { REPO_ROOT, testHome, SHARED_LOCKFILE } from './python-env';
 
 export const CLI = path.join(REPO_ROOT, 'dist', 'tools', 'casparian.js');
 /** The same lockfile as the e2e tests, so the pyarrow env is built once per run. */

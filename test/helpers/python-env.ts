@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { silentLogger } from '../../services/common/logger';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
+import { testIndexUrl } from './pip-index';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 /**
@@ -26,23 +27,16 @@ export function testHome(): string {
   return home;
 }
 
+const provisioned = new Map<string, Promise<string>>();
+
 /**
- * The package index tests install from: $CASPARIAN_PIP_INDEX_URL when set, else
- * the local mirror file:///opt/pypi/simple when it exists, else undefined
- * (pip's/uv's own configuration).
+ * Path to the python of the env built from `lockfile` (its text), provisioned
+ * once per test run by the worker's EnvManager in auto mode.
  */
-export function testIndexUrl(): string | undefined {
-  if (process.env.CASPARIAN_PIP_INDEX_URL) return process.env.CASPARIAN_PIP_INDEX_URL;
-  return fs.existsSync('/opt/pypi/simple') ? 'file:///opt/pypi/simple' : undefined;
-}
-
-let cached: Promise<string> | undefined;
-
-/** Path to a python with pyarrow, provisioned once per test run by the EnvManager. */
-export function pyarrowPython(): Promise<string> {
-  if (!cached) {
-    cached = (async () => {
-      const lockfile = fs.readFileSync(PYARROW_LOCKFILE, 'utf8');
+export function provisionPython(lockfile: string): Promise<string> {
+  let p = provisioned.get(lockfile);
+  if (!p) {
+    p = (async () => {
       const manager = new EnvManager({
         home: testHome(),
         mode: 'auto',
@@ -57,7 +51,13 @@ export function pyarrowPython(): Promise<string> {
       lease.release();
       return lease.python;
     })();
-    cached.catch(() => (cached = undefined));
+    provisioned.set(lockfile, p);
+    p.catch(() => provisioned.delete(lockfile));
   }
-  return cached;
+  return p;
+}
+
+/** Path to a python with pyarrow (test/fixtures/lockfiles/pyarrow.txt). */
+export function pyarrowPython(): Promise<string> {
+  return provisionPython(fs.readFileSync(PYARROW_LOCKFILE, 'utf8'));
 }

@@ -11,7 +11,8 @@ import { silentLogger } from '../../services/common/logger';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import type { EnvManagerConfig } from '../../services/worker/envs/types';
-import { PYARROW_LOCKFILE, testHome, testIndexUrl } from '../helpers/python-env';
+import { testIndexUrl } from '../helpers/pip-index';
+import { PYARROW_LOCKFILE, testHome } from '../helpers/python-env';
 
 describe('envs: venv + pip backend (real pyarrow install)', function () {
   this.timeout(300_000);

@@ -17,7 +17,8 @@ import { EnvLinkRefused } from '../../services/worker/envs/env-link';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import { pidAlive } from '../../services/worker/envs/file-lock';
 import type { EnvChange, EnvManagerConfig, EnvManagerDeps } from '../../services/worker/envs/types';
-import { PYARROW_LOCKFILE, REPO_ROOT, testHome, testIndexUrl } from '../helpers/python-env';
+import { testIndexUrl } from '../helpers/pip-index';
+import { PYARROW_LOCKFILE, REPO_ROOT, testHome } from '../helpers/python-env';
 
 const FAKE_UV_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'fake-uv');
 const PYARROW = fs.readFileSync(PYARROW_LOCKFILE, 'utf8');
