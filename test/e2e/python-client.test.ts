@@ -107,8 +107,7 @@ describe('e2e: a Python client generated from the protos', function () {
       [9, 1e6],
       [10, 0],
     ];
-    const input = path.join(workDir, 'py-input.csv');
-    fs.writeFileSync(input, '# id,value\n' + rows.map(([a, b]) => `${a},${b}`).join('\n') + '\n');
+    const input = cluster.input('py-input.csv', '# id,value\n' + rows.map(([a, b]) => `${a},${b}`).join('\n') + '\n');
     const lockfile = path.join(workDir, 'lock.txt');
     fs.writeFileSync(lockfile, E2E_LOCKFILE);
 

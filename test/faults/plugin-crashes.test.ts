@@ -8,7 +8,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorClass, JobState, type Job } from '../../services/gen/casparian/v1/types';
-import { ProcCluster, checkValues, memoryOf, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster } from '../helpers/proc-cluster';
+import { memoryOf } from '../helpers/proc-inspect';
+import { waitFor } from '../helpers/wait';
 
 describe('faults: plugin crashes', function () {
   this.timeout(600_000);
@@ -17,17 +20,17 @@ describe('faults: plugin crashes', function () {
 
   before(async () => {
     c = await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 });
-    await c.publish('values', 'values.py');
+    await c.publish('values', faultPlugin('values.py'));
     // One plugin name per mode: the circuit breaker (5 consecutive failures of a
     // version pause it) must not make later modes wait.
-    for (const mode of ['os_exit', 'segfault', 'memory_error', 'loop', 'garbage', 'stdout50mb']) await c.publish(`crash_${mode}`, 'crash.py');
+    for (const mode of ['os_exit', 'segfault', 'memory_error', 'loop', 'garbage', 'stdout50mb']) await c.publish(`crash_${mode}`, faultPlugin('crash.py'));
     await warmUp(c);
   });
   afterEach(function () {
     if (this.currentTest?.state === 'failed') process.stderr.write(`\n${c.dumpLogs()}\n`);
   });
   after(async () => {
-    await c?.cleanup();
+    await c?.stop();
   });
 
   async function crashJob(mode: string, extra: { maxAttempts?: number; startToCloseMs?: number } = {}): Promise<Job> {

@@ -5,7 +5,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import { FINAL_STATES, ProcCluster, checkValues, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { FINAL_STATES } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait';
 
 const JOBS = 200;
 
@@ -15,7 +18,7 @@ describe('faults: Sentinel killed mid-batch', function () {
 
   it(`kill -9 the Sentinel during ${JOBS} jobs, restart it: all succeed, one committed output each`, async () => {
     const c = track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
+    await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
     const t0 = Date.now();

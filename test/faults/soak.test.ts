@@ -11,7 +11,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
-import { FINAL_STATES, ProcCluster, checkValues, sleep, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { FINAL_STATES } from '../helpers/test-cluster';
+import { sleep, waitFor } from '../helpers/wait';
 
 const N = Number(process.env.CASPARIAN_SOAK_JOBS || 300);
 const WORKERS = ['w1', 'w2', 'w3'];
@@ -22,7 +25,7 @@ describe('faults: soak with random worker kills', function () {
 
   it(`${N} jobs through ${WORKERS.length} workers with random kill -9s: all succeed, none duplicated, nothing left behind`, async () => {
     const c = track(await ProcCluster.start({ workers: WORKERS, slots: 2, leaseMs: 3_000, heartbeatMs: 500, logLevel: 'warn' }));
-    await c.publish('values', 'values.py');
+    await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
     const t0 = Date.now();
