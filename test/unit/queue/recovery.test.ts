@@ -21,13 +21,8 @@ import {
   startAttempt,
   type AttemptRef,
 } from '../../../services/sentinel/queue';
+import { METRICS as metrics, PERMANENT as permanent, T0, TIMEOUTS as timeouts, TRANSIENT as transient, jobError as err, newJob as newJobOf } from './fixtures';
 
-const T0 = 1_700_000_000_000;
-const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1, scheduleToStartMs: 0 };
-const metrics = { rows: 1, durationMs: 1, envMs: 0, envProvisioned: false, arrowBytes: 1 };
-const err = (errorClass: JobError['errorClass'], retryable: boolean): JobError => ({ errorClass, code: 'PLUGIN_ERROR', message: `${errorClass} error`, retryable });
-const transient = err('transient', true);
-const permanent = err('permanent', false);
 const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 } };
 const noJitter = () => 0.5;
 
@@ -47,7 +42,7 @@ describe('unit: dead letter, retry and circuit breaker', () => {
 
   async function newJob(opts: { id?: string; maxAttempts?: number; version?: string } = {}): Promise<string> {
     const id = opts.id ?? `j${++seq}`;
-    await enqueueJob(db, { id, pluginName: 'p', pluginVersion: opts.version ?? '1', envHash: 'e', inputPath: '/in', maxAttempts: opts.maxAttempts ?? 3, timeouts }, now);
+    await enqueueJob(db, newJobOf(id, { pluginVersion: opts.version ?? '1', maxAttempts: opts.maxAttempts ?? 3 }), now);
     return id;
   }
   async function claim(id: string): Promise<AttemptRef> {
