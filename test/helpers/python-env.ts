@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { silentLogger } from '../../services/common/logger';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
+import { envManagerConfig } from './env-fixtures';
 import { testIndexUrl } from './pip-index';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -37,16 +37,7 @@ export function provisionPython(lockfile: string): Promise<string> {
   let p = provisioned.get(lockfile);
   if (!p) {
     p = (async () => {
-      const manager = new EnvManager({
-        home: testHome(),
-        mode: 'auto',
-        basePython: process.env.CASPARIAN_PYTHON ?? 'python3',
-        indexUrl: testIndexUrl(),
-        installTimeoutMs: 600_000,
-        lockWaitTimeoutMs: 600_000,
-        failureCacheMs: 0,
-        logger: silentLogger,
-      });
+      const manager = new EnvManager(envManagerConfig(testHome(), { indexUrl: testIndexUrl(), failureCacheMs: 0 }));
       const lease = await manager.acquire(envHashOf(lockfile), lockfile);
       lease.release();
       return lease.python;

@@ -7,11 +7,11 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { silentLogger } from '../../services/common/logger';
 import { JobState, ErrorClass } from '../../services/gen/casparian/v1/types';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { Cluster } from '../helpers/cluster';
+import { envManagerConfig } from '../helpers/env-fixtures';
 import { pyarrowPython, REPO_ROOT } from '../helpers/python-env';
 import { waitFor } from '../helpers/wait';
 
@@ -21,7 +21,7 @@ const LOCK_Y = '# affinity env Y\npyarrow==25.0.1\n';
 
 async function linkInto(home: string, lockfile: string): Promise<void> {
   const venv = path.dirname(path.dirname(await pyarrowPython()));
-  const m = new EnvManager({ home, mode: 'auto', basePython: 'python3', installTimeoutMs: 60_000, lockWaitTimeoutMs: 60_000, failureCacheMs: 0, logger: silentLogger });
+  const m = new EnvManager(envManagerConfig(home, { failureCacheMs: 0 }));
   await m.init();
   await m.link(envHashOf(lockfile), venv);
 }

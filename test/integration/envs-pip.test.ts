@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JobFailure } from '../../services/common/job-error';
-import { silentLogger } from '../../services/common/logger';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import type { EnvManagerConfig } from '../../services/worker/envs/types';
+import { envManagerConfig } from '../helpers/env-fixtures';
 import { testIndexUrl } from '../helpers/pip-index';
 import { PYARROW_LOCKFILE, testHome } from '../helpers/python-env';
 
@@ -23,17 +23,7 @@ describe('envs: venv + pip backend (real pyarrow install)', function () {
 
   function manager(cfg: Partial<EnvManagerConfig> = {}): EnvManager {
     return new EnvManager(
-      {
-        home,
-        mode: 'auto',
-        basePython: process.env.CASPARIAN_PYTHON ?? 'python3',
-        indexUrl: testIndexUrl(),
-        installTimeoutMs: 600_000,
-        lockWaitTimeoutMs: 600_000,
-        failureCacheMs: 60_000,
-        logger: silentLogger,
-        ...cfg,
-      },
+      envManagerConfig(home, { indexUrl: testIndexUrl(), ...cfg }),
       { which: () => undefined, now: () => clock },
     );
   }
