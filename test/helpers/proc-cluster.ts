@@ -36,6 +36,8 @@ export interface WorkerOptions {
   env?: Record<string, string>;
   /** Dial this address instead of the Sentinel's (e.g. a TcpProxy in front of it). */
   sentinel?: string;
+  /** Serve the worker's own gRPC service (Run, health, reflection) on this port; default: none. */
+  port?: number;
 }
 
 function cliArgs(command: string, cfg: ServiceConfig): string[] {
@@ -121,6 +123,7 @@ export class ProcCluster extends TestCluster {
     if (this.workers.get(name)?.alive) throw new Error(`worker ${name} is already running`);
     const cfg = this.workerConfig(name, opts.slots ?? 2);
     if (opts.sentinel) cfg.flags.sentinel = opts.sentinel;
+    if (opts.port !== undefined) cfg.flags['worker-port'] = String(opts.port);
     const startedAt = Date.now() - 1_000; // the Sentinel's clock is this machine's clock; allow for rounding
     const p = this.spawn(name, cliArgs('worker', cfg), this.baseEnv({ TMPDIR: this.tmpDir, ...cfg.env, ...opts.env }));
     this.workers.set(name, p);

@@ -2,6 +2,7 @@
  * What grpcurl relies on: server reflection (from the buf-built descriptor
  * set) and grpc.health.v1, exercised through a real reflection client, plus a
  * SubmitJob made purely from reflected descriptors with JSON-shaped input.
+ * Health during a drain is tested on real processes: test/faults/drain-health.test.ts.
  */
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
@@ -54,7 +55,7 @@ describe('integration: reflection and health (what grpcurl needs)', function () 
     }
   });
 
-  it('serves grpc.health.v1 and reports NOT_SERVING while draining', async () => {
+  it('serves grpc.health.v1 Check: SERVING for the server and the Sentinel service, NOT_FOUND for an unknown service', async () => {
     const r = new GrpcReflection(cluster.address, grpc.credentials.createInsecure());
     const pkg = (await r.getDescriptorBySymbol('grpc.health.v1.Health')).getPackageObject({ keepCase: true, enums: String }) as any;
     const client = new (pkg.grpc.health.v1.Health as typeof grpc.Client)(cluster.address, grpc.credentials.createInsecure());
