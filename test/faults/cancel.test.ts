@@ -14,10 +14,10 @@ import { waitFor } from '../helpers/wait';
 
 describe('faults: cancelling a running job', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('CancelJob while the plugin sleeps: cancelled, nothing committed, guest and its child are gone', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+  clusters.it('CancelJob while the plugin sleeps: cancelled, nothing committed, guest and its child are gone', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
     await c.publish('values', faultPlugin('values.py'));
     await c.publish('cancel_me', faultPlugin('cancel_me.py'));
     await warmUp(c);

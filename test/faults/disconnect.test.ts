@@ -18,10 +18,10 @@ const ROWS = 200_000;
 
 describe('faults: worker disconnects mid-Conclude', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('kill -9 while the output streams: nothing committed for that attempt, retried and succeeds elsewhere', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+  clusters.it('kill -9 while the output streams: nothing committed for that attempt, retried and succeeds elsewhere', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
     await c.publish('values', faultPlugin('values.py'));
     await c.publish('stream_big', faultPlugin('stream_big.py'));
     await warmUp(c);

@@ -16,7 +16,7 @@ import { Fatal, waitFor } from '../helpers/wait';
 
 describe('faults: health while draining on SIGTERM (real processes)', function () {
   this.timeout(300_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
   const watches: HealthWatch[] = [];
   afterEach(() => watches.splice(0).forEach((w) => w.close()));
 
@@ -39,8 +39,8 @@ describe('faults: health while draining on SIGTERM (real processes)', function (
     );
   }
 
-  it('the Sentinel process: SERVING, NOT_SERVING from SIGTERM on while it drains, then exit code 0', async () => {
-    const c = track(await ProcCluster.start());
+  clusters.it('the Sentinel process: SERVING, NOT_SERVING from SIGTERM on while it drains, then exit code 0', async () => {
+    const c = clusters.track(await ProcCluster.start());
     const sentinel = c.sentinel!;
     const server = watch(c.address, '');
     const api = watch(c.address, 'casparian.v1.Sentinel');
@@ -58,8 +58,8 @@ describe('faults: health while draining on SIGTERM (real processes)', function (
     assert.deepEqual(api.statuses, ['SERVING', 'NOT_SERVING']);
   });
 
-  it("a worker process's own server: NOT_SERVING from SIGTERM on while its job finishes, then exit code 0", async () => {
-    const c = track(await ProcCluster.start());
+  clusters.it("a worker process's own server: NOT_SERVING from SIGTERM on while its job finishes, then exit code 0", async () => {
+    const c = clusters.track(await ProcCluster.start());
     await c.publish('values', faultPlugin('values.py'));
     const port = await freePort();
     const w1 = await c.startWorker('w1', { port });

@@ -16,10 +16,10 @@ const WORKER_GRACE_MS = 10_000;
 
 describe('faults: worker drain on SIGTERM', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('SIGTERM during a 2 s job: the job succeeds on that worker, no new work is taken, exit code 0', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+  clusters.it('SIGTERM during a 2 s job: the job succeeds on that worker, no new work is taken, exit code 0', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
     await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
@@ -49,8 +49,8 @@ describe('faults: worker drain on SIGTERM', function () {
     assert.equal(lateDone.workerId, 'w2');
   });
 
-  it('SIGTERM during a 30 s job: after the grace period it is handed back and completed by another worker', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+  clusters.it('SIGTERM during a 30 s job: after the grace period it is handed back and completed by another worker', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
     await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 

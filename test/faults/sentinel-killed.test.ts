@@ -14,10 +14,10 @@ const JOBS = 200;
 
 describe('faults: Sentinel killed mid-batch', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it(`kill -9 the Sentinel during ${JOBS} jobs, restart it: all succeed, one committed output each`, async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+  clusters.it(`kill -9 the Sentinel during ${JOBS} jobs, restart it: all succeed, one committed output each`, async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
     await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 

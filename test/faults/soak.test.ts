@@ -21,10 +21,10 @@ const WORKERS = ['w1', 'w2', 'w3'];
 
 describe('faults: soak with random worker kills', function () {
   this.timeout(Math.max(600_000, N * 1_000));
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it(`${N} jobs through ${WORKERS.length} workers with random kill -9s: all succeed, none duplicated, nothing left behind`, async () => {
-    const c = track(await ProcCluster.start({ workers: WORKERS, slots: 2, leaseMs: 3_000, heartbeatMs: 500, logLevel: 'warn' }));
+  clusters.it(`${N} jobs through ${WORKERS.length} workers with random kill -9s: all succeed, none duplicated, nothing left behind`, async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: WORKERS, slots: 2, leaseMs: 3_000, heartbeatMs: 500, logLevel: 'warn' }));
     await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 

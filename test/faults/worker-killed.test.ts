@@ -11,10 +11,10 @@ import { waitFor } from '../helpers/wait';
 
 describe('faults: worker killed mid-job', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('kill -9 of the worker running a job: another worker completes it, one output committed', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+  clusters.it('kill -9 of the worker running a job: another worker completes it, one output committed', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
     await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 

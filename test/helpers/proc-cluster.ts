@@ -11,7 +11,7 @@
  * leave behind (guests of a killed worker) a moment to go, then fails if any
  * process still runs in, or with a command line or environment pointing into,
  * the root: those are strays. They are killed after being reported, so later
- * tests start clean. `useClusters()` does this after each test.
+ * tests start clean. `useClusters()` does this at the end of each test.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -200,21 +200,45 @@ export class ProcCluster extends TestCluster {
 }
 
 /**
- * Per-test cluster management for a describe block: `track(c)` registers a
- * cluster; after each test the logs of a failed test are printed and every
- * tracked cluster is stopped. A stray process fails the test that left it
- * (as a failed "after each" hook naming it), after which it is killed.
+ * Per-test cluster management for a describe block. Declare the tests with
+ * the returned `it` and register their clusters with `track(c)`. When a test's
+ * body has finished, passed or failed, every cluster it tracked is stopped;
+ * a stray process fails that very test (the strays are killed after being
+ * reported, and the remaining tests run on a clean machine). A failed test
+ * prints the log tails of its processes.
  */
-export function useClusters(): { track: (c: ProcCluster) => ProcCluster } {
+export function useClusters(): { track: (c: ProcCluster) => ProcCluster; it: (title: string, body: () => Promise<void>) => Mocha.Test } {
   const live: ProcCluster[] = [];
-  afterEach(async function () {
-    const failed = this.currentTest?.state === 'failed';
+  async function stopAll(failed: boolean): Promise<string[]> {
     const problems: string[] = [];
     for (const c of live.splice(0)) {
       if (failed || process.env.CASPARIAN_TEST_LOG) process.stderr.write(`\n${c.dumpLogs()}\n`);
       await c.stop().catch((e: Error) => problems.push(e.message));
     }
-    if (problems.length) throw new Error(`"${this.currentTest?.title}" left processes or files behind: ${problems.join('\n')}`);
+    return problems;
+  }
+  // A test that timed out has not reached its own cleanup: stop what it left.
+  afterEach(async function () {
+    const problems = await stopAll(this.currentTest?.state !== 'passed');
+    if (problems.length && this.currentTest?.state === 'passed') throw new Error(`"${this.currentTest.title}" left: ${problems.join('\n')}`);
+    for (const p of problems) process.stderr.write(`\n${p}\n`);
   });
-  return { track: (c) => (live.push(c), c) };
+  return {
+    track: (c) => (live.push(c), c),
+    it: (title, body) =>
+      it(title, async () => {
+        let failure: unknown;
+        try {
+          await body();
+        } catch (e) {
+          failure = e;
+        }
+        const problems = await stopAll(failure !== undefined);
+        if (failure !== undefined) {
+          if (problems.length && failure instanceof Error) failure.message += `\n(and at cleanup: ${problems.join('\n')})`;
+          throw failure;
+        }
+        if (problems.length) throw new Error(`the test left processes or files behind: ${problems.join('\n')}`);
+      }),
+  };
 }
