@@ -34,7 +34,7 @@ import type { RetryBackoff, Timeouts } from '../../gen/casparian/v1/types';
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent } from '../job-events';
 import { backoffOverrides, findPlugin, listPlugins, parseManifest, publishPlugin } from '../plugins/registry';
-import { getOutputsOf, enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, type JobRow, type JobTimeouts } from '../queue';
+import { getOutputsOf, enqueueJob, getJob, getOutputs, listJobs, listLogs, requestCancel, IdempotencyKeyConflict, submitFingerprint, type JobRow, type JobTimeouts } from '../queue';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import type { RpcContext } from './context';
 import { checkInputRoots } from './input-roots';
@@ -145,10 +145,13 @@ export class ClientApi {
         maxAttempts: maxAttempts || manifest.maxAttempts || this.d.cfg.defaultMaxAttempts,
         timeouts,
         idempotencyKey: req.idempotencyKey || undefined,
+        submitFingerprint: submitFingerprint({ pluginName, pluginVersion: version, inputPath, maxAttempts, timeouts: req.timeouts, backoff: req.backoff }),
         backoff,
       },
       this.d.clock.now(),
-    );
+    ).catch((e: unknown) => {
+      throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;
+    });
     if (created) {
       this.d.events.publish({ kind: 'state', jobId: job.id });
       this.d.scheduler.kick();
