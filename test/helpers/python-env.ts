@@ -20,6 +20,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const SHARED_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
 
 export const PYARROW_LOCKFILE = path.join(REPO_ROOT, 'test', 'fixtures', 'lockfiles', 'pyarrow.txt');
+/** pyarrow with pandas and polars (versions pinned with their dependencies), for DataFrame returns. */
+export const DATAFRAMES_LOCKFILE = path.join(REPO_ROOT, 'test', 'fixtures', 'lockfiles', 'dataframes.txt');
 
 export function testHome(): string {
   const home = process.env.CASPARIAN_TEST_HOME;
@@ -51,4 +53,9 @@ export function provisionPython(lockfile: string): Promise<string> {
 /** Path to a python with pyarrow (test/fixtures/lockfiles/pyarrow.txt). */
 export function pyarrowPython(): Promise<string> {
   return provisionPython(fs.readFileSync(PYARROW_LOCKFILE, 'utf8'));
+}
+
+/** Path to a python with pyarrow, pandas and polars (test/fixtures/lockfiles/dataframes.txt). */
+export function dataframesPython(): Promise<string> {
+  return provisionPython(fs.readFileSync(DATAFRAMES_LOCKFILE, 'utf8'));
 }
