@@ -107,10 +107,3 @@ export function killAll(procs: ProcInfo[]): void {
     }
   }
 }
-
-/** Resident and peak memory of a process in KiB (from /proc/PID/status). */
-export function memoryOf(pid: number): { rssKb: number; hwmKb: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
