@@ -612,16 +612,48 @@ def _run_metrics(started: float) -> Dict[str, float]:
 
 
 def _watch_worker(sock: socket.socket, finished: threading.Event) -> None:
-    """Exit when the worker cancels or goes away, unless the job already finished."""
+    """Exit when the worker cancels or goes away, unless the job already finished.
+
+    A CANCEL comes from a live worker, which also signals the guest's process
+    group (SIGTERM, then SIGKILL after its grace period): this process just
+    exits. When the worker is gone instead (the socket ends or breaks, e.g.
+    after a kill -9), nothing else will stop what the plugin started, so the
+    guest takes its whole process group down with it (see _kill_own_group).
+    """
+    cancelled = False
     try:
         while True:
             frame = read_frame(sock)
-            if frame is None or frame[0] == CANCEL:
+            if frame is None:
+                break
+            if frame[0] == CANCEL:
+                cancelled = True
                 break
     except (OSError, ValueError, EOFError):
         pass
-    if not finished.is_set():
-        os._exit(EXIT_WORKER_GONE)
+    if finished.is_set():
+        return
+    if not cancelled:
+        _kill_own_group()
+    os._exit(EXIT_WORKER_GONE)
+
+
+def _kill_own_group() -> None:
+    """SIGKILL this process's group, this process included, if it leads that group.
+
+    The worker starts the guest as the leader of a new process group, so the
+    group holds exactly the guest and whatever the plugin started (subprocesses,
+    multiprocessing workers). A guest started otherwise (by hand, or by a test
+    in the runner's group) leads no group and kills nothing but itself.
+    """
+    if not hasattr(os, "killpg"):
+        return
+    try:
+        pgid = os.getpgrp()
+        if pgid == os.getpid():
+            os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def serve(socket_path: str, token: str) -> int:

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { ConfigError, DEFAULT_SENTINEL, sentinelAddress, type Flags } from '../services/common/config';
-import { Sentinel } from './cli/client';
+import { SentinelClient } from './cli/client';
 import { intFlag, UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
 import { envCommand } from './cli/env-commands';
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keep running until a signal
   }
   if (command === 'env') return envCommand(args, flags, env);
-  const client = new Sentinel(sentinelAddress(flags, env), 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30)));
+  const client = new SentinelClient(sentinelAddress(flags, env), 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30)));
   try {
     switch (command) {
       case 'publish':

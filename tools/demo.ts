@@ -13,10 +13,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compileLogger, compileSentinelConfig, compileWorkerConfig } from '../services/common/config';
-import { Sentinel as SentinelService } from '../services/sentinel/sentinel';
+import { Sentinel } from '../services/sentinel/sentinel';
 import { Worker } from '../services/worker/worker';
 import { JobState, type Job } from '../services/gen/casparian/v1/types';
-import { Sentinel } from './cli/client';
+import { SentinelClient } from './cli/client';
 import { stateName, table } from './cli/format';
 import { renderTable } from './render-arrow';
 
@@ -28,13 +28,13 @@ async function main(): Promise<number> {
   const env = process.env;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-demo-'));
   const logger = compileLogger({ 'log-level': env.CASPARIAN_LOG_LEVEL ?? 'warn' }, env, {});
-  const sentinel = await SentinelService.open(compileSentinelConfig({ 'data-dir': dataDir, port: '0', 'input-root': path.join(ROOT, 'examples') }, env), logger);
+  const sentinel = await Sentinel.open(compileSentinelConfig({ 'data-dir': dataDir, port: '0', 'input-root': path.join(ROOT, 'examples') }, env), logger);
   const port = await sentinel.start();
   const worker = new Worker(compileWorkerConfig({ sentinel: `127.0.0.1:${port}`, 'worker-port': '-1' }, env), logger, env);
   await worker.start();
   say(`▶ sentinel on 127.0.0.1:${port} (data ${dataDir}); worker ${worker.cfg.workerId} with ${worker.cfg.slots} slots, envs in ${worker.cfg.home}/venvs`);
 
-  const client = new Sentinel(`127.0.0.1:${port}`);
+  const client = new SentinelClient(`127.0.0.1:${port}`);
   try {
     const plugin = path.join(ROOT, 'examples', 'plugins', 'sales_orders.py');
     const lock = path.join(ROOT, 'examples', 'plugins', 'requirements.lock');

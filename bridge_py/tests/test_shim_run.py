@@ -1,10 +1,11 @@
 """The shim's plugin runner, driven through an in-memory channel (no socket)."""
 import json
+import subprocess
 import sys
 import textwrap
 import unittest
 
-from _support import RecordingChannel, bridge_shim, read_stream, reassemble, run_source
+from _support import BRIDGE_DIR, RecordingChannel, bridge_shim, read_stream, reassemble, run_source
 
 import pyarrow as pa
 
@@ -92,6 +93,7 @@ class DataFrameTest(unittest.TestCase):
         self.assertTrue(ok)
         table = read_stream(reassemble(ch.frames)["default"])
         self.assertEqual(table.column_names, ["a"])
+        self.assertEqual(table.to_pydict(), {"a": [1, 2]})
 
     @unittest.skipUnless(_has("polars"), "polars is not installed in this environment")
     def test_polars_dataframe(self) -> None:
@@ -103,6 +105,11 @@ class DataFrameTest(unittest.TestCase):
         # to_arrow only looks at pandas/polars when the plugin imported them itself.
         with self.assertRaises(TypeError):
             bridge_shim.to_arrow({"a": [1]})
+        # A fresh interpreter that loads the shim has imported neither, installed or not.
+        code = "import sys, bridge_shim; print(sorted(m for m in ('pandas', 'polars') if m in sys.modules))"
+        out = subprocess.run([sys.executable, "-c", code], cwd=BRIDGE_DIR, capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.strip(), "[]")
 
 
 class GeneratorTest(unittest.TestCase):

@@ -2,11 +2,13 @@
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
 from typing import Dict, List, Tuple
 
@@ -25,7 +27,7 @@ class FakeWorker:
         self.server.listen(1)
         self.server.settimeout(30)
 
-    def start(self, env_token: str = "") -> subprocess.Popen:
+    def start(self, env_token: str = "", new_session: bool = False) -> subprocess.Popen:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": self.dir,
@@ -35,7 +37,12 @@ class FakeWorker:
             "CASPARIAN_BRIDGE_TOKEN": env_token or self.token,
         }
         return subprocess.Popen(
-            [sys.executable, SHIM_PATH], cwd=self.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [sys.executable, SHIM_PATH],
+            cwd=self.dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=new_session,
         )
 
     def accept(self) -> socket.socket:
@@ -46,6 +53,20 @@ class FakeWorker:
     def close(self) -> None:
         self.server.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether pid exists and is not a zombie (an orphan's zombie may wait for its reaper)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def _kill_if_running(pid: int) -> None:
+    if _running(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 def send_spec(conn: socket.socket, source: str, input_path: str = "/dev/null") -> None:
@@ -76,8 +97,8 @@ class ShimOverSocketTest(unittest.TestCase):
             p.stderr.close()
         self.worker.close()
 
-    def launch(self) -> Tuple[subprocess.Popen, socket.socket, Dict]:
-        proc = self.worker.start()
+    def launch(self, new_session: bool = False) -> Tuple[subprocess.Popen, socket.socket, Dict]:
+        proc = self.worker.start(new_session=new_session)
         self.procs.append(proc)
         conn = self.worker.accept()
         kind, payload = bridge_shim.read_frame(conn)
@@ -140,6 +161,29 @@ class ShimOverSocketTest(unittest.TestCase):
         send_spec(conn, "import time\ndef parse(path):\n    time.sleep(60)\n")
         conn.close()
         self.assertEqual(proc.wait(timeout=30), bridge_shim.EXIT_WORKER_GONE)
+
+    def test_worker_gone_takes_the_plugins_subprocesses_down(self) -> None:
+        # Started as the worker starts it: leading a process group of its own.
+        proc, conn, _ = self.launch(new_session=True)
+        send_spec(conn, textwrap.dedent("""
+            import subprocess, time
+            from casparian import log
+            def parse(path):
+                child = subprocess.Popen(["sleep", "300"])
+                log("child %d" % child.pid)
+                time.sleep(60)
+        """))
+        kind, payload = bridge_shim.read_frame(conn)
+        self.assertEqual(kind, bridge_shim.LOG)
+        child = int(json.loads(payload)["message"].split()[1])
+        self.addCleanup(_kill_if_running, child)
+        self.assertTrue(_running(child), "the plugin's subprocess runs")
+        conn.close()  # the worker is gone
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertFalse(_running(child), "the plugin's subprocess went with the guest's process group")
 
     def test_without_bridge_variables_it_refuses_to_run(self) -> None:
         result = subprocess.run([sys.executable, SHIM_PATH], env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, timeout=60)

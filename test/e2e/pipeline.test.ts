@@ -13,8 +13,9 @@ import { ErrorClass, JobState } from '../../services/gen/casparian/v1/types';
 import { VerdictStatus } from '../../services/gen/casparian/v1/dispatch';
 import { WorkerClient, type RunResponse } from '../../services/gen/casparian/v1/worker';
 import { channelOptions } from '../../services/common/grpc-server';
-import { Cluster, publish, submit } from '../helpers/cluster';
+import { Cluster } from '../helpers/cluster';
 import { REPO_ROOT, testHome } from '../helpers/python-env';
+import { waitFor } from '../helpers/wait';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'plugins');
 /**
@@ -37,25 +38,22 @@ function writeInputs(dir: string, n: number): { file: string; rows: [number, num
 describe('e2e: pipeline on real Python', function () {
   this.timeout(600_000);
   let cluster: Cluster;
-  let inputDir: string;
 
   before(async () => {
-    inputDir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-e2e-in-'));
     // 8 slots: the first 8 jobs all need the new env at once.
     cluster = await Cluster.start({ workers: [{ slots: 8 }] });
   });
   after(async () => {
     await cluster?.stop();
-    fs.rmSync(inputDir, { recursive: true, force: true });
   });
 
   it('provisions the env itself, runs 20 jobs and returns the expected values', async () => {
-    const envHash = await publish(cluster, 'double_values', fs.readFileSync(path.join(FIXTURES, 'double_values.py'), 'utf8'), E2E_LOCKFILE);
+    const envHash = await cluster.publish('double_values', fs.readFileSync(path.join(FIXTURES, 'double_values.py'), 'utf8'), { lockfile: E2E_LOCKFILE });
     assert.ok(!fs.existsSync(path.join(testHome(), 'venvs', envHash)), 'env must not exist before the jobs run');
 
-    const inputs = writeInputs(inputDir, 20);
+    const inputs = writeInputs(cluster.inputDir, 20);
     const jobs = [];
-    for (const i of inputs) jobs.push(await submit(cluster, 'double_values', i.file));
+    for (const i of inputs) jobs.push(await cluster.submit('double_values', i.file));
     const finals = await Promise.all(jobs.map((j) => cluster.waitJob(j.id, 300_000)));
 
     for (const f of finals) assert.equal(f.state, JobState.JOB_STATE_SUCCEEDED, `${f.inputPath}: ${f.error?.message}\n${f.error?.traceback}`);
@@ -81,9 +79,9 @@ describe('e2e: pipeline on real Python', function () {
   });
 
   it('a plugin that raises gives a failed job with its traceback', async () => {
-    await publish(cluster, 'raises', fs.readFileSync(path.join(FIXTURES, 'raises_value_error.py'), 'utf8'), E2E_LOCKFILE);
-    const [input] = writeInputs(inputDir, 1);
-    const job = await cluster.waitJob((await submit(cluster, 'raises', input.file)).id);
+    await cluster.publish('raises', fs.readFileSync(path.join(FIXTURES, 'raises_value_error.py'), 'utf8'), { lockfile: E2E_LOCKFILE });
+    const [input] = writeInputs(cluster.inputDir, 1);
+    const job = await cluster.waitJob((await cluster.submit('raises', input.file)).id);
     assert.equal(job.state, JobState.JOB_STATE_FAILED);
     assert.equal(job.error?.errorClass, ErrorClass.ERROR_CLASS_PERMANENT);
     assert.equal(job.attempt, 1, 'a permanent error is not retried');
@@ -94,7 +92,7 @@ describe('e2e: pipeline on real Python', function () {
   });
 
   it('a missing input file is a typed permanent error', async () => {
-    const job = await cluster.waitJob((await submit(cluster, 'double_values', path.join(inputDir, 'nope.csv'))).id);
+    const job = await cluster.waitJob((await cluster.submit('double_values', path.join(cluster.inputDir, 'nope.csv'))).id);
     assert.equal(job.state, JobState.JOB_STATE_FAILED);
     assert.equal(job.error?.code, 'INPUT_MISSING');
   });
@@ -112,7 +110,7 @@ describe('e2e: pipeline on real Python', function () {
     });
 
     it('Worker.Run on a strict worker without the env fails fast with ENV_MISSING', async () => {
-      const [input] = writeInputs(inputDir, 1);
+      const [input] = writeInputs(strict.inputDir, 1);
       const client = new WorkerClient(`127.0.0.1:${strict.workers[0].port}`, grpc.credentials.createInsecure(), channelOptions());
       try {
         const call = client.run({ pluginName: 'double_values', source: fs.readFileSync(path.join(FIXTURES, 'double_values.py'), 'utf8'), lockfile: E2E_LOCKFILE, inputPath: input.file, timeouts: undefined });
@@ -132,10 +130,10 @@ describe('e2e: pipeline on real Python', function () {
     });
 
     it('the Sentinel does not dispatch to a strict worker lacking the env, and says why the job waits', async () => {
-      await publish(strict, 'double_values', fs.readFileSync(path.join(FIXTURES, 'double_values.py'), 'utf8'), E2E_LOCKFILE);
-      const [input] = writeInputs(inputDir, 1);
-      const job = await submit(strict, 'double_values', input.file);
-      await strict.waitFor(async () => (await strict.client.getJob({ jobId: job.id, includeLogs: false })).job!.waitingReason !== '', 10_000);
+      await strict.publish('double_values', fs.readFileSync(path.join(FIXTURES, 'double_values.py'), 'utf8'), { lockfile: E2E_LOCKFILE });
+      const [input] = writeInputs(strict.inputDir, 1);
+      const job = await strict.submit('double_values', input.file);
+      await waitFor('a waiting reason', async () => (await strict.getJob(job.id)).waitingReason !== '', 10_000);
       const got = (await strict.client.getJob({ jobId: job.id, includeLogs: false })).job!;
       assert.equal(got.state, JobState.JOB_STATE_QUEUED);
       assert.match(got.waitingReason, /no worker has env [0-9a-f]{12} and none may provision it/);

@@ -10,11 +10,9 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { silentLogger } from '../../services/common/logger';
-import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { Cluster } from '../helpers/cluster';
-import { REPO_ROOT, testHome, testIndexUrl, SHARED_LOCKFILE } from '../helpers/python-env';
+import { REPO_ROOT, SHARED_LOCKFILE, provisionPython } from '../helpers/python-env';
 
 /** The same string as test/e2e/pipeline.test.ts, so the worker's pyarrow env is shared across test files. */
 const E2E_LOCKFILE = SHARED_LOCKFILE;
@@ -64,19 +62,7 @@ describe('e2e: a Python client generated from the protos', function () {
   let cluster: Cluster;
 
   before(async () => {
-    const manager = new EnvManager({
-      home: testHome(),
-      mode: 'auto',
-      basePython: process.env.CASPARIAN_PYTHON ?? 'python3',
-      indexUrl: testIndexUrl(),
-      installTimeoutMs: 600_000,
-      lockWaitTimeoutMs: 600_000,
-      failureCacheMs: 0,
-      logger: silentLogger,
-    }, { env: process.env });
-    const lease = await manager.acquire(envHashOf(PY_CLIENT_LOCKFILE), PY_CLIENT_LOCKFILE);
-    lease.release();
-    python = lease.python;
+    python = await provisionPython(PY_CLIENT_LOCKFILE);
     genDir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-pygen-'));
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-pyclient-'));
     cluster = await Cluster.start({ workers: [{ slots: 2 }] });
@@ -121,8 +107,7 @@ describe('e2e: a Python client generated from the protos', function () {
       [9, 1e6],
       [10, 0],
     ];
-    const input = path.join(workDir, 'py-input.csv');
-    fs.writeFileSync(input, '# id,value\n' + rows.map(([a, b]) => `${a},${b}`).join('\n') + '\n');
+    const input = cluster.input('py-input.csv', '# id,value\n' + rows.map(([a, b]) => `${a},${b}`).join('\n') + '\n');
     const lockfile = path.join(workDir, 'lock.txt');
     fs.writeFileSync(lockfile, E2E_LOCKFILE);
 

@@ -5,14 +5,11 @@
  * generator interleaves.
  */
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { JobEventKind, type FetchOutputResponse, type WatchJobResponse } from '../../services/gen/casparian/v1/sentinel';
 import { JobState, type OutputInfo } from '../../services/gen/casparian/v1/types';
-import { Cluster, publish, submit } from '../helpers/cluster';
+import { Cluster } from '../helpers/cluster';
 import { SHARED_LOCKFILE } from '../helpers/python-env';
 
 /** The shared test lockfile, so the worker's pyarrow env is built once per run. */
@@ -118,23 +115,17 @@ function columnSum(t: Table, name: string): number {
 describe('e2e: WatchJob and FetchOutput streams', function () {
   this.timeout(600_000);
   let cluster: Cluster;
-  let dir: string;
   let input: string;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-streams-'));
-    input = path.join(dir, 'input.txt');
-    fs.writeFileSync(input, 'the plugins here generate their data\n');
     cluster = await Cluster.start({ workers: [{ slots: 2 }] });
+    input = cluster.input('input.txt', 'the plugins here generate their data\n');
   });
-  after(async () => {
-    await cluster?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cluster?.stop());
 
   it('WatchJob delivers a snapshot, live progress and logs in order, and ends with SUCCEEDED', async () => {
-    await publish(cluster, 'progress5', PROGRESS_PLUGIN, E2E_LOCKFILE);
-    const job = await submit(cluster, 'progress5', input);
+    await cluster.publish('progress5', PROGRESS_PLUGIN, { lockfile: E2E_LOCKFILE });
+    const job = await cluster.submit('progress5', input);
     const events: WatchJobResponse[] = [];
     const arrivals: number[] = [];
     for await (const ev of cluster.client.watchJob(job.id)) {
@@ -196,9 +187,9 @@ describe('e2e: WatchJob and FetchOutput streams', function () {
   });
 
   it(`a ${BIG_ROWS.toLocaleString('en')}-row output streams back intact in messages of at most 1 MiB`, async () => {
-    await publish(cluster, 'big', BIG_PLUGIN, E2E_LOCKFILE);
+    await cluster.publish('big', BIG_PLUGIN, { lockfile: E2E_LOCKFILE });
     const started = Date.now();
-    const job = await cluster.waitJob((await submit(cluster, 'big', input)).id, 500_000);
+    const job = await cluster.waitJob((await cluster.submit('big', input)).id, 500_000);
     const runMs = Date.now() - started;
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, `${job.error?.code}: ${job.error?.message}\n${job.error?.traceback}`);
     assert.equal(Number(job.metrics?.rows), BIG_ROWS);
@@ -240,8 +231,8 @@ describe('e2e: WatchJob and FetchOutput streams', function () {
   });
 
   it('two named outputs interleaved by a generator both come back complete', async () => {
-    await publish(cluster, 'interleaved', INTERLEAVED_PLUGIN, E2E_LOCKFILE);
-    const job = await cluster.waitJob((await submit(cluster, 'interleaved', input)).id);
+    await cluster.publish('interleaved', INTERLEAVED_PLUGIN, { lockfile: E2E_LOCKFILE });
+    const job = await cluster.waitJob((await cluster.submit('interleaved', input)).id);
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, `${job.error?.code}: ${job.error?.message}\n${job.error?.traceback}`);
     assert.deepEqual(
       job.outputs.map((o) => [o.name, Number(o.rows)]).sort(),

@@ -7,16 +7,19 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorClass, JobState } from '../../services/gen/casparian/v1/types';
-import { ProcCluster, pidAlive, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { pidAlive } from '../helpers/proc-inspect';
+import { waitFor } from '../helpers/wait';
 
 describe('faults: cancelling a running job', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('CancelJob while the plugin sleeps: cancelled, nothing committed, guest and its child are gone', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
-    await c.publish('cancel_me', 'cancel_me.py');
+  clusters.it('CancelJob while the plugin sleeps: cancelled, nothing committed, guest and its child are gone', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+    await c.publish('values', faultPlugin('values.py'));
+    await c.publish('cancel_me', faultPlugin('cancel_me.py'));
     await warmUp(c);
 
     const file = path.join(c.inputDir, 'cancel.txt');

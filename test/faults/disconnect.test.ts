@@ -9,19 +9,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import { ProcCluster, useClusters, waitFor, warmUp } from '../helpers/procs';
+import { faultPlugin, warmUp } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { waitFor } from '../helpers/wait';
 
 const BATCHES = 6;
 const ROWS = 200_000;
 
 describe('faults: worker disconnects mid-Conclude', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('kill -9 while the output streams: nothing committed for that attempt, retried and succeeds elsewhere', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
-    await c.publish('stream_big', 'stream_big.py');
+  clusters.it('kill -9 while the output streams: nothing committed for that attempt, retried and succeeds elsewhere', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+    await c.publish('values', faultPlugin('values.py'));
+    await c.publish('stream_big', faultPlugin('stream_big.py'));
     await warmUp(c);
 
     const file = path.join(c.inputDir, 'big.txt');

@@ -8,17 +8,19 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import { ProcCluster, checkValues, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { waitFor } from '../helpers/wait';
 
 const WORKER_GRACE_MS = 10_000;
 
 describe('faults: worker drain on SIGTERM', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('SIGTERM during a 2 s job: the job succeeds on that worker, no new work is taken, exit code 0', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
+  clusters.it('SIGTERM during a 2 s job: the job succeeds on that worker, no new work is taken, exit code 0', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+    await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
     const file = writeCsv(c.inputDir, 'two-seconds.csv', 5, 2, ['# sleep=2']);
@@ -47,9 +49,9 @@ describe('faults: worker drain on SIGTERM', function () {
     assert.equal(lateDone.workerId, 'w2');
   });
 
-  it('SIGTERM during a 30 s job: after the grace period it is handed back and completed by another worker', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
+  clusters.it('SIGTERM during a 30 s job: after the grace period it is handed back and completed by another worker', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+    await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
     // Sleeps 30 s on its first run only, so the handed-back attempt finishes quickly.

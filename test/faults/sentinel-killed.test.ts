@@ -5,17 +5,20 @@
  */
 import { strict as assert } from 'node:assert';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import { FINAL_STATES, ProcCluster, checkValues, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { FINAL_STATES } from '../helpers/test-cluster';
+import { waitFor } from '../helpers/wait';
 
 const JOBS = 200;
 
 describe('faults: Sentinel killed mid-batch', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it(`kill -9 the Sentinel during ${JOBS} jobs, restart it: all succeed, one committed output each`, async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
+  clusters.it(`kill -9 the Sentinel during ${JOBS} jobs, restart it: all succeed, one committed output each`, async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+    await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
     const t0 = Date.now();

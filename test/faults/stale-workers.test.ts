@@ -16,7 +16,9 @@ import { channelOptions } from '../../services/common/grpc-server';
 import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type DispatchResponse, type JobDispatch } from '../../services/gen/casparian/v1/dispatch';
 import { SentinelClient } from '../../services/gen/casparian/v1/sentinel';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import { ProcCluster, checkValues, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { waitFor } from '../helpers/wait';
 
 /** JSON log lines of a process whose `msg` is `msg`. */
 function logLines(file: string, msg: string): Record<string, unknown>[] {
@@ -30,12 +32,12 @@ function logLines(file: string, msg: string): Record<string, unknown>[] {
 
 describe('faults: stale lease holders', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const { track, it } = useClusters();
 
   it('a frozen worker does not poison a job: it runs on the idle worker, and the thawed late verdict is refused', async () => {
     // Keepalive long enough that the frozen worker's streams stay open: its late verdict really reaches the Sentinel.
     const c = track(await ProcCluster.start({ workers: ['wa'], slots: 1, leaseMs: 4_000, heartbeatMs: 500, sentinelEnv: { CASPARIAN_KEEPALIVE_MS: '600000' } }));
-    await c.publish('values', 'values.py');
+    await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
     const file = writeCsv(c.inputDir, 'six-seconds.csv', 5, 7, ['# sleep=6']);
@@ -81,7 +83,7 @@ describe('faults: stale lease holders', function () {
 
   it('a lease holder that lost its lease mid-stream and then sends SUCCEEDED commits nothing', async () => {
     const c = track(await ProcCluster.start({ leaseMs: 2_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
+    await c.publish('values', faultPlugin('values.py'));
     await c.startWorker('warm');
     await warmUp(c);
     c.worker('warm').signal('SIGTERM');

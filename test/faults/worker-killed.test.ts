@@ -4,16 +4,18 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { ErrorClass, JobState } from '../../services/gen/casparian/v1/types';
-import { ProcCluster, checkValues, useClusters, waitFor, warmUp, writeCsv } from '../helpers/procs';
+import { JobState } from '../../services/gen/casparian/v1/types';
+import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { waitFor } from '../helpers/wait';
 
 describe('faults: worker killed mid-job', function () {
   this.timeout(600_000);
-  const { track } = useClusters();
+  const clusters = useClusters();
 
-  it('kill -9 of the worker running a job: another worker completes it, one output committed', async () => {
-    const c = track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
-    await c.publish('values', 'values.py');
+  clusters.it('kill -9 of the worker running a job: another worker completes it, one output committed', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1', 'w2'], slots: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+    await c.publish('values', faultPlugin('values.py'));
     await warmUp(c);
 
     const file = writeCsv(c.inputDir, 'slow.csv', 7, 3, ['# sleep=3']);

@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { silentLogger } from '../../services/common/logger';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
+import { envManagerConfig } from './env-fixtures';
+import { testIndexUrl } from './pip-index';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 /**
@@ -19,6 +20,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const SHARED_LOCKFILE = '# casparian e2e env\npyarrow==25.0.1\n';
 
 export const PYARROW_LOCKFILE = path.join(REPO_ROOT, 'test', 'fixtures', 'lockfiles', 'pyarrow.txt');
+/** pyarrow with pandas and polars (versions pinned with their dependencies), for DataFrame returns. */
+export const DATAFRAMES_LOCKFILE = path.join(REPO_ROOT, 'test', 'fixtures', 'lockfiles', 'dataframes.txt');
 
 export function testHome(): string {
   const home = process.env.CASPARIAN_TEST_HOME;
@@ -26,38 +29,33 @@ export function testHome(): string {
   return home;
 }
 
+const provisioned = new Map<string, Promise<string>>();
+
 /**
- * The package index tests install from: $CASPARIAN_PIP_INDEX_URL when set, else
- * the local mirror file:///opt/pypi/simple when it exists, else undefined
- * (pip's/uv's own configuration).
+ * Path to the python of the env built from `lockfile` (its text), provisioned
+ * once per test run by the worker's EnvManager in auto mode.
  */
-export function testIndexUrl(): string | undefined {
-  if (process.env.CASPARIAN_PIP_INDEX_URL) return process.env.CASPARIAN_PIP_INDEX_URL;
-  return fs.existsSync('/opt/pypi/simple') ? 'file:///opt/pypi/simple' : undefined;
-}
-
-let cached: Promise<string> | undefined;
-
-/** Path to a python with pyarrow, provisioned once per test run by the EnvManager. */
-export function pyarrowPython(): Promise<string> {
-  if (!cached) {
-    cached = (async () => {
-      const lockfile = fs.readFileSync(PYARROW_LOCKFILE, 'utf8');
-      const manager = new EnvManager({
-        home: testHome(),
-        mode: 'auto',
-        basePython: process.env.CASPARIAN_PYTHON ?? 'python3',
-        indexUrl: testIndexUrl(),
-        installTimeoutMs: 600_000,
-        lockWaitTimeoutMs: 600_000,
-        failureCacheMs: 0,
-        logger: silentLogger,
-      }, { env: process.env });
+export function provisionPython(lockfile: string): Promise<string> {
+  let p = provisioned.get(lockfile);
+  if (!p) {
+    p = (async () => {
+      const manager = new EnvManager(envManagerConfig(testHome(), { indexUrl: testIndexUrl(), failureCacheMs: 0 }), { env: process.env });
       const lease = await manager.acquire(envHashOf(lockfile), lockfile);
       lease.release();
       return lease.python;
     })();
-    cached.catch(() => (cached = undefined));
+    provisioned.set(lockfile, p);
+    p.catch(() => provisioned.delete(lockfile));
   }
-  return cached;
+  return p;
+}
+
+/** Path to a python with pyarrow (test/fixtures/lockfiles/pyarrow.txt). */
+export function pyarrowPython(): Promise<string> {
+  return provisionPython(fs.readFileSync(PYARROW_LOCKFILE, 'utf8'));
+}
+
+/** Path to a python with pyarrow, pandas and polars (test/fixtures/lockfiles/dataframes.txt). */
+export function dataframesPython(): Promise<string> {
+  return provisionPython(fs.readFileSync(DATAFRAMES_LOCKFILE, 'utf8'));
 }

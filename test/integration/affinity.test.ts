@@ -7,12 +7,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { silentLogger } from '../../services/common/logger';
 import { JobState, ErrorClass } from '../../services/gen/casparian/v1/types';
 import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
-import { Cluster, publish } from '../helpers/cluster';
+import { Cluster } from '../helpers/cluster';
+import { envManagerConfig } from '../helpers/env-fixtures';
 import { pyarrowPython, REPO_ROOT } from '../helpers/python-env';
+import { waitFor } from '../helpers/wait';
 
 const SOURCE = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'plugins', 'double_values.py'), 'utf8');
 const LOCK_X = '# affinity env X\npyarrow==25.0.1\n';
@@ -20,7 +21,7 @@ const LOCK_Y = '# affinity env Y\npyarrow==25.0.1\n';
 
 async function linkInto(home: string, lockfile: string): Promise<void> {
   const venv = path.dirname(path.dirname(await pyarrowPython()));
-  const m = new EnvManager({ home, mode: 'auto', basePython: 'python3', installTimeoutMs: 60_000, lockWaitTimeoutMs: 60_000, failureCacheMs: 0, logger: silentLogger }, { env: process.env });
+  const m = new EnvManager(envManagerConfig(home, { failureCacheMs: 0 }), { env: process.env });
   await m.init();
   await m.link(envHashOf(lockfile), venv);
 }
@@ -28,16 +29,12 @@ async function linkInto(home: string, lockfile: string): Promise<void> {
 describe('integration: env affinity and schedule-to-start', function () {
   this.timeout(180_000);
   const homes: string[] = [];
-  let input: string;
   const newHome = (): string => {
     const h = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-aff-home-'));
     homes.push(h);
     return h;
   };
-  before(() => {
-    input = path.join(newHome(), 'in.csv');
-    fs.writeFileSync(input, '1,2.5\n2,3.5\n');
-  });
+  const INPUT = '1,2.5\n2,3.5\n';
   after(() => {
     for (const h of homes) fs.rmSync(h, { recursive: true, force: true });
   });
@@ -54,11 +51,12 @@ describe('integration: env affinity and schedule-to-start', function () {
       assert.ok(a && b);
       const workers = (await c.client.listWorkers({})).workers;
       assert.deepEqual(workers.find((w) => w.workerId === 'worker-a')!.envs.map((e) => e.envHash), [envHashOf(LOCK_X)]);
-      await publish(c, 'px', SOURCE, LOCK_X);
-      await publish(c, 'py', SOURCE, LOCK_Y);
+      await c.publish('px', SOURCE, { lockfile: LOCK_X });
+      await c.publish('py', SOURCE, { lockfile: LOCK_Y });
+      const input = c.input('in.csv', INPUT);
       const ranOn: Record<string, string[]> = { px: [], py: [] };
       for (const plugin of ['px', 'py', 'py', 'px', 'px', 'py']) {
-        const job = (await c.client.submitJob({ pluginName: plugin, pluginVersion: '', inputPath: input, idempotencyKey: '', maxAttempts: 0, timeouts: undefined })).job!;
+        const job = await c.submit(plugin, input);
         const done = await c.waitJob(job.id, 60_000);
         assert.equal(done.state, JobState.JOB_STATE_SUCCEEDED, done.error?.message);
         assert.equal(done.metrics?.envProvisioned, false, 'nothing was provisioned');
@@ -73,7 +71,8 @@ describe('integration: env affinity and schedule-to-start', function () {
   it('a job no worker can run waits with a reason, then fails with ENV_UNAVAILABLE', async () => {
     const c = await Cluster.start({ workers: [{ envMode: 'strict', home: newHome() }] });
     try {
-      await publish(c, 'nowhere', SOURCE, '# env nobody has\npyarrow==25.0.1\n');
+      await c.publish('nowhere', SOURCE, { lockfile: '# env nobody has\npyarrow==25.0.1\n' });
+      const input = c.input('in.csv', INPUT);
       const job = (
         await c.client.submitJob({
           pluginName: 'nowhere',
@@ -84,7 +83,7 @@ describe('integration: env affinity and schedule-to-start', function () {
           timeouts: { guestConnectMs: 0, idleMs: 0, startToCloseMs: 0, killGraceMs: 0, scheduleToStartMs: 1_500 },
         })
       ).job!;
-      await c.waitFor(async () => (await c.client.getJob({ jobId: job.id, includeLogs: false })).job!.waitingReason !== '', 5_000);
+      await waitFor('a waiting reason', async () => (await c.getJob(job.id)).waitingReason !== '', 5_000);
       const done = await c.waitJob(job.id, 20_000);
       assert.equal(done.state, JobState.JOB_STATE_FAILED);
       assert.equal(done.error?.code, 'ENV_UNAVAILABLE');

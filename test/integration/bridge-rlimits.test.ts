@@ -9,61 +9,23 @@
  * while an 8 GiB bytearray cannot fit.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
-import { silentLogger } from '../../services/common/logger';
-import { runBridge } from '../../services/worker/bridge/bridge-host';
-import type { BridgeLimits, BridgeSink, GuestEvent } from '../../services/worker/bridge/types';
-import { REPO_ROOT, pyarrowPython } from '../helpers/python-env';
+import type { BridgeLimits } from '../../services/worker/bridge/types';
+import { useBridgeHarness } from '../helpers/bridge-harness';
 
-const SHIM = path.join(REPO_ROOT, 'bridge_py', 'bridge_shim.py');
 const NO_LIMITS: BridgeLimits = { memoryMb: 0, cpuSeconds: 0, openFiles: 0 };
-
-class CollectingSink implements BridgeSink {
-  readonly events: GuestEvent[] = [];
-  onEvent(e: GuestEvent): void {
-    this.events.push(e);
-  }
-  bytes(name: string): Buffer {
-    return Buffer.concat(this.events.flatMap((e) => (e.kind === 'arrow' && e.name === name ? [e.bytes] : [])));
-  }
-}
 
 describe('bridge resource limits (real python)', function () {
   this.timeout(180_000);
-  let python: string;
-  let work: string;
-  let csvPath: string;
+  const h = useBridgeHarness('bridge-rlimits-test-', 'id,name\n1,ada\n2,grace\n3,linus\n');
 
-  before(async () => {
-    python = await pyarrowPython();
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'bridge-rlimits-test-'));
-    csvPath = path.join(work, 'input.csv');
-    fs.writeFileSync(csvPath, 'id,name\n1,ada\n2,grace\n3,linus\n');
-  });
-  after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-  async function run(source: string, limits: Partial<BridgeLimits>, totalMs = 60_000) {
-    const sink = new CollectingSink();
-    const outcome = await runBridge(
-      {
-        python,
-        shimPath: SHIM,
-        jobId: 'job-rlimits',
-        attempt: 1,
-        pluginName: 'limited',
-        pluginVersion: '1.0.0',
-        source,
-        inputPath: csvPath,
-        timeouts: { connectMs: 20_000, idleMs: 30_000, totalMs, killGraceMs: 1_000 },
-        limits: { ...NO_LIMITS, ...limits },
-      },
-      sink,
-      { logger: silentLogger, hostEnv: process.env },
-    );
-    return { outcome, sink };
+  function run(source: string, limits: Partial<BridgeLimits>, totalMs = 60_000) {
+    return h.run(source, undefined, {
+      jobId: 'job-rlimits',
+      pluginName: 'limited',
+      timeouts: { connectMs: 20_000, idleMs: 30_000, totalMs, killGraceMs: 1_000 },
+      limits: { ...NO_LIMITS, ...limits },
+    });
   }
 
   it('fails a memory hog with resource_limit naming the memory limit', async () => {

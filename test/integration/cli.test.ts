@@ -5,7 +5,6 @@
  * and the files `fetch` writes.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -14,54 +13,14 @@ import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { JobState } from '../../services/gen/casparian/v1/types';
+import { runCli as cli, showCli as show } from '../helpers/cli-run';
 import { Cluster } from '../helpers/cluster';
-import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
+import { freePort } from '../helpers/managed-proc';
+import { SHARED_LOCKFILE } from '../helpers/python-env';
 
 /** The same string as test/e2e/pipeline.test.ts, so the worker's pyarrow env is shared across test files. */
 const E2E_LOCKFILE = SHARED_LOCKFILE;
-const CLI = path.join(REPO_ROOT, 'dist', 'tools', 'casparian.js');
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Run the CLI; a run that outlives `timeoutMs` is killed and reported with code null. */
-function cli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  const started = Date.now();
-  const env = { ...process.env, ...opts.env };
-  if (!opts.env || !('CASPARIAN_SENTINEL' in opts.env)) delete env.CASPARIAN_SENTINEL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
-
-function show(r: CliResult): string {
-  return `exit ${r.code}${r.signal ? ` (${r.signal})` : ''} after ${r.ms} ms\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
-}
-
-/** A localhost port nobody listens on. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('integration: casparian CLI as a subprocess', function () {
   this.timeout(300_000);
@@ -76,15 +35,16 @@ describe('integration: casparian CLI as a subprocess', function () {
     [2, -1.25],
     [3, 10],
   ];
+  /** A comma in the file name: the CSV must quote the `file` column. */
+  const INPUT_NAME = 'in put, v1.csv';
+  const csv = (): string => '# id,value\n' + rows.map(([a, b]) => `${a},${b}`).join('\n') + '\n';
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-cli-'));
     lockfile = path.join(dir, 'lock.txt');
     fs.writeFileSync(lockfile, E2E_LOCKFILE);
-    // A comma in the file name: the CSV must quote the `file` column.
-    input = path.join(dir, 'in put, v1.csv');
-    fs.writeFileSync(input, '# id,value\n' + rows.map(([a, b]) => `${a},${b}`).join('\n') + '\n');
     cluster = await Cluster.start({ workers: [{ slots: 2 }] });
+    input = cluster.input(INPUT_NAME, csv());
     sentinel = ['--sentinel', cluster.address];
   });
   after(async () => {
@@ -253,6 +213,7 @@ describe('integration: casparian CLI as a subprocess', function () {
 
     it('cancels a queued job and says so; a second cancel is refused with exit 1', async () => {
       const s = ['--sentinel', strict.address];
+      const input = strict.input(INPUT_NAME, csv());
       const pub = await cli(['publish', 'test/fixtures/plugins/double_values.py', '--lockfile', lockfile, '--name', 'dv', ...s]);
       assert.equal(pub.code, 0, show(pub));
       const sub = await cli(['submit', 'dv', input, ...s]);
@@ -304,7 +265,7 @@ describe('integration: casparian CLI as a subprocess', function () {
 
   describe('an unreachable Sentinel', () => {
     it('exits 1 with UNAVAILABLE, promptly, for a read and for submit --wait', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       for (const args of [['jobs'], ['submit', 'dv', input, '--wait']]) {
         const r = await cli([...args, '--sentinel', `127.0.0.1:${port}`], { timeoutMs: 30_000 });
         assert.equal(r.code, 1, show(r));

@@ -4,56 +4,32 @@
  * commands as a subprocess (`node dist/tools/casparian.js …`).
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { ErrorClass, JobState, type Job } from '../../services/gen/casparian/v1/types';
-import { Cluster, submit } from '../helpers/cluster';
+import { runCli as cli } from '../helpers/cli-run';
+import { Cluster } from '../helpers/cluster';
 import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
+import { waitFor } from '../helpers/wait';
 
 /** The same string as the e2e tests, so the worker's pyarrow env is shared across test files. */
 const E2E_LOCKFILE = SHARED_LOCKFILE;
-const CLI = path.join(REPO_ROOT, 'dist', 'tools', 'casparian.js');
 const SOURCE = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'plugins', 'transient_while_marker.py'), 'utf8');
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.CASPARIAN_SENTINEL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('integration: dead letter, RetryJob and the circuit breaker', function () {
   this.timeout(600_000);
   let cluster: Cluster;
-  let dir: string;
   let sentinel: string[];
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-dl-'));
     cluster = await Cluster.start({
       sentinel: { backoff: { initialMs: 50, multiplier: 2, maxMs: 200, jitter: 0 }, breakerThreshold: 3 },
       workers: [{ slots: 2 }],
     });
     sentinel = ['--sentinel', cluster.address];
   });
-  after(async () => {
-    await cluster?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cluster?.stop());
 
   async function publishFlaky(name: string, maxAttempts: number): Promise<void> {
     await cluster.client.publishPlugin({
@@ -66,14 +42,11 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
   }
   /** An input file; with `failing`, its marker makes the plugin raise TransientError. */
   function input(name: string, failing: boolean): string {
-    const file = path.join(dir, name);
-    fs.writeFileSync(file, 'x\n');
+    const file = cluster.input(name, 'x\n');
     if (failing) fs.writeFileSync(file + '.fail', '');
     return file;
   }
-  async function getJob(id: string): Promise<Job> {
-    return (await cluster.client.getJob({ jobId: id, includeLogs: false })).job!;
-  }
+  const getJob = (id: string): Promise<Job> => cluster.getJob(id);
   async function plugin(name: string) {
     return (await cluster.client.listPlugins({ name })).plugins[0];
   }
@@ -81,7 +54,7 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
   it('a job that keeps raising TransientError dead-letters after its attempts, with the traceback; job retry replays it', async () => {
     await publishFlaky('flaky', 2); // manifest max_attempts 2
     const file = input('flaky.csv', true);
-    const submitted = await submit(cluster, 'flaky', file);
+    const submitted = await cluster.submit('flaky', file);
     assert.equal(submitted.maxAttempts, 2);
 
     // WatchJob ends on the dead-letter state.
@@ -132,7 +105,7 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
     await publishFlaky('breaker', 0);
     const failing = [1, 2, 3].map((i) => input(`b${i}.csv`, true));
     const jobs = [];
-    for (const f of failing) jobs.push(await submit(cluster, 'breaker', f, { maxAttempts: 1 }));
+    for (const f of failing) jobs.push(await cluster.submit('breaker', f, { maxAttempts: 1 }));
     for (const j of jobs) assert.equal((await cluster.waitJob(j.id, 300_000)).state, JobState.JOB_STATE_DEAD_LETTER);
 
     const p = await plugin('breaker');
@@ -142,9 +115,9 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
     const table = await cli(['plugins', '--name', 'breaker', ...sentinel]);
     assert.match(table.stdout, /^breaker\s+1\.0\.0\s.*\s3\s+paused \(paused after 3 consecutive failures\)$/m);
 
-    const healthy = await submit(cluster, 'breaker', input('b4.csv', false));
+    const healthy = await cluster.submit('breaker', input('b4.csv', false));
     const reason = 'waiting: plugin breaker@1.0.0 is paused after 3 consecutive failures; resume with casparian plugin resume breaker 1.0.0';
-    await cluster.waitFor(async () => (await getJob(healthy.id)).waitingReason === reason, 10_000);
+    await waitFor('the paused reason', async () => (await getJob(healthy.id)).waitingReason === reason, 10_000);
     await new Promise((r) => setTimeout(r, 600)); // several scheduler ticks
     const still = await getJob(healthy.id);
     assert.equal(still.state, JobState.JOB_STATE_QUEUED, 'not dispatched while paused');
@@ -177,8 +150,8 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
       lockfile: E2E_LOCKFILE,
       manifest: { description: '', envAllow: [], maxAttempts: 0, timeouts: undefined },
     });
-    const running = await submit(cluster, 'slow', input('s1.csv', false));
-    await cluster.waitFor(async () => (await getJob(running.id)).state === JobState.JOB_STATE_RUNNING, 120_000);
+    const running = await cluster.submit('slow', input('s1.csv', false));
+    await waitFor('the job to run', async () => (await getJob(running.id)).state === JobState.JOB_STATE_RUNNING, 120_000);
     await assert.rejects(cluster.client.retryJob({ jobId: running.id, resetAttempts: false }), (e: { code: number; details: string }) => {
       assert.equal(e.code, status.FAILED_PRECONDITION);
       assert.match(e.details, /is running; only failed, dead_letter or cancelled jobs can be retried/);
@@ -187,8 +160,8 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
     const paused = await cli(['plugin', 'pause', 'slow', '1.0.0', '--reason', 'maintenance', ...sentinel]);
     assert.equal(paused.code, 0, paused.stderr);
     assert.match(paused.stdout, /^slow@1\.0\.0 paused \(paused by request: maintenance\)/m);
-    const held = await submit(cluster, 'slow', input('s2.csv', false));
-    await cluster.waitFor(async () => /plugin slow@1\.0\.0 is paused by request: maintenance/.test((await getJob(held.id)).waitingReason), 10_000);
+    const held = await cluster.submit('slow', input('s2.csv', false));
+    await waitFor('the paused reason', async () => /plugin slow@1\.0\.0 is paused by request: maintenance/.test((await getJob(held.id)).waitingReason), 10_000);
 
     // Cancel both; a cancelled job can be replayed (it stays queued while paused).
     await cluster.client.cancelJob({ jobId: running.id, reason: 'test' });

@@ -8,41 +8,39 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { JobState, ErrorClass } from '../../services/gen/casparian/v1/types';
-import { Cluster, publish, submit } from '../helpers/cluster';
+import { Cluster } from '../helpers/cluster';
 import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
+import { waitFor } from '../helpers/wait';
 
 const SLEEPY = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'plugins', 'sleepy.py'), 'utf8');
 const LOCK = SHARED_LOCKFILE;
 
 describe('integration: graceful drain', function () {
   this.timeout(300_000);
-  let dir: string;
+  let home: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-drain-'));
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-drain-home-'));
   });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const input = (name: string, seconds: number): string => {
-    const f = path.join(dir, name);
-    fs.writeFileSync(f, String(seconds));
-    return f;
-  };
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+  /** An input for sleepy.py: it sleeps that many seconds. */
+  const input = (c: Cluster, name: string, seconds: number): string => c.input(name, String(seconds));
 
   it('a draining worker finishes a short job, then hands a long one back to another worker', async () => {
     const c = await Cluster.start({ workers: [{ workerId: 'drainer' }] });
     try {
-      await publish(c, 'sleepy', SLEEPY, LOCK);
+      await c.publish('sleepy', SLEEPY, { lockfile: LOCK });
       // Warm the env (first use may provision it) so the timings below are about the plugin.
-      assert.equal((await c.waitJob((await submit(c, 'sleepy', input('warm', 0))).id, 240_000)).state, JobState.JOB_STATE_SUCCEEDED);
+      assert.equal((await c.waitJob((await c.submit('sleepy', input(c, 'warm', 0))).id, 240_000)).state, JobState.JOB_STATE_SUCCEEDED);
 
-      const short = await submit(c, 'sleepy', input('short', 1.5));
-      await c.waitFor(async () => (await c.client.getJob({ jobId: short.id, includeLogs: false })).job!.state === JobState.JOB_STATE_RUNNING, 30_000);
+      const short = await c.submit('sleepy', input(c, 'short', 1.5));
+      await waitFor('the short job to run', async () => (await c.getJob(short.id)).state === JobState.JOB_STATE_RUNNING, 30_000);
       await c.workers[0].shutdown(30_000);
       const s = (await c.client.getJob({ jobId: short.id, includeLogs: false })).job!;
       assert.equal(s.state, JobState.JOB_STATE_SUCCEEDED, 'the running job finished during the grace period');
 
       const second = await c.addWorker({ workerId: 'drainer-2' });
-      const long = await submit(c, 'sleepy', input('long', 30));
-      await c.waitFor(async () => (await c.client.getJob({ jobId: long.id, includeLogs: false })).job!.state === JobState.JOB_STATE_RUNNING, 30_000);
+      const long = await c.submit('sleepy', input(c, 'long', 30));
+      await waitFor('the long job to run', async () => (await c.getJob(long.id)).state === JobState.JOB_STATE_RUNNING, 30_000);
       await second.shutdown(300);
       const handed = (await c.client.getJob({ jobId: long.id, includeLogs: false })).job!;
       assert.equal(handed.state, JobState.JOB_STATE_QUEUED, 'handed back to the queue');
@@ -55,17 +53,17 @@ describe('integration: graceful drain', function () {
   });
 
   it('a draining Sentinel refuses submissions, ends streams cleanly and is not forced', async () => {
-    const c = await Cluster.start({ workers: [{ envMode: 'strict', home: dir, workerId: 'strict-drain' }] });
-    await publish(c, 'never', SLEEPY, '# never provisioned\npyarrow==25.0.1\n');
-    const job = await submit(c, 'never', input('never', 0));
+    const c = await Cluster.start({ workers: [{ envMode: 'strict', home, workerId: 'strict-drain' }] });
+    await c.publish('never', SLEEPY, { lockfile: '# never provisioned\npyarrow==25.0.1\n' });
+    const job = await c.submit('never', input(c, 'never', 0));
     const events: number[] = [];
     const watching = (async () => {
       for await (const ev of c.client.watchJob(job.id)) events.push(ev.job!.state);
     })();
-    await c.waitFor(() => events.length > 0, 5_000);
+    await waitFor('a WatchJob event', () => events.length > 0, 5_000);
     const stopping = c.sentinel.shutdown(8_000);
     await assert.rejects(
-      c.sentinel.api.submitJob({ pluginName: 'never', pluginVersion: '', inputPath: input('late', 0), idempotencyKey: '', maxAttempts: 0, timeouts: undefined }),
+      c.sentinel.api.submitJob({ pluginName: 'never', pluginVersion: '', inputPath: input(c, 'late', 0), idempotencyKey: '', maxAttempts: 0, timeouts: undefined }),
       (e: { code: number; message: string }) => e.code === 14 && /shutting down/.test(e.message),
     );
     await stopping;

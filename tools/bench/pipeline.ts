@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { compileSentinelConfig, compileWorkerConfig } from '../../services/common/config';
 import { silentLogger } from '../../services/common/logger';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
-import { Sentinel as SentinelService } from '../../services/sentinel/sentinel';
+import { Sentinel } from '../../services/sentinel/sentinel';
 import { Worker } from '../../services/worker/worker';
-import { Sentinel } from '../cli/client';
+import { SentinelClient } from '../cli/client';
 import type { BenchContext } from './envs';
 import { median, ms, p95, secs, timed, type Figure } from './stats';
 
@@ -36,7 +36,7 @@ def parse(path):
 const FINAL = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
 const MB = 1024 * 1024;
 
-async function waitAll(client: Sentinel, plugin: string, n: number, timeoutMs: number): Promise<Job[]> {
+async function waitAll(client: SentinelClient, plugin: string, n: number, timeoutMs: number): Promise<Job[]> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const { jobs } = await client.listJobs({ state: 0, pluginName: plugin, pageSize: 1000, pageToken: '' });
@@ -46,7 +46,7 @@ async function waitAll(client: Sentinel, plugin: string, n: number, timeoutMs: n
   }
 }
 
-async function publish(client: Sentinel, name: string, source: string, lockfile: string): Promise<void> {
+async function publish(client: SentinelClient, name: string, source: string, lockfile: string): Promise<void> {
   await client.publishPlugin({
     name,
     version: '1.0.0',
@@ -56,7 +56,7 @@ async function publish(client: Sentinel, name: string, source: string, lockfile:
   });
 }
 
-const submit = (client: Sentinel, plugin: string, inputPath: string) =>
+const submit = (client: SentinelClient, plugin: string, inputPath: string) =>
   client.submitJob({ pluginName: plugin, pluginVersion: '', inputPath, idempotencyKey: '', maxAttempts: 1, timeouts: undefined });
 
 export async function benchPipeline(ctx: BenchContext, figures: Figure[], n: number): Promise<void> {
@@ -64,14 +64,14 @@ export async function benchPipeline(ctx: BenchContext, figures: Figure[], n: num
   const dataDir = path.join(work, 'sentinel');
   const inputs = path.join(work, 'inputs');
   fs.mkdirSync(inputs);
-  const sentinel = await SentinelService.open(
+  const sentinel = await Sentinel.open(
     compileSentinelConfig({ 'data-dir': dataDir, port: '0' }, {}, { inputRoots: [work], leaseMs: 30_000, heartbeatIntervalMs: 2_000, tickMs: 200 }),
     silentLogger,
   );
   const port = await sentinel.start();
   const cfg = compileWorkerConfig({ sentinel: `127.0.0.1:${port}` }, {}, { home: ctx.home, indexUrl: ctx.indexUrl, port: -1, workerId: `bench-${process.pid}` });
   const worker = new Worker(cfg, silentLogger, process.env);
-  const client = new Sentinel(`127.0.0.1:${port}`);
+  const client = new SentinelClient(`127.0.0.1:${port}`);
   try {
     await worker.start();
     await publish(client, 'bench_small', SMALL, ctx.lockfile);

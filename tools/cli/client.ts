@@ -1,7 +1,7 @@
 /** A thin promise wrapper over the generated Sentinel client, for the CLI, demo and tests. */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions } from '../../services/common/grpc-server';
-import { SentinelClient } from '../../services/gen/casparian/v1/sentinel';
+import { SentinelClient as GeneratedSentinelClient } from '../../services/gen/casparian/v1/sentinel';
 import type {
   CancelJobRequest,
   CancelJobResponse,
@@ -28,13 +28,13 @@ import type {
 } from '../../services/gen/casparian/v1/sentinel';
 import type { OutputInfo } from '../../services/gen/casparian/v1/types';
 
-export class Sentinel {
-  readonly raw: SentinelClient;
+export class SentinelClient {
+  readonly raw: GeneratedSentinelClient;
   constructor(
     readonly address: string,
     readonly timeoutMs = 30_000,
   ) {
-    this.raw = new SentinelClient(address, grpc.credentials.createInsecure(), channelOptions());
+    this.raw = new GeneratedSentinelClient(address, grpc.credentials.createInsecure(), channelOptions());
   }
 
   /** Every unary call gets this deadline, so a stalled Sentinel cannot hang a client. */

@@ -5,7 +5,7 @@ import type { Flags } from '../../services/common/config';
 import { JobEventKind } from '../../services/gen/casparian/v1/sentinel';
 import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { renderCsv, renderTable } from '../render-arrow';
-import { Sentinel } from './client';
+import type { SentinelClient } from './client';
 import { UsageError, backoffFlags, intFlag, strFlag } from './usage';
 import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable } from './format';
 import { jobRetry } from './recovery-commands';
@@ -20,7 +20,7 @@ const str = strFlag;
 
 const FINAL = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER]);
 
-export async function publish(c: Sentinel, args: string[], flags: Flags): Promise<void> {
+export async function publish(c: SentinelClient, args: string[], flags: Flags): Promise<void> {
   const file = args[0];
   const lock = str(flags, 'lockfile');
   if (!file || !lock) throw new UsageError('usage: casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description TEXT] [--env-allow A,B]');
@@ -47,7 +47,7 @@ export async function publish(c: Sentinel, args: string[], flags: Flags): Promis
   out(`${res.created ? 'published' : 'already published'} ${p.name}@${p.version}  env ${p.envHash.slice(0, 12)}  artifact ${p.artifactHash.slice(0, 12)}`);
 }
 
-export async function submit(c: Sentinel, args: string[], flags: Flags): Promise<number> {
+export async function submit(c: SentinelClient, args: string[], flags: Flags): Promise<number> {
   const [name, ...files] = args;
   if (!name || files.length === 0) throw new UsageError('usage: casparian submit NAME FILE... [--version V] [--idempotency-key K] [--wait] [--json]');
   const jobs: Job[] = [];
@@ -76,7 +76,7 @@ export async function submit(c: Sentinel, args: string[], flags: Flags): Promise
 }
 
 /** Follow a job with WatchJob until it is final, printing progress lines when `verbose`. */
-export async function waitJob(c: Sentinel, jobId: string, verbose: boolean): Promise<Job> {
+export async function waitJob(c: SentinelClient, jobId: string, verbose: boolean): Promise<Job> {
   let last: Job | undefined;
   for await (const ev of c.watchJob(jobId)) {
     last = ev.job;
@@ -90,7 +90,7 @@ export async function waitJob(c: Sentinel, jobId: string, verbose: boolean): Pro
   return last;
 }
 
-export async function jobs(c: Sentinel, flags: Flags): Promise<void> {
+export async function jobs(c: SentinelClient, flags: Flags): Promise<void> {
   const state = str(flags, 'state');
   const res = await c.listJobs({
     state: state ? parseState(state) : JobState.JOB_STATE_UNSPECIFIED,
@@ -102,7 +102,7 @@ export async function jobs(c: Sentinel, flags: Flags): Promise<void> {
   out(jobsTable(res.jobs));
 }
 
-export async function job(c: Sentinel, args: string[], flags: Flags): Promise<void> {
+export async function job(c: SentinelClient, args: string[], flags: Flags): Promise<void> {
   if (args[0] === 'cancel') {
     if (!args[1]) throw new UsageError('usage: casparian job cancel ID [--reason TEXT]');
     const res = await c.cancelJob({ jobId: args[1], reason: str(flags, 'reason') ?? '' });
@@ -116,7 +116,7 @@ export async function job(c: Sentinel, args: string[], flags: Flags): Promise<vo
   out(jobDetail(res.job!, res.logs));
 }
 
-export async function fetchOutput(c: Sentinel, args: string[], flags: Flags): Promise<void> {
+export async function fetchOutput(c: SentinelClient, args: string[], flags: Flags): Promise<void> {
   const jobId = args[0];
   const dest = str(flags, 'out');
   const format = str(flags, 'format') ?? (dest ? undefined : 'table');
@@ -138,13 +138,13 @@ export async function fetchOutput(c: Sentinel, args: string[], flags: Flags): Pr
   else throw new UsageError(`--format must be table or csv, got ${format}`);
 }
 
-export async function plugins(c: Sentinel, flags: Flags): Promise<void> {
+export async function plugins(c: SentinelClient, flags: Flags): Promise<void> {
   const res = await c.listPlugins({ name: str(flags, 'name') ?? '' });
   if (flags.json) return json(res);
   out(pluginsTable(res.plugins));
 }
 
-export async function workers(c: Sentinel, flags: Flags): Promise<void> {
+export async function workers(c: SentinelClient, flags: Flags): Promise<void> {
   const res = await c.listWorkers({});
   if (flags.json) return json(res);
   out(workersTable(res.workers));

@@ -2,7 +2,7 @@
 import { UsageError, strFlag } from './usage';
 import type { Flags } from '../../services/common/config';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import type { Sentinel } from './client';
+import type { SentinelClient } from './client';
 import { pluginStatus, stateName } from './format';
 
 
@@ -14,7 +14,7 @@ const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
 const str = strFlag;
 
 /** `casparian job retry ID [--reset-attempts]` */
-export async function jobRetry(c: Sentinel, id: string | undefined, flags: Flags): Promise<void> {
+export async function jobRetry(c: SentinelClient, id: string | undefined, flags: Flags): Promise<void> {
   if (!id) throw new UsageError('usage: casparian job retry ID [--reset-attempts]');
   const res = await c.retryJob({ jobId: id, resetAttempts: flags['reset-attempts'] === true });
   if (flags.json) return json(res);
@@ -27,7 +27,7 @@ export async function jobRetry(c: Sentinel, id: string | undefined, flags: Flags
  * every dead-letter job. The ids are collected first (paging by ListJobs), so
  * a job that lands in dead letter again meanwhile is not replayed twice.
  */
-export async function retryDeadLetter(c: Sentinel, flags: Flags): Promise<number> {
+export async function retryDeadLetter(c: SentinelClient, flags: Flags): Promise<number> {
   if (flags['dead-letter'] !== true) throw new UsageError('usage: casparian retry --dead-letter [--plugin NAME] [--reset-attempts]');
   const ids: string[] = [];
   let pageToken = '';
@@ -57,7 +57,7 @@ export async function retryDeadLetter(c: Sentinel, flags: Flags): Promise<number
 }
 
 /** `casparian plugin pause NAME VERSION [--reason TEXT]` | `casparian plugin resume NAME VERSION` */
-export async function plugin(c: Sentinel, args: string[], flags: Flags): Promise<void> {
+export async function plugin(c: SentinelClient, args: string[], flags: Flags): Promise<void> {
   const [sub, name, version] = args;
   if ((sub !== 'pause' && sub !== 'resume') || !name || !version) {
     throw new UsageError('usage: casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION');

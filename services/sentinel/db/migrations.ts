@@ -104,6 +104,14 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable('jobs').addColumn('backoff_json', 'text').execute();
     },
   },
+  {
+    id: 4,
+    name: 'request fingerprint of an idempotency key',
+    async up(db) {
+      // sha256 of the SubmitJob request that first used the job's key; null (older jobs) matches any request.
+      await db.schema.alterTable('jobs').addColumn('submit_fingerprint', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

@@ -55,6 +55,8 @@ export interface JobsTable {
   /** Not runnable before this time (delayed retries). */
   run_at: number;
   idempotency_key: string | null;
+  /** sha256 of the SubmitJob request that first used idempotency_key (migration 4); null matches any request. */
+  submit_fingerprint: string | null;
   timeouts_json: string;
   error_json: string | null;
   metrics_json: string | null;

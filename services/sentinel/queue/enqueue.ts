@@ -1,5 +1,6 @@
 import type { Db } from '../db/open-database';
 import type { BackoffPolicy } from '../../common/config';
+import { IdempotencyKeyConflict } from './idempotency';
 import type { JobRow, JobTimeouts } from './types';
 
 export interface NewJob {
@@ -11,19 +12,28 @@ export interface NewJob {
   maxAttempts: number;
   timeouts: JobTimeouts;
   idempotencyKey?: string;
+  /** submitFingerprint() of the request; stored with a key, compared when the key comes again. */
+  submitFingerprint?: string;
   /** Overrides of the Sentinel's backoff policy for this job (from the request or the plugin manifest). */
   backoff?: Partial<BackoffPolicy>;
 }
 
 /**
  * Insert a queued job. With an idempotency key, an existing job with the same
- * key is returned instead (created = false).
+ * key is returned instead (created = false) — unless both carry a request
+ * fingerprint and they differ: then IdempotencyKeyConflict is thrown. The
+ * check and the insert share one transaction.
  */
 export async function enqueueJob(db: Db, job: NewJob, now: number): Promise<{ job: JobRow; created: boolean }> {
   return db.transaction().execute(async (trx) => {
     if (job.idempotencyKey) {
       const existing = await trx.selectFrom('jobs').selectAll().where('idempotency_key', '=', job.idempotencyKey).executeTakeFirst();
-      if (existing) return { job: existing, created: false };
+      if (existing) {
+        if (job.submitFingerprint && existing.submit_fingerprint && existing.submit_fingerprint !== job.submitFingerprint) {
+          throw new IdempotencyKeyConflict(job.idempotencyKey, existing.id);
+        }
+        return { job: existing, created: false };
+      }
     }
     const row = await trx
       .insertInto('jobs')
@@ -43,6 +53,7 @@ export async function enqueueJob(db: Db, job: NewJob, now: number): Promise<{ jo
         worker_id: null,
         run_at: now,
         idempotency_key: job.idempotencyKey || null,
+        submit_fingerprint: job.idempotencyKey ? (job.submitFingerprint ?? null) : null,
         timeouts_json: JSON.stringify(job.timeouts),
         error_json: null,
         metrics_json: null,

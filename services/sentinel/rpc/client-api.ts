@@ -35,7 +35,7 @@ import type { JobEvent } from '../job-events';
 import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from '../../common/validate';
 import { compileManifest, jobSettings, parseManifest } from '../plugins/manifest';
 import { findPlugin, listPlugins, publishPlugin } from '../plugins/registry';
-import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, type JobRow } from '../queue';
+import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyConflict, submitFingerprint, type JobRow } from '../queue';
 import type { ClientApiDeps } from './context';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
@@ -71,7 +71,7 @@ export class ClientApi {
     const inputPath = requireAbsolutePath('input_path', req.inputPath);
     checkInputRoots(inputPath, this.d.cfg.inputRoots);
     if (req.idempotencyKey.length > 256) throw invalidArgument('idempotency_key is longer than 256 characters');
-    boundedInt('max_attempts', req.maxAttempts, 100);
+    const maxAttempts = boundedInt('max_attempts', req.maxAttempts, 100);
     const plugin = await findPlugin(this.d.db, pluginName, version || undefined);
     if (!plugin) throw notFound(version ? `plugin ${pluginName} version ${version} is not published` : `plugin ${pluginName} is not published`);
     const settings = jobSettings(req, parseManifest(plugin), { maxAttempts: this.d.cfg.defaultMaxAttempts, timeouts: this.d.cfg.timeouts });
@@ -83,8 +83,11 @@ export class ClientApi {
         envHash: plugin.env_hash,
         inputPath,
         idempotencyKey: req.idempotencyKey || undefined,
+        submitFingerprint: submitFingerprint({ pluginName, pluginVersion: version, inputPath, maxAttempts, timeouts: req.timeouts, backoff: req.backoff }),
         ...settings,
       },
+    }).catch((e: unknown) => {
+      throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;
     });
     return { job: await this.jobPb(job), created };
   }

@@ -2,11 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { JobFailure } from '../../../services/common/job-error';
-import { silentLogger } from '../../../services/common/logger';
 import { envHashOf } from '../../../services/worker/envs/env-hash';
 import { EnvManager } from '../../../services/worker/envs/env-manager';
 import type { EnvManagerConfig, EnvManagerDeps } from '../../../services/worker/envs/types';
+import { envManagerConfig, expectJobFailure } from '../../helpers/env-fixtures';
 
 /** Manager tests that need no package install (uv is never found: `which` returns undefined). */
 describe('envs/EnvManager (no installs)', function () {
@@ -17,30 +16,20 @@ describe('envs/EnvManager (no installs)', function () {
 
   function manager(cfg: Partial<EnvManagerConfig> = {}, deps: Partial<EnvManagerDeps> = {}): EnvManager {
     return new EnvManager(
-      { home, mode: 'auto', basePython: 'python3', installTimeoutMs: 60_000, lockWaitTimeoutMs: 1000, failureCacheMs: 60_000, logger: silentLogger, ...cfg },
-      { env: process.env, which: () => undefined, ...deps },
+      envManagerConfig(home, { installTimeoutMs: 60_000, lockWaitTimeoutMs: 1000, ...cfg }),
+      { which: () => undefined, ...deps, env: deps.env ?? process.env },
     );
   }
 
-  async function failure(p: Promise<unknown>): Promise<JobFailure> {
-    try {
-      await p;
-    } catch (err) {
-      assert.ok(err instanceof JobFailure, `expected a JobFailure, got ${String(err)}`);
-      return err;
-    }
-    assert.fail('expected the call to fail');
-  }
-
   it('refuses a lockfile that does not hash to the env hash', async () => {
-    const f = await failure(manager().acquire(envHashOf('a==1\n'), 'b==1\n'));
+    const f = await expectJobFailure(manager().acquire(envHashOf('a==1\n'), 'b==1\n'));
     assert.equal(f.jobError.errorClass, 'env');
     assert.equal(f.jobError.code, 'ENV_PROVISION_FAILED');
     assert.match(f.message, /lockfile does not match env hash/);
   });
 
   it('refuses a malformed env hash before touching the disk', async () => {
-    const f = await failure(manager().acquire('../../etc', 'x'));
+    const f = await expectJobFailure(manager().acquire('../../etc', 'x'));
     assert.match(f.message, /invalid env hash/);
     assert.deepEqual(fs.readdirSync(home), []);
   });
@@ -48,7 +37,7 @@ describe('envs/EnvManager (no installs)', function () {
   it('strict mode: a missing env is a permanent ENV_MISSING that says where it looked and how to fix it', async () => {
     const lock = 'pyarrow==25.0.1\n';
     const hash = envHashOf(lock);
-    const f = await failure(manager({ mode: 'strict' }).acquire(hash, lock));
+    const f = await expectJobFailure(manager({ mode: 'strict' }).acquire(hash, lock));
     assert.equal(f.jobError.code, 'ENV_MISSING');
     assert.equal(f.jobError.retryable, false);
     assert.ok(f.message.includes(hash));
@@ -68,28 +57,28 @@ describe('envs/EnvManager (no installs)', function () {
     assert.equal(inv.length, 1);
     assert.equal(inv[0].status, 'broken');
     assert.match(inv[0].problem ?? '', /no marker/);
-    const f = await failure(m.acquire(hash, lock));
+    const f = await expectJobFailure(m.acquire(hash, lock));
     assert.equal(f.jobError.code, 'ENV_MISSING');
     assert.match(f.message, /unusable: no marker/);
   });
 
   it('fails with the needed and found versions when the lockfile wants another Python', async () => {
     const lock = '# python: 3.99\npyarrow==25.0.1\n';
-    const f = await failure(manager().acquire(envHashOf(lock), lock));
+    const f = await expectJobFailure(manager().acquire(envHashOf(lock), lock));
     assert.equal(f.jobError.code, 'ENV_PROVISION_FAILED');
     assert.match(f.message, /needs Python 3\.99 but the base interpreter "python3" is Python 3\.\d+\.\d+/);
   });
 
   it('says so when the base interpreter does not exist', async () => {
     const lock = 'pyarrow==25.0.1\n';
-    const f = await failure(manager({ basePython: '/nonexistent/python3.42' }).acquire(envHashOf(lock), lock));
+    const f = await expectJobFailure(manager({ basePython: '/nonexistent/python3.42' }).acquire(envHashOf(lock), lock));
     assert.equal(f.jobError.code, 'ENV_PROVISION_FAILED');
     assert.match(f.message, /base interpreter "\/nonexistent\/python3\.42" does not run: ENOENT/);
   });
 
   it('a uv.lock without uv on PATH fails with a way out', async () => {
     const lock = 'version = 1\n[[package]]\nname = "pyarrow"\nversion = "25.0.1"\nsource = { registry = "https://pypi.org/simple" }\n';
-    const f = await failure(manager().acquire(envHashOf(lock), lock));
+    const f = await expectJobFailure(manager().acquire(envHashOf(lock), lock));
     assert.match(f.message, /uv\.lock.*uv export/);
   });
 

@@ -1,23 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { inspectLockfile, isUvLock, syntheticPyproject } from '../../../services/worker/envs/lockfile-info';
+import { UV_LOCK } from '../../helpers/env-fixtures';
 
-const UV_LOCK = `version = 1
-requires-python = ">=3.11"
-
-[[package]]
-name = "my-plugin"
-version = "0.1.0"
-source = { virtual = "." }
-dependencies = [{ name = "pyarrow" }]
-
-[package.metadata]
-requires-dist = [{ name = "pyarrow", specifier = "==25.0.1" }]
-
-[[package]]
-name = "pyarrow"
-version = "25.0.1"
-source = { registry = "https://pypi.org/simple" }
-`;
 
 describe('envs/lockfile-info', () => {
   it('recognises a uv.lock by its version line and [[package]] tables', () => {

@@ -1,7 +1,6 @@
 /** Queue operations on an in-memory SQLite with a fake clock. */
 import { strict as assert } from 'node:assert';
 import { DEFAULT_BACKOFF } from '../../../services/common/config';
-import { JobErrors } from '../../../services/common/job-error';
 import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
 import {
   claimJob,
@@ -19,12 +18,8 @@ import {
   startAttempt,
   type AttemptRef,
 } from '../../../services/sentinel/queue';
+import { METRICS as metrics, PERMANENT as permanent, T0, TRANSIENT as transient, newJob as newJobOf } from './fixtures';
 
-const T0 = 1_700_000_000_000;
-const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1, scheduleToStartMs: 0 };
-const metrics = { rows: 3, durationMs: 10, envMs: 0, envProvisioned: false, arrowBytes: 100 };
-const transient = JobErrors.plugin('transient', 'flaky');
-const permanent = JobErrors.plugin('permanent', 'bad');
 const output = { name: 'default', rows: 3, sizeBytes: 10, parquetPath: '/x/default.parquet', columns: [] };
 
 describe('unit: queue', () => {
@@ -37,11 +32,7 @@ describe('unit: queue', () => {
   afterEach(() => db.destroy());
 
   async function newJob(id = 'j1', extra: { maxAttempts?: number; key?: string; backoff?: { initialMs?: number; maxMs?: number } } = {}) {
-    return enqueueJob(
-      db,
-      { id, pluginName: 'p', pluginVersion: '1', envHash: 'e', inputPath: '/in', maxAttempts: extra.maxAttempts ?? 3, timeouts, idempotencyKey: extra.key, backoff: extra.backoff },
-      now,
-    );
+    return enqueueJob(db, newJobOf(id, { maxAttempts: extra.maxAttempts ?? 3, idempotencyKey: extra.key, backoff: extra.backoff }), now);
   }
   async function claim(id = 'j1', token = 'L1'): Promise<AttemptRef> {
     const row = await claimJob(db, { jobId: id, workerId: 'w1', leaseToken: token, leaseMs: 1000 }, now);
@@ -92,7 +83,7 @@ describe('unit: queue', () => {
     const r2 = await failAttempt(db, { ref, error: { ...transient, traceback: 'Traceback (most recent call last):\n  boom' }, policy: DEFAULT_BACKOFF, now });
     assert.equal(r2?.state, 'dead_letter');
     assert.equal(r2?.finished_at, now);
-    assert.equal(JSON.parse(r2!.error_json!).message, 'flaky');
+    assert.equal(JSON.parse(r2!.error_json!).message, 'transient error');
     assert.match(JSON.parse(r2!.error_json!).traceback, /^Traceback/, 'the last traceback is kept');
     assert.equal((await listRunnable(db, now + 3_600_000, 10)).length, 0, 'a dead-letter job never runs by itself');
   });

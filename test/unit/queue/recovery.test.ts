@@ -21,12 +21,8 @@ import {
   startAttempt,
   type AttemptRef,
 } from '../../../services/sentinel/queue';
+import { METRICS as metrics, PERMANENT as permanent, T0, TIMEOUTS as timeouts, TRANSIENT as transient, newJob as newJobOf } from './fixtures';
 
-const T0 = 1_700_000_000_000;
-const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1, scheduleToStartMs: 0 };
-const metrics = { rows: 1, durationMs: 1, envMs: 0, envProvisioned: false, arrowBytes: 1 };
-const transient = JobErrors.plugin('transient', 'transient error');
-const permanent = JobErrors.plugin('permanent', 'permanent error');
 const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 } };
 const noJitter = () => 0.5;
 
@@ -46,7 +42,7 @@ describe('unit: dead letter, retry and circuit breaker', () => {
 
   async function newJob(opts: { id?: string; maxAttempts?: number; version?: string } = {}): Promise<string> {
     const id = opts.id ?? `j${++seq}`;
-    await enqueueJob(db, { id, pluginName: 'p', pluginVersion: opts.version ?? '1', envHash: 'e', inputPath: '/in', maxAttempts: opts.maxAttempts ?? 3, timeouts }, now);
+    await enqueueJob(db, newJobOf(id, { pluginVersion: opts.version ?? '1', maxAttempts: opts.maxAttempts ?? 3 }), now);
     return id;
   }
   async function claim(id: string): Promise<AttemptRef> {
@@ -269,7 +265,7 @@ describe('unit: migrations 2 and 3', () => {
       await sql`insert into plugins (name, version, source, lockfile, manifest_json, env_hash, artifact_hash, created_at) values ('p', '1', 's', 'l', '{}', 'e', 'a', 0)`.execute(db);
       await sql`insert into jobs (id, plugin_name, plugin_version, env_hash, input_path, state, max_attempts, run_at, timeouts_json, created_at, updated_at)
                 values ('old', 'p', '1', 'e', '/in', 'failed', 4, 0, '{}', 0, 0)`.execute(db);
-      assert.deepEqual(await migrate(db), [2, 3]);
+      assert.deepEqual(await migrate(db), [2, 3, 4]);
       const job = (await sql<{ attempt_budget: number }>`select attempt_budget from jobs where id = 'old'`.execute(db)).rows[0];
       assert.equal(job.attempt_budget, 4);
       const p = (await sql<Record<string, unknown>>`select paused, consecutive_failures, paused_reason from plugins`.execute(db)).rows[0];

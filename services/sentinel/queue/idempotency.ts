@@ -1,0 +1,53 @@
+/**
+ * Idempotency keys. A key names one job: submitting again with the same key
+ * returns that job, provided it is the same request. "The same request" is
+ * decided by a fingerprint of the fields as the client sent them (after
+ * validation and path normalisation), not of what the Sentinel resolved them
+ * to: a retry that asks for the latest plugin version still matches after a
+ * newer version is published. A job stored without a fingerprint (submitted
+ * before migration 4) matches any request with its key.
+ */
+import * as crypto from 'node:crypto';
+
+/** The SubmitJob fields a fingerprint covers, as requested (0 and '' mean "inherit"). */
+export interface SubmittedRequest {
+  pluginName: string;
+  /** '' = the latest published version. */
+  pluginVersion: string;
+  /** Normalised absolute path. */
+  inputPath: string;
+  /** 0 = the plugin's or the Sentinel's default. */
+  maxAttempts: number;
+  timeouts?: { guestConnectMs?: number; idleMs?: number; startToCloseMs?: number; killGraceMs?: number; scheduleToStartMs?: number };
+  backoff?: { initialMs?: number; multiplier?: number; maxMs?: number };
+}
+
+/** sha256 (hex) of the canonical form of a SubmitJob request; an absent timeouts or backoff equals all zeros. */
+export function submitFingerprint(r: SubmittedRequest): string {
+  const t = r.timeouts ?? {};
+  const b = r.backoff ?? {};
+  const canonical = [
+    'submit-job/1',
+    r.pluginName,
+    r.pluginVersion,
+    r.inputPath,
+    r.maxAttempts,
+    [t.guestConnectMs ?? 0, t.idleMs ?? 0, t.startToCloseMs ?? 0, t.killGraceMs ?? 0, t.scheduleToStartMs ?? 0],
+    [b.initialMs ?? 0, b.multiplier ?? 0, b.maxMs ?? 0],
+  ];
+  return crypto.createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+/** A key already names a job that was submitted with a different request. */
+export class IdempotencyKeyConflict extends Error {
+  constructor(
+    readonly key: string,
+    readonly jobId: string,
+  ) {
+    super(
+      `idempotency key "${key}" already names job ${jobId}, which was submitted with a different request ` +
+        '(plugin, plugin version, input path, max_attempts, timeouts or backoff); use a new key for a different job',
+    );
+    this.name = 'IdempotencyKeyConflict';
+  }
+}
