@@ -83,7 +83,7 @@ export function useFakeUv(prefix: string): FakeUv {
         const { EnvManager } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist/services/worker/envs/env-manager.js'))});
         const { silentLogger } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist/services/common/logger.js'))});
         const cfg = JSON.parse(process.env.TEST_ENV_CFG);
-        const m = new EnvManager({ ...cfg, logger: silentLogger }, { lockPollMs: 50 });
+        const m = new EnvManager({ ...cfg, logger: silentLogger }, { env: process.env, lockPollMs: 50 });
         m.acquire(process.env.TEST_ENV_HASH, process.env.TEST_LOCKFILE).then(
           (l) => { console.log(JSON.stringify({ provisioned: l.provisioned, backend: l.backend, python: l.python })); l.release(); },
           (e) => { console.log(JSON.stringify({ error: e.message, code: e.jobError && e.jobError.code })); process.exitCode = 1; });
