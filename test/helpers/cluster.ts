@@ -49,12 +49,12 @@ export class Cluster extends TestCluster {
     return `127.0.0.1:${this.sentinel.port}`;
   }
 
-  /** Start a worker in this process; resolves once the Sentinel lists it. */
-  async addWorker(overrides: Partial<WorkerConfig> = {}, hostEnv: Record<string, string | undefined> = process.env): Promise<Worker> {
+  /** Start a worker in this process (`shimPath`: another bridge shim); resolves once the Sentinel lists it. */
+  async addWorker(overrides: Partial<WorkerConfig> = {}, hostEnv: Record<string, string | undefined> = process.env, opts: { shimPath?: string } = {}): Promise<Worker> {
     const workerId = overrides.workerId ?? `w${this.workers.length + 1}-${process.pid}`;
     const { flags, env } = this.workerConfig(workerId, overrides.slots ?? 2);
     const cfg = compileWorkerConfig(flags, env, overrides);
-    const w = new Worker(cfg, testLogger, hostEnv);
+    const w = new Worker(cfg, testLogger, hostEnv, opts);
     await w.start();
     this.workers.push(w);
     await waitFor(`worker ${workerId} to connect`, async () => (await this.client.listWorkers({})).workers.some((x) => x.workerId === workerId), 10_000, 50);
