@@ -6,11 +6,10 @@ import { EnvManager } from '../../services/worker/envs/env-manager';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import type { EnvInfo } from '../../services/worker/envs/types';
 import { table } from './format';
-import { UsageError, intFlag, strFlag } from './usage';
+import { UsageError, intFlag } from './usage';
 
 type Env = Record<string, string | undefined>;
 const out = (s: string): void => void process.stdout.write(s + '\n');
-const str = strFlag;
 
 function mib(n?: number): string {
   return n === undefined ? '?' : `${(n / 1024 / 1024).toFixed(1)} MiB`;

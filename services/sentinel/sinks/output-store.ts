@@ -163,7 +163,7 @@ export class OutputStore {
       `${jobId}.attempt-${attempt}.${process.pid}-${crypto.randomBytes(6).toString('hex')}`,
     );
     this.active.add(dir);
-    return new Staging(this, dir, this.attemptDir(jobId, attempt), this.maxOutputs, { limits: this.ipcLimits, codec: this.codec }, {
+    return new Staging(dir, this.attemptDir(jobId, attempt), this.maxOutputs, { limits: this.ipcLimits, codec: this.codec }, {
       released: () => this.active.delete(dir),
       published: (finalDir) => this.published.add(finalDir),
     });
@@ -267,7 +267,6 @@ class Staging implements StagingArea {
   private filesClosed = false;
 
   constructor(
-    private readonly store: OutputStore,
     readonly dir: string,
     private readonly finalDir: string,
     private readonly maxOutputs: number,
