@@ -135,7 +135,16 @@ export interface SubmitJobRequest {
   pluginVersion: string;
   /** Absolute path of the input file on the workers' file system. */
   inputPath: string;
-  /** Optional client key: submitting again with the same key returns the first job. */
+  /**
+   * Optional client key (at most 256 characters) naming this job. Submitting
+   * again with the same key returns the first job (created = false), also
+   * after a Sentinel restart, when the request is the same: plugin_name,
+   * plugin_version as requested (empty = latest), input_path after
+   * normalisation, max_attempts, timeouts and backoff. If any of these differ,
+   * SubmitJob fails with ALREADY_EXISTS naming the key and the existing job's
+   * id. Jobs submitted before the Sentinel kept request fingerprints match any
+   * request with their key.
+   */
   idempotencyKey: string;
   /** Maximum attempts for this job (0: plugin manifest or Sentinel default). */
   maxAttempts: number;
@@ -2518,7 +2527,10 @@ export const SentinelService = {
     responseSerialize: (value: ListPluginsResponse): Buffer => Buffer.from(ListPluginsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPluginsResponse => ListPluginsResponse.decode(value),
   },
-  /** Queue one job. With an idempotency key, the same key returns the same job. */
+  /**
+   * Queue one job. With an idempotency key, the same key and request return the
+   * same job; a different request under a used key is ALREADY_EXISTS.
+   */
   submitJob: {
     path: "/casparian.v1.Sentinel/SubmitJob" as const,
     requestStream: false as const,
@@ -2667,7 +2679,10 @@ export interface SentinelServer extends UntypedServiceImplementation {
   publishPlugin: handleUnaryCall<PublishPluginRequest, PublishPluginResponse>;
   /** List published plugin versions, newest first. */
   listPlugins: handleUnaryCall<ListPluginsRequest, ListPluginsResponse>;
-  /** Queue one job. With an idempotency key, the same key returns the same job. */
+  /**
+   * Queue one job. With an idempotency key, the same key and request return the
+   * same job; a different request under a used key is ALREADY_EXISTS.
+   */
   submitJob: handleUnaryCall<SubmitJobRequest, SubmitJobResponse>;
   /** Get one job, optionally with its logs. */
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
@@ -2747,7 +2762,10 @@ export interface SentinelClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
   ): ClientUnaryCall;
-  /** Queue one job. With an idempotency key, the same key returns the same job. */
+  /**
+   * Queue one job. With an idempotency key, the same key and request return the
+   * same job; a different request under a used key is ALREADY_EXISTS.
+   */
   submitJob(
     request: SubmitJobRequest,
     callback: (error: ServiceError | null, response: SubmitJobResponse) => void,
