@@ -173,7 +173,8 @@ describe('unit: AttemptRunner', () => {
     assert.equal(guest.starts.length, 0);
   });
 
-  it('cancel() stops the guest and concludes CANCELLED', async () => {
+  /** A runner whose guest has started and runs until the attempt is aborted. */
+  async function runningUntilAborted() {
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
     const guest = fakeGuest((_sink, signal) => {
@@ -184,6 +185,11 @@ describe('unit: AttemptRunner', () => {
     const runner = new AttemptRunner(spec(), deps(guest.start), { workerId: 'w1' });
     const ended = runner.run(async () => channel);
     await running;
+    return { runner, channel, ended };
+  }
+
+  it('cancel() stops the guest and concludes CANCELLED', async () => {
+    const { runner, channel, ended } = await runningUntilAborted();
     runner.cancel();
     const end = await ended;
     assert.equal(end.kind, 'concluded');
@@ -194,16 +200,7 @@ describe('unit: AttemptRunner', () => {
   });
 
   it('handBack() on drain stops the guest and reports FAILED / WORKER_LOST (retryable), to be retried elsewhere', async () => {
-    let started!: () => void;
-    const running = new Promise<void>((r) => (started = r));
-    const guest = fakeGuest((_sink, signal) => {
-      started();
-      return untilAborted(signal);
-    });
-    const channel = new FakeChannel();
-    const runner = new AttemptRunner(spec(), deps(guest.start), { workerId: 'w1' });
-    const ended = runner.run(async () => channel);
-    await running;
+    const { channel, runner, ended } = await runningUntilAborted();
     runner.handBack();
     await ended;
     assert.equal(channel.verdict?.status, 'failed');
