@@ -17,7 +17,7 @@ import { failedPrecondition, invalidArgument, RpcError } from '../../common/rpc-
 import { failCall, messagesOf } from '../../common/rpc-adapters';
 import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdict } from '../../gen/casparian/v1/dispatch';
 import { getJob, getOutputs, type AttemptMetrics, type AttemptRef, type JobRow } from '../queue';
-import type { StagingArea } from '../sinks/output-store';
+import type { StagingArea } from '../sinks/staging-area';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
 import { JobFailure } from '../../../services/common/job-error';
-import type { StagingArea } from '../../../services/sentinel/sinks/output-store';
+import type { StagingArea } from '../../../services/sentinel/sinks/staging-area';
 
 export function tempDataDir(): string {
   const base = process.env.CASPARIAN_TEST_HOME ?? os.tmpdir();
