@@ -212,6 +212,7 @@ class ErrorMappingTest(unittest.TestCase):
         self.assertIn('File "<plugin:test_plugin>"', err["traceback"])
         self.assertIn("return 1 / 0", err["traceback"], "plugin source lines appear in the traceback")
         self.assertNotIn("bridge_shim.py", err["traceback"], "the shim's own frames are dropped")
+        self.assertNotIn("casparian_bridge", err["traceback"], "the shim package's own frames are dropped")
 
     def test_sys_exit_in_a_plugin_is_a_failure(self) -> None:
         err = self.error_of("import sys\nsys.exit(3)")
@@ -250,6 +251,18 @@ class LoadPluginTest(unittest.TestCase):
         self.assertIs(sys.modules["csv"], csv)
         bridge_shim.load_plugin("json", "X = 1\n")
         self.assertTrue(hasattr(sys.modules["json"], "dumps"))
+
+    def test_never_shadows_the_shim_package(self) -> None:
+        import casparian_bridge.frames
+
+        for name in ("casparian_bridge", "casparian_bridge.frames"):
+            bridge_shim.load_plugin(name, "X = 1\n")
+        self.assertIs(sys.modules["casparian_bridge.frames"], casparian_bridge.frames)
+        self.assertFalse(hasattr(sys.modules["casparian_bridge"], "X"))
+        # A plugin named like one of the package's modules keeps its own bare name.
+        module = bridge_shim.load_plugin("frames", "X = 1\n")
+        self.assertIs(sys.modules.pop("frames"), module)
+        self.assertIs(sys.modules["casparian_bridge.frames"], casparian_bridge.frames)
 
     def test_dataclasses_work_in_plugins(self) -> None:
         module = bridge_shim.load_plugin(
