@@ -321,6 +321,7 @@ describe('OutputStore', () => {
     const restarted = new OutputStore(dataDir);
     const again = await restarted.cleanup(new Set([kept, path.join(dataDir, 'outputs', 'job-d', 'attempt-1')]));
     assert.deepEqual(again.removed, [fresh]);
+    await leftover.discard(); // the "previous process" never ended: close its open file
   });
 
   it('cleanup works on an empty data dir', async () => {
