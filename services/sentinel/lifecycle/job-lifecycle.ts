@@ -67,11 +67,25 @@ export class JobLifecycle {
     return res;
   }
 
-  /** The scheduler leased a queued job to a worker. Undefined when the job was no longer queued. */
-  async dispatched(o: { jobId: string; workerId: string; leaseToken: string }): Promise<JobRow | undefined> {
-    const row = await claimJob(this.d.db, { ...o, leaseMs: this.d.policy.leaseMs }, this.now());
-    if (row) this.changed(row.id);
-    return row;
+  /**
+   * The scheduler leased queued jobs to workers (one round's claims, written
+   * in one transaction). Returns the claimed rows; a job that was no longer
+   * queued (claimed or cancelled meanwhile) is left out.
+   */
+  async dispatched(o: { claims: { jobId: string; workerId: string; leaseToken: string }[] }): Promise<JobRow[]> {
+    if (o.claims.length === 0) return [];
+    const now = this.now();
+    const leaseMs = this.d.policy.leaseMs;
+    const rows = await this.d.db.transaction().execute(async (trx) => {
+      const out: JobRow[] = [];
+      for (const c of o.claims) {
+        const row = await claimJob(trx, { ...c, leaseMs }, now);
+        if (row) out.push(row);
+      }
+      return out;
+    });
+    for (const row of rows) this.changed(row.id);
+    return rows;
   }
 
   /** A queued job waited past its schedule-to-start timeout. Undefined when it was claimed meanwhile. */

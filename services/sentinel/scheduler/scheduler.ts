@@ -1,8 +1,13 @@
 /**
  * The scheduler fills free worker slots with runnable jobs and reclaims
- * expired leases. It runs on a timer and whenever something changes (a
- * submit, a worker joining, a job settling); ticks never overlap. Every state
- * change it makes goes through the job lifecycle.
+ * expired leases. Rounds never overlap; there are two kinds:
+ *  - a tick, on a timer (tickMs): re-reads the paused plugin versions,
+ *    reclaims expired leases, fails jobs past their schedule-to-start timeout,
+ *    then dispatches;
+ *  - a kick, whenever something changes (a submit, a worker joining, a job
+ *    settling): only dispatches, and only when a slot is free.
+ * A round's claims are written in one transaction. Every state change it
+ * makes goes through the job lifecycle.
  *
  * Jobs of a paused plugin version (circuit breaker) are not dispatched: they
  * stay queued and their waiting reason names the pause. The set of paused
@@ -43,15 +48,17 @@ export class Scheduler implements SlotControl {
   private paused = new Map<string, string>();
   private running: Promise<void> | undefined;
   private again = false;
+  /** A tick was asked for while a round ran. */
+  private tickDue = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly d: SchedulerDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => this.kick(), this.d.tickMs);
+    this.timer = setInterval(() => this.schedule(true), this.d.tickMs);
     this.timer.unref();
-    this.kick();
+    this.schedule(true);
   }
 
   async stop(): Promise<void> {
@@ -108,42 +115,57 @@ export class Scheduler implements SlotControl {
     return w.sendCancel({ jobId: job.id, attempt: job.attempt, leaseToken: job.lease_token }, reason);
   }
 
+  /** Something changed: dispatch soon (a kick round). */
   kick(): void {
+    this.schedule(false);
+  }
+
+  private schedule(tick: boolean): void {
     if (this.stopped) return;
+    this.tickDue ||= tick;
     if (this.running) {
       this.again = true;
       return;
     }
-    this.running = this.tick()
-      .catch((err) => this.d.logger.error('scheduler tick failed', { error: String(err?.stack ?? err) }))
+    const isTick = this.tickDue;
+    this.tickDue = false;
+    this.running = this.round(isTick)
+      .catch((err) => this.d.logger.error('scheduler round failed', { error: String(err?.stack ?? err) }))
       .finally(() => {
         this.running = undefined;
         if (this.again) {
           this.again = false;
-          setImmediate(() => this.kick());
+          setImmediate(() => this.schedule(false));
         }
       });
   }
 
-  private async tick(): Promise<void> {
-    await this.refreshPaused();
-    for (const job of await this.d.lifecycle.leaseExpired()) this.suspect(job.worker_id);
-    const now = this.d.clock.now();
+  private async round(isTick: boolean): Promise<void> {
+    if (isTick) {
+      await this.refreshPaused();
+      for (const job of await this.d.lifecycle.leaseExpired()) this.suspect(job.worker_id);
+    }
     const free = [...this.workers.values()].reduce((n, w) => n + freeSlots(w), 0);
-    const runnable = await listRunnable(this.d.db, now, Math.max(100, free * 4));
+    if (!isTick && free === 0) return;
+    const now = this.d.clock.now();
+    const runnable = await listRunnable(this.d.db, now, Math.max(isTick ? 100 : 16, free * 4));
     const stillWaiting = new Set<string>();
+    const planned: Planned[] = [];
     for (const job of runnable) {
       // A retry prefers another worker than the one its last attempt ran on.
       const choice = chooseWorker(this.workers.values(), job.env_hash, job.attempt > 0 ? (job.worker_id ?? undefined) : undefined);
       if ('waiting' in choice) {
-        if (await this.expireIfOverdue(job, choice.waiting, now)) continue;
+        if (isTick && (await this.expireIfOverdue(job, choice.waiting, now))) continue;
         stillWaiting.add(job.id);
         this.waiting.set(job.id, `waiting: ${describeWait(choice.waiting, job.env_hash)}`);
         continue;
       }
-      await this.dispatch(job, choice.worker);
+      choice.worker.inFlight.add(job.id); // reserved until the claim commits (or is refused)
+      this.waiting.delete(job.id);
+      planned.push({ job, worker: choice.worker, leaseToken: crypto.randomUUID() });
     }
-    for (const id of this.waiting.keys()) if (!stillWaiting.has(id)) this.waiting.delete(id);
+    if (planned.length) await this.dispatchAll(planned);
+    if (isTick) for (const id of this.waiting.keys()) if (!stillWaiting.has(id)) this.waiting.delete(id);
   }
 
   /** A lease of this worker expired without a heartbeat: no new work for it until it heartbeats again. */
@@ -184,31 +206,50 @@ export class Scheduler implements SlotControl {
     return p;
   }
 
-  private async dispatch(job: JobRow, worker: WorkerSession): Promise<void> {
-    const plugin = await this.plugin(job.plugin_name, job.plugin_version);
-    if (!plugin) {
-      this.d.logger.error('queued job names a plugin version that does not exist', { jobId: job.id });
-      return;
+  /** Claim the planned jobs in one transaction, then send each claimed attempt to its worker. */
+  private async dispatchAll(planned: Planned[]): Promise<void> {
+    const orders: { p: Planned; plugin: PluginRow }[] = [];
+    for (const p of planned) {
+      const plugin = await this.plugin(p.job.plugin_name, p.job.plugin_version);
+      if (plugin) orders.push({ p, plugin });
+      else {
+        p.worker.inFlight.delete(p.job.id);
+        this.d.logger.error('queued job names a plugin version that does not exist', { jobId: p.job.id });
+      }
     }
-    const leaseToken = crypto.randomUUID();
-    const claimed = await this.d.lifecycle.dispatched({ jobId: job.id, workerId: worker.workerId, leaseToken });
-    if (!claimed) return;
-    worker.inFlight.add(claimed.id);
-    const manifest = parseManifest(plugin);
-    const sent = worker.sendDispatch({
-      ref: { jobId: claimed.id, attempt: claimed.attempt, leaseToken },
-      pluginName: plugin.name,
-      pluginVersion: plugin.version,
-      source: plugin.source,
-      artifactHash: plugin.artifact_hash,
-      envHash: plugin.env_hash,
-      lockfile: plugin.lockfile,
-      inputPath: claimed.input_path,
-      timeouts: parseTimeouts(claimed),
-      envAllow: manifest.envAllow,
-      limits: manifest.limits,
+    const claimed = await this.d.lifecycle.dispatched({
+      claims: orders.map(({ p }) => ({ jobId: p.job.id, workerId: p.worker.workerId, leaseToken: p.leaseToken })),
     });
-    // If the send failed the stream is gone; the lease expires and the job is reclaimed.
-    this.d.logger.debug('dispatched', { jobId: claimed.id, attempt: claimed.attempt, workerId: worker.workerId, sent });
+    const rows = new Map(claimed.map((r) => [r.id, r]));
+    for (const { p, plugin } of orders) {
+      const row = rows.get(p.job.id);
+      if (!row) {
+        p.worker.inFlight.delete(p.job.id); // another claim or a cancel won
+        continue;
+      }
+      const manifest = parseManifest(plugin);
+      const sent = p.worker.sendDispatch({
+        ref: { jobId: row.id, attempt: row.attempt, leaseToken: p.leaseToken },
+        pluginName: plugin.name,
+        pluginVersion: plugin.version,
+        source: plugin.source,
+        artifactHash: plugin.artifact_hash,
+        envHash: plugin.env_hash,
+        lockfile: plugin.lockfile,
+        inputPath: row.input_path,
+        timeouts: parseTimeouts(row),
+        envAllow: manifest.envAllow,
+        limits: manifest.limits,
+      });
+      // If the send failed the stream is gone; the lease expires and the job is reclaimed.
+      this.d.logger.debug('dispatched', { jobId: row.id, attempt: row.attempt, workerId: p.worker.workerId, sent });
+    }
   }
+}
+
+/** A job the round means to dispatch, before its claim is written. */
+interface Planned {
+  job: JobRow;
+  worker: WorkerSession;
+  leaseToken: string;
 }

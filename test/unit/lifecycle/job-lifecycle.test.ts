@@ -63,7 +63,7 @@ describe('unit: job lifecycle', () => {
     life.submitted({ job: { id, pluginName: 'p', pluginVersion: '1', envHash: 'e', inputPath: '/in', maxAttempts: extra.maxAttempts ?? 3, timeouts, idempotencyKey: extra.idempotencyKey } });
 
   async function running(id: string, token = 'L1'): Promise<AttemptRef> {
-    const row = await life.dispatched({ jobId: id, workerId: 'w1', leaseToken: token });
+    const [row] = await life.dispatched({ claims: [{ jobId: id, workerId: 'w1', leaseToken: token }] });
     assert.ok(row);
     const ref = { jobId: id, attempt: row.attempt, leaseToken: token };
     assert.ok(await life.attemptStarted({ ref }));
@@ -80,12 +80,20 @@ describe('unit: job lifecycle', () => {
     assert.deepEqual(rec.calls, []);
   });
 
-  it('dispatched and attemptStarted publish; a second claim of the same job is refused silently', async () => {
+  it("dispatched (one round's claims) and attemptStarted publish; a second claim of the same job is refused silently", async () => {
     await newJob('j1');
+    await newJob('j2');
+    await life.cancelled({ jobId: 'j2', reason: '' });
     rec.calls.length = 0;
-    const row = await life.dispatched({ jobId: 'j1', workerId: 'w1', leaseToken: 'L1' });
-    assert.equal(row?.state, 'dispatched');
-    assert.equal(await life.dispatched({ jobId: 'j1', workerId: 'w2', leaseToken: 'L2' }), undefined);
+    const rows = await life.dispatched({
+      claims: [
+        { jobId: 'j1', workerId: 'w1', leaseToken: 'L1' },
+        { jobId: 'j2', workerId: 'w1', leaseToken: 'L9' },
+        { jobId: 'j1', workerId: 'w2', leaseToken: 'L2' },
+      ],
+    });
+    assert.deepEqual(rows.map((r) => [r.id, r.state, r.lease_token]), [['j1', 'dispatched', 'L1']], 'the cancelled job and the second claim are left out');
+    assert.deepEqual(await life.dispatched({ claims: [] }), []);
     assert.ok(await life.attemptStarted({ ref: { jobId: 'j1', attempt: 1, leaseToken: 'L1' } }));
     assert.equal(await life.attemptStarted({ ref: { jobId: 'j1', attempt: 1, leaseToken: 'L2' } }), undefined);
     assert.deepEqual(rec.calls, ['state j1', 'state j1']);
