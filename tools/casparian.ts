@@ -27,7 +27,7 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
   casparian plugins [--name NAME]
   casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
-  casparian jobs [--state S] [--plugin NAME] [--limit N]   (S: queued … failed, cancelled, dead_letter)
+  casparian jobs [--state S] [--plugin NAME] [--batch ID] [--limit N]   (S: queued … failed, cancelled, dead_letter)
   casparian job ID            (details, error, traceback and logs)
   casparian job cancel ID [--reason TEXT]
   casparian job retry ID [--reset-attempts]   (replay a failed, dead_letter or cancelled job)

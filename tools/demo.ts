@@ -3,8 +3,8 @@
  *  1. starts a Sentinel (SQLite in a fresh data dir) and a Worker in this process;
  *  2. publishes examples/plugins/sales_orders.py, whose lockfile pins pyarrow;
  *  3. the worker provisions that env (first run only; later runs reuse it);
- *  4. submits every file in examples/data/;
- *  5. shows progress;
+ *  4. submits every file in examples/data/ in one SubmitJobs call;
+ *  5. shows progress from one WatchJobs stream;
  *  6. prints a per-job summary and a preview of real output rows;
  *  7. exits 0 when every job succeeded.
  * Set CASPARIAN_HOME to keep the env elsewhere than ~/.casparian_flow.
@@ -15,9 +15,11 @@ import * as path from 'node:path';
 import { compileLogger, compileSentinelConfig, compileWorkerConfig } from '../services/common/config';
 import { Sentinel } from '../services/sentinel/sentinel';
 import { Worker } from '../services/worker/worker';
-import { JobState, type Job } from '../services/gen/casparian/v1/types';
+import { JobState } from '../services/gen/casparian/v1/types';
+import { batchJobs, finalOf, followBatches, submitBatches } from './cli/batches';
 import { SentinelClient } from './cli/client';
 import { stateName, table } from './cli/format';
+import { ProgressView } from './cli/progress';
 import { renderTable } from './render-arrow';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -51,41 +53,25 @@ async function main(): Promise<number> {
 
     const dataRoot = path.join(ROOT, 'examples', 'data');
     const files = fs.readdirSync(dataRoot).filter((f) => f.endsWith('.csv')).sort();
-    const submitted: Job[] = [];
-    for (const f of files) {
-      const res = await client.submitJob({ pluginName: 'sales_orders', pluginVersion: '', inputPath: path.join(dataRoot, f), idempotencyKey: '', maxAttempts: 0, timeouts: undefined });
-      submitted.push(res.job!);
-    }
-    say(`▶ submitted ${submitted.length} jobs`);
+    const [batch] = await submitBatches(client, { pluginName: 'sales_orders' }, files.map((f) => path.join(dataRoot, f)));
+    say(`▶ submitted ${batch.jobIds.length} jobs in one SubmitJobs call (batch ${batch.batchId.slice(0, 8)}); following them on one WatchJobs stream`);
 
     const tRun = Date.now();
-    let lastLine = '';
-    let envLogged = false;
-    for (;;) {
-      const { jobs } = await client.listJobs({ state: 0, pluginName: 'sales_orders', pageSize: 1000, pageToken: '' });
-      const counts = new Map<string, number>();
-      for (const j of jobs) counts.set(stateName(j.state), (counts.get(stateName(j.state)) ?? 0) + 1);
-      const line = ['queued', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'dead_letter']
-        .filter((s) => counts.get(s))
-        .map((s) => `${s} ${counts.get(s)}`)
-        .join(' · ');
-      if (!envLogged && !hasEnv) {
-        const running = jobs.find((j) => j.state === JobState.JOB_STATE_RUNNING);
-        if (running) {
-          say('  provisioning the Python env (venv + pip, or uv when on PATH) — one install, shared by all jobs…');
-          envLogged = true;
-        }
+    const view = new ProgressView({ tty: false, everyMs: 0, write: (line) => say(`  [${((Date.now() - tRun) / 1000).toFixed(1).padStart(5)} s] ${line.trimEnd()}`) });
+    let shownDone = -1;
+    let envLogged = hasEnv;
+    await followBatches(client, [batch.batchId], (n) => {
+      if (!envLogged && n.running > 0) {
+        say('  provisioning the Python env (venv + pip, or uv when on PATH) — one install, shared by all jobs…');
+        envLogged = true;
       }
-      if (line !== lastLine) {
-        say(`  [${((Date.now() - tRun) / 1000).toFixed(1).padStart(5)} s] ${line}`);
-        lastLine = line;
-      }
-      if (jobs.every((j) => [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER].includes(j.state))) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+      if (finalOf(n) === shownDone) return; // one line per finished job, not per state change
+      shownDone = finalOf(n);
+      view.update(n);
+    });
     const elapsed = (Date.now() - tRun) / 1000;
 
-    const finals = await Promise.all(submitted.map(async (j) => (await client.getJob({ jobId: j.id, includeLogs: false })).job!));
+    const finals = await batchJobs(client, batch.batchId);
     say('\n▶ per-job summary');
     say(
       table([

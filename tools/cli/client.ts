@@ -1,30 +1,34 @@
 /** A thin promise wrapper over the generated Sentinel client, for the CLI, demo and tests. */
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions } from '../../services/common/grpc-server';
-import { SentinelClient as GeneratedSentinelClient } from '../../services/gen/casparian/v1/sentinel';
-import type {
+import {
   CancelJobRequest,
-  CancelJobResponse,
-  FetchOutputResponse,
   GetJobRequest,
-  GetJobResponse,
   ListJobsRequest,
-  ListJobsResponse,
   ListPluginsRequest,
-  ListPluginsResponse,
   ListWorkersRequest,
-  ListWorkersResponse,
   PausePluginRequest,
-  PausePluginResponse,
   PublishPluginRequest,
-  PublishPluginResponse,
   ResumePluginRequest,
-  ResumePluginResponse,
   RetryJobRequest,
-  RetryJobResponse,
+  SentinelClient as GeneratedSentinelClient,
   SubmitJobRequest,
-  SubmitJobResponse,
-  WatchJobResponse,
+  SubmitJobsRequest,
+  WatchJobsRequest,
+  type CancelJobResponse,
+  type FetchOutputResponse,
+  type GetJobResponse,
+  type ListJobsResponse,
+  type ListPluginsResponse,
+  type ListWorkersResponse,
+  type PausePluginResponse,
+  type PublishPluginResponse,
+  type ResumePluginResponse,
+  type RetryJobResponse,
+  type SubmitJobResponse,
+  type SubmitJobsResponse,
+  type WatchJobResponse,
+  type WatchJobsResponse,
 } from '../../services/gen/casparian/v1/sentinel';
 import type { OutputInfo } from '../../services/gen/casparian/v1/types';
 
@@ -60,16 +64,34 @@ export class SentinelClient {
     );
   }
 
-  publishPlugin = (r: PublishPluginRequest) => this.call<PublishPluginRequest, PublishPluginResponse>('publishPlugin', r);
-  listPlugins = (r: ListPluginsRequest) => this.call<ListPluginsRequest, ListPluginsResponse>('listPlugins', r);
-  submitJob = (r: SubmitJobRequest) => this.call<SubmitJobRequest, SubmitJobResponse>('submitJob', r);
-  getJob = (r: GetJobRequest) => this.call<GetJobRequest, GetJobResponse>('getJob', r);
-  listJobs = (r: ListJobsRequest) => this.call<ListJobsRequest, ListJobsResponse>('listJobs', r);
-  cancelJob = (r: CancelJobRequest) => this.call<CancelJobRequest, CancelJobResponse>('cancelJob', r);
-  retryJob = (r: RetryJobRequest) => this.call<RetryJobRequest, RetryJobResponse>('retryJob', r);
-  pausePlugin = (r: PausePluginRequest) => this.call<PausePluginRequest, PausePluginResponse>('pausePlugin', r);
-  resumePlugin = (r: ResumePluginRequest) => this.call<ResumePluginRequest, ResumePluginResponse>('resumePlugin', r);
-  listWorkers = (r: ListWorkersRequest) => this.call<ListWorkersRequest, ListWorkersResponse>('listWorkers', r);
+  /** A unary method taking a partial request: unset fields get their proto defaults. */
+  private unary<Req, Res>(method: string, message: { fromPartial(o: never): Req }): (r?: Partial<Req>) => Promise<Res> {
+    const complete = message.fromPartial as (o: Partial<Req>) => Req;
+    return (r = {}) => this.call<Req, Res>(method, complete(r));
+  }
+
+  publishPlugin = this.unary<PublishPluginRequest, PublishPluginResponse>('publishPlugin', PublishPluginRequest);
+  listPlugins = this.unary<ListPluginsRequest, ListPluginsResponse>('listPlugins', ListPluginsRequest);
+  submitJob = this.unary<SubmitJobRequest, SubmitJobResponse>('submitJob', SubmitJobRequest);
+  submitJobs = this.unary<SubmitJobsRequest, SubmitJobsResponse>('submitJobs', SubmitJobsRequest);
+  getJob = this.unary<GetJobRequest, GetJobResponse>('getJob', GetJobRequest);
+  listJobs = this.unary<ListJobsRequest, ListJobsResponse>('listJobs', ListJobsRequest);
+  cancelJob = this.unary<CancelJobRequest, CancelJobResponse>('cancelJob', CancelJobRequest);
+  retryJob = this.unary<RetryJobRequest, RetryJobResponse>('retryJob', RetryJobRequest);
+  pausePlugin = this.unary<PausePluginRequest, PausePluginResponse>('pausePlugin', PausePluginRequest);
+  resumePlugin = this.unary<ResumePluginRequest, ResumePluginResponse>('resumePlugin', ResumePluginRequest);
+  listWorkers = this.unary<ListWorkersRequest, ListWorkersResponse>('listWorkers', ListWorkersRequest);
+
+  /** Every event of WatchJobs until the stream ends (a batch: once all its jobs are final). */
+  async *watchJobs(r: Partial<WatchJobsRequest>): AsyncGenerator<WatchJobsResponse> {
+    await this.ready();
+    const call = this.raw.watchJobs(WatchJobsRequest.fromPartial(r));
+    try {
+      for await (const ev of call as AsyncIterable<WatchJobsResponse>) yield ev;
+    } finally {
+      call.cancel();
+    }
+  }
 
   /** Every event of WatchJob until the stream ends. */
   async *watchJob(jobId: string): AsyncGenerator<WatchJobResponse> {

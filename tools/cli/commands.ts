@@ -2,13 +2,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Flags } from '../../services/common/config';
-import { JobEventKind } from '../../services/gen/casparian/v1/sentinel';
-import { JobState, type Job } from '../../services/gen/casparian/v1/types';
+import { JobState } from '../../services/gen/casparian/v1/types';
 import { renderCsv, renderTable } from '../render-arrow';
 import type { SentinelClient } from './client';
 import { UsageError, backoffFlags, intFlag, strFlag } from './usage';
 import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable } from './format';
 import { jobRetry } from './recovery-commands';
+import { MAX_BATCH_JOBS, batchJobs, followBatches, submitBatches } from './batches';
+import { ProgressView } from './progress';
 
 export { UsageError };
 
@@ -18,7 +19,6 @@ const out = (s: string): void => {
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
 const str = strFlag;
 
-const FINAL = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER]);
 
 export async function publish(c: SentinelClient, args: string[], flags: Flags): Promise<void> {
   const file = args[0];
@@ -50,51 +50,51 @@ export async function publish(c: SentinelClient, args: string[], flags: Flags): 
 export async function submit(c: SentinelClient, args: string[], flags: Flags): Promise<number> {
   const [name, ...files] = args;
   if (!name || files.length === 0) throw new UsageError('usage: casparian submit NAME FILE... [--version V] [--idempotency-key K] [--wait] [--json]');
-  const jobs: Job[] = [];
-  for (const f of files) {
-    const key = str(flags, 'idempotency-key');
-    const res = await c.submitJob({
+  const paths = files.map((f) => path.resolve(f));
+  const batches = await submitBatches(
+    c,
+    {
       pluginName: name,
       pluginVersion: str(flags, 'version') ?? '',
-      inputPath: path.resolve(f),
-      idempotencyKey: key ? (files.length > 1 ? `${key}:${path.resolve(f)}` : key) : '',
+      idempotencyKey: str(flags, 'idempotency-key') ?? '',
       maxAttempts: intFlag(flags, 'max-attempts', 0),
-      timeouts: undefined,
       backoff: backoffFlags(flags),
-    });
-    jobs.push(res.job!);
-    if (!flags.json && !flags.wait) out(`${res.created ? 'submitted' : 'existing'} ${res.job!.id}  ${res.job!.inputPath}`);
-  }
+    },
+    paths,
+  );
   if (!flags.wait) {
-    if (flags.json) json(jobs);
+    if (flags.json) {
+      json(batches);
+      return 0;
+    }
+    for (const [b, batch] of batches.entries()) {
+      batch.jobIds.forEach((id, k) => out(`${batch.created ? 'submitted' : 'existing'} ${id}  ${paths[b * MAX_BATCH_JOBS + k]}`));
+    }
     return 0;
   }
-  const finals = await Promise.all(jobs.map((j) => waitJob(c, j.id, !flags.json)));
+  const view = new ProgressView({ tty: Boolean(process.stderr.isTTY) && !flags.json, write: (t) => void process.stderr.write(t) });
+  const counts = await followBatches(
+    c,
+    batches.map((b) => b.batchId),
+    (n) => view.update(n),
+  );
+  view.finish();
+  const finals = (await Promise.all(batches.map((b) => batchJobs(c, b.batchId)))).flat();
   if (flags.json) json(finals);
-  else out(jobsTable(finals));
-  return finals.every((j) => j.state === JobState.JOB_STATE_SUCCEEDED) ? 0 : 1;
+  else if (finals.length <= MAX_TABLE_ROWS) out(jobsTable(finals));
+  else out(`${finals.length} jobs in batch${batches.length > 1 ? 'es' : ''} ${batches.map((b) => b.batchId).join(', ')}: see casparian jobs --batch ID`);
+  return counts.succeeded === counts.total ? 0 : 1;
 }
 
-/** Follow a job with WatchJob until it is final, printing progress lines when `verbose`. */
-export async function waitJob(c: SentinelClient, jobId: string, verbose: boolean): Promise<Job> {
-  let last: Job | undefined;
-  for await (const ev of c.watchJob(jobId)) {
-    last = ev.job;
-    if (!verbose || !ev.job) continue;
-    const short = jobId.slice(0, 8);
-    if (ev.kind === JobEventKind.JOB_EVENT_KIND_STATE) out(`${short} ${stateName(ev.job.state)}${ev.job.waitingReason ? ` (${ev.job.waitingReason})` : ''}`);
-    else if (ev.kind === JobEventKind.JOB_EVENT_KIND_PROGRESS && ev.progress) out(`${short} progress ${ev.progress.rows} rows ${ev.progress.message}`);
-    else if (ev.kind === JobEventKind.JOB_EVENT_KIND_LOG && ev.log && ev.log.source === 'env') out(`${short} env: ${ev.log.message}`);
-  }
-  if (!last || !FINAL.has(last.state)) last = (await c.getJob({ jobId, includeLogs: false })).job!;
-  return last;
-}
+/** Submit --wait lists every job at the end up to this many. */
+const MAX_TABLE_ROWS = 50;
 
 export async function jobs(c: SentinelClient, flags: Flags): Promise<void> {
   const state = str(flags, 'state');
   const res = await c.listJobs({
     state: state ? parseState(state) : JobState.JOB_STATE_UNSPECIFIED,
     pluginName: str(flags, 'plugin') ?? '',
+    batchId: str(flags, 'batch') ?? '',
     pageSize: intFlag(flags, 'limit', 100),
     pageToken: '',
   });

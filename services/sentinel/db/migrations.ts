@@ -112,6 +112,24 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable('jobs').addColumn('submit_fingerprint', 'text').execute();
     },
   },
+  {
+    id: 5,
+    name: 'batches (SubmitJobs)',
+    async up(db) {
+      await db.schema
+        .createTable('batches')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('plugin_name', 'text', (c) => c.notNull())
+        .addColumn('plugin_version', 'text', (c) => c.notNull())
+        .addColumn('total', 'integer', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text', (c) => c.unique())
+        .addColumn('submit_fingerprint', 'text')
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('jobs').addColumn('batch_id', 'text').execute();
+      await db.schema.createIndex('jobs_batch').on('jobs').columns(['batch_id', 'seq']).execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

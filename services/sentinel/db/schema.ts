@@ -57,6 +57,8 @@ export interface JobsTable {
   idempotency_key: string | null;
   /** sha256 of the SubmitJob request that first used idempotency_key (migration 4); null matches any request. */
   submit_fingerprint: string | null;
+  /** The SubmitJobs batch of the job (migration 5); null for SubmitJob. */
+  batch_id: Generated<string | null>;
   timeouts_json: string;
   error_json: string | null;
   metrics_json: string | null;
@@ -88,9 +90,22 @@ export interface JobLogsTable {
   time: number;
 }
 
+/** One SubmitJobs call (migration 5): its jobs carry its id in jobs.batch_id. */
+export interface BatchesTable {
+  id: string;
+  plugin_name: string;
+  plugin_version: string;
+  total: number;
+  idempotency_key: string | null;
+  /** batchFingerprint() of the request that first used the key. */
+  submit_fingerprint: string | null;
+  created_at: number;
+}
+
 export interface Database {
   plugins: PluginsTable;
   jobs: JobsTable;
+  batches: BatchesTable;
   outputs: OutputsTable;
   job_logs: JobLogsTable;
 }

@@ -19,6 +19,7 @@ import {
   claimJob,
   completeAttempt,
   confirmCancelled,
+  enqueueBatch,
   enqueueJob,
   extendLeases,
   failAttempt,
@@ -33,6 +34,7 @@ import {
   type CancelResult,
   type CommittedOutput,
   type JobRow,
+  type NewBatch,
   type NewJob,
   type RetryResult,
 } from '../queue';
@@ -62,6 +64,16 @@ export class JobLifecycle {
     const res = await enqueueJob(this.d.db, o.job, this.now());
     if (res.created) {
       this.changed(res.job.id);
+      this.d.slots.kick();
+    }
+    return res;
+  }
+
+  /** SubmitJobs: a batch of jobs entered the queue in one transaction (or an idempotent resubmit found it). */
+  async batchSubmitted(o: { batch: NewBatch; jobs: NewJob[] }): Promise<{ batchId: string; jobIds: string[]; created: boolean }> {
+    const res = await enqueueBatch(this.d.db, o.batch, o.jobs, this.now());
+    if (res.created) {
+      for (const id of res.jobIds) this.changed(id);
       this.d.slots.kick();
     }
     return res;

@@ -1,4 +1,6 @@
+import type { Insertable } from 'kysely';
 import type { Db } from '../db/open-database';
+import type { JobsTable } from '../db/schema';
 import type { BackoffPolicy } from '../../common/config';
 import { IdempotencyKeyConflict } from './idempotency';
 import type { JobRow, JobTimeouts } from './types';
@@ -37,34 +39,40 @@ export async function enqueueJob(db: Db, job: NewJob, now: number): Promise<{ jo
     }
     const row = await trx
       .insertInto('jobs')
-      .values({
-        id: job.id,
-        plugin_name: job.pluginName,
-        plugin_version: job.pluginVersion,
-        env_hash: job.envHash,
-        input_path: job.inputPath,
-        state: 'queued',
-        attempt: 0,
-        max_attempts: job.maxAttempts,
-        attempt_budget: job.maxAttempts,
-        backoff_json: job.backoff && Object.keys(job.backoff).length ? JSON.stringify(job.backoff) : null,
-        lease_token: null,
-        lease_expires_at: null,
-        worker_id: null,
-        run_at: now,
-        idempotency_key: job.idempotencyKey || null,
-        submit_fingerprint: job.idempotencyKey ? (job.submitFingerprint ?? null) : null,
-        timeouts_json: JSON.stringify(job.timeouts),
-        error_json: null,
-        metrics_json: null,
-        cancel_requested: 0,
-        created_at: now,
-        updated_at: now,
-        started_at: null,
-        finished_at: null,
-      })
+      .values(jobValues(job, now))
       .returningAll()
       .executeTakeFirstOrThrow();
     return { job: row, created: true };
   });
+}
+
+/** The row of a new queued job. */
+export function jobValues(job: NewJob, now: number, batchId?: string): Insertable<JobsTable> {
+  return {
+    id: job.id,
+    plugin_name: job.pluginName,
+    plugin_version: job.pluginVersion,
+    env_hash: job.envHash,
+    input_path: job.inputPath,
+    state: 'queued',
+    attempt: 0,
+    max_attempts: job.maxAttempts,
+    attempt_budget: job.maxAttempts,
+    backoff_json: job.backoff && Object.keys(job.backoff).length ? JSON.stringify(job.backoff) : null,
+    lease_token: null,
+    lease_expires_at: null,
+    worker_id: null,
+    run_at: now,
+    idempotency_key: job.idempotencyKey || null,
+    submit_fingerprint: job.idempotencyKey ? (job.submitFingerprint ?? null) : null,
+    batch_id: batchId ?? null,
+    timeouts_json: JSON.stringify(job.timeouts),
+    error_json: null,
+    metrics_json: null,
+    cancel_requested: 0,
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    finished_at: null,
+  };
 }

@@ -24,29 +24,41 @@ export interface SubmittedRequest {
 
 /** sha256 (hex) of the canonical form of a SubmitJob request; an absent timeouts or backoff equals all zeros. */
 export function submitFingerprint(r: SubmittedRequest): string {
+  return fingerprint(['submit-job/1', r.pluginName, r.pluginVersion, r.inputPath, ...settings(r)]);
+}
+
+/** The same for a SubmitJobs request: its input paths (normalised), in order, instead of one path. */
+export function batchFingerprint(r: Omit<SubmittedRequest, 'inputPath'> & { inputPaths: string[] }): string {
+  return fingerprint(['submit-jobs/1', r.pluginName, r.pluginVersion, r.inputPaths, ...settings(r)]);
+}
+
+function settings(r: Pick<SubmittedRequest, 'maxAttempts' | 'timeouts' | 'backoff'>): unknown[] {
   const t = r.timeouts ?? {};
   const b = r.backoff ?? {};
-  const canonical = [
-    'submit-job/1',
-    r.pluginName,
-    r.pluginVersion,
-    r.inputPath,
+  return [
     r.maxAttempts,
     [t.guestConnectMs ?? 0, t.idleMs ?? 0, t.startToCloseMs ?? 0, t.killGraceMs ?? 0, t.scheduleToStartMs ?? 0],
     [b.initialMs ?? 0, b.multiplier ?? 0, b.maxMs ?? 0],
   ];
+}
+
+function fingerprint(canonical: unknown[]): string {
   return crypto.createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
-/** A key already names a job that was submitted with a different request. */
+/** A key already names a job (or a batch) that was submitted with a different request. */
 export class IdempotencyKeyConflict extends Error {
   constructor(
     readonly key: string,
     readonly jobId: string,
+    what: 'job' | 'batch' = 'job',
   ) {
     super(
-      `idempotency key "${key}" already names job ${jobId}, which was submitted with a different request ` +
-        '(plugin, plugin version, input path, max_attempts, timeouts or backoff); use a new key for a different job',
+      what === 'job'
+        ? `idempotency key "${key}" already names job ${jobId}, which was submitted with a different request ` +
+            '(plugin, plugin version, input path, max_attempts, timeouts or backoff); use a new key for a different job'
+        : `idempotency key "${key}" already names batch ${jobId}, which was submitted with a different request ` +
+            '(plugin, plugin version, input paths, max_attempts, timeouts or backoff); use a new key for a different batch',
     );
     this.name = 'IdempotencyKeyConflict';
   }

@@ -2,6 +2,7 @@
 export * from './types';
 export * from './backoff';
 export * from './enqueue';
+export * from './enqueue-batch';
 export * from './idempotency';
 export * from './list-runnable';
 export * from './claim';

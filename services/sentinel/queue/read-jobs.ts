@@ -1,6 +1,6 @@
 import { LEASED_STATES, type JobStateName } from '../db/schema';
 import type { Db } from '../db/open-database';
-import type { JobRow, OutputRow } from './types';
+import type { BatchRow, JobRow, OutputRow } from './types';
 
 export async function getJob(db: Db, jobId: string): Promise<JobRow | undefined> {
   return db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
@@ -9,11 +9,12 @@ export async function getJob(db: Db, jobId: string): Promise<JobRow | undefined>
 /** Jobs newest first; `beforeSeq` pages backwards. */
 export async function listJobs(
   db: Db,
-  filter: { state?: JobStateName; pluginName?: string; limit: number; beforeSeq?: number },
+  filter: { state?: JobStateName; pluginName?: string; batchId?: string; limit: number; beforeSeq?: number },
 ): Promise<JobRow[]> {
   let q = db.selectFrom('jobs').selectAll();
   if (filter.state) q = q.where('state', '=', filter.state);
   if (filter.pluginName) q = q.where('plugin_name', '=', filter.pluginName);
+  if (filter.batchId) q = q.where('batch_id', '=', filter.batchId);
   if (filter.beforeSeq !== undefined) q = q.where('seq', '<', filter.beforeSeq);
   return q.orderBy('seq', 'desc').limit(filter.limit).execute();
 }
@@ -51,4 +52,13 @@ export async function countByState(db: Db): Promise<Record<string, number>> {
 /** Attempts the database says a worker holds (dispatched or running). */
 export async function listLeasedByWorker(db: Db, workerId: string): Promise<JobRow[]> {
   return db.selectFrom('jobs').selectAll().where('worker_id', '=', workerId).where('state', 'in', LEASED_STATES).execute();
+}
+
+export async function getBatch(db: Db, batchId: string): Promise<BatchRow | undefined> {
+  return db.selectFrom('batches').selectAll().where('id', '=', batchId).executeTakeFirst();
+}
+
+/** The state of every job of a batch. */
+export async function batchStates(db: Db, batchId: string): Promise<{ id: string; state: JobStateName }[]> {
+  return db.selectFrom('jobs').select(['id', 'state']).where('batch_id', '=', batchId).execute();
 }

@@ -5,11 +5,12 @@
  */
 import type { Selectable } from 'kysely';
 import type { JobError } from '../../common/job-error';
-import type { JobsTable, OutputsTable, JobLogsTable } from '../db/schema';
+import type { BatchesTable, JobsTable, OutputsTable, JobLogsTable } from '../db/schema';
 
 export type JobRow = Selectable<JobsTable>;
 export type OutputRow = Selectable<OutputsTable>;
 export type LogRow = Selectable<JobLogsTable>;
+export type BatchRow = Selectable<BatchesTable>;
 
 export interface AttemptRef {
   jobId: string;

@@ -27,8 +27,12 @@ import {
   type RetryJobResponse,
   type SubmitJobRequest,
   type SubmitJobResponse,
+  type SubmitJobsRequest,
+  type SubmitJobsResponse,
   type WatchJobRequest,
   type WatchJobResponse,
+  type WatchJobsRequest,
+  type WatchJobsResponse,
 } from '../../gen/casparian/v1/sentinel';
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent } from '../job-events';
@@ -39,6 +43,7 @@ import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyCon
 import type { ClientApiDeps } from './context';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
+import { submitJobsRpc, watchJobsRpc } from './batch-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 
 export class ClientApi {
@@ -105,13 +110,14 @@ export class ClientApi {
     const state = req.state ? stateFromPb(req.state) : undefined;
     if (req.state && !state) throw invalidArgument(`state ${req.state} is not a job state`);
     if (req.pluginName) requireName('plugin_name', req.pluginName);
+    if (req.batchId) requireName('batch_id', req.batchId);
     const limit = Math.min(1000, req.pageSize || 100);
     let beforeSeq: number | undefined;
     if (req.pageToken) {
       beforeSeq = Number(req.pageToken);
       if (!Number.isInteger(beforeSeq) || beforeSeq <= 0) throw invalidArgument('page_token is not a token returned by ListJobs');
     }
-    const rows = await listJobs(this.d.db, { state, pluginName: req.pluginName || undefined, limit: limit + 1, beforeSeq });
+    const rows = await listJobs(this.d.db, { state, pluginName: req.pluginName || undefined, batchId: req.batchId || undefined, limit: limit + 1, beforeSeq });
     const page = rows.slice(0, limit);
     const outputs = await getOutputsOf(this.d.db, page.filter((r) => r.state === 'succeeded').map((r) => r.id));
     const jobs = page.map((r) => jobToPb(r, outputs.get(r.id) ?? [], this.d.scheduler.waitingReason(r)));
@@ -125,6 +131,14 @@ export class ClientApi {
     if (res.kind === 'not_found') throw notFound(`job ${req.jobId} does not exist`);
     if (res.kind === 'final') throw failedPrecondition(`job ${req.jobId} is already ${res.job.state}; only queued or running jobs can be cancelled`);
     return { job: await this.jobPb(res.job) };
+  }
+
+  /** SubmitJobs, WatchJobs: see batch-api.ts. */
+  submitJobs(req: SubmitJobsRequest): Promise<SubmitJobsResponse> {
+    return submitJobsRpc(this.d, req);
+  }
+  watchJobs(req: WatchJobsRequest, write: (m: WatchJobsResponse) => Promise<void>, isCancelled: () => boolean): Promise<void> {
+    return watchJobsRpc(this.d, req, write, isCancelled, (j) => this.jobPb(j));
   }
 
   /** RetryJob, PausePlugin, ResumePlugin: see recovery-api.ts. */

@@ -54,6 +54,7 @@ export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = 
       ? { rows: m.rows, durationMs: m.durationMs, envMs: m.envMs, envProvisioned: m.envProvisioned, arrowBytes: m.arrowBytes }
       : undefined,
     envHash: row.env_hash,
+    batchId: row.batch_id ?? '',
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
     startedAt: date(row.started_at),

@@ -18,6 +18,8 @@ export class ConcludeChannel implements AttemptChannel {
   private verdictWaiter: { resolve(a: VerdictAck): void; reject(e: Error): void } | undefined;
   private error: Error | undefined;
   private onBrokenFn: ((e: Error) => void) | undefined;
+  /** The verdict was acknowledged: the Sentinel ending the call now is the normal end, not a break. */
+  private acknowledged = false;
 
   private constructor(
     private readonly call: ClientDuplexStream<ConcludeRequest, ConcludeResponse>,
@@ -26,10 +28,15 @@ export class ConcludeChannel implements AttemptChannel {
     call.on('data', (res: ConcludeResponse) => {
       const m = res.msg;
       if (m?.$case === 'headerAck') this.headerWaiter?.resolve(m.headerAck);
-      else if (m?.$case === 'verdictAck') this.verdictWaiter?.resolve(m.verdictAck);
+      else if (m?.$case === 'verdictAck') {
+        this.acknowledged = true;
+        this.verdictWaiter?.resolve(m.verdictAck);
+      }
     });
     call.on('error', (err: Error) => this.breakWith(err));
-    call.on('end', () => this.breakWith(new Error('the Sentinel ended the Conclude call')));
+    call.on('end', () => {
+      if (!this.acknowledged) this.breakWith(new Error('the Sentinel ended the Conclude call'));
+    });
   }
 
   /** Opens the call for `ref`; rejects when the Sentinel refuses the header (a lease that is not current). */

@@ -166,6 +166,94 @@ export interface SubmitJobResponse {
   created: boolean;
 }
 
+/** Request of SubmitJobs. */
+export interface SubmitJobsRequest {
+  /** Name of a published plugin. */
+  pluginName: string;
+  /**
+   * Version to run; empty means the latest published version (resolved once,
+   * so every job of the batch runs the same version).
+   */
+  pluginVersion: string;
+  /**
+   * Absolute paths of the input files on the workers' file system: one job
+   * each, in this order (1 to 10,000 per call).
+   */
+  inputPaths: string[];
+  /**
+   * Optional client key (at most 256 characters) naming this batch.
+   * Submitting again with the same key and the same request returns the first
+   * batch (created = false), also after a Sentinel restart; the same key with a
+   * different request (plugin, version as requested, paths, max_attempts,
+   * timeouts or backoff) is ALREADY_EXISTS.
+   */
+  idempotencyKey: string;
+  /** Maximum attempts for each job (0: plugin manifest or Sentinel default). */
+  maxAttempts: number;
+  /** Timeouts for each job (zero fields: plugin manifest or Sentinel defaults). */
+  timeouts?:
+    | Timeouts
+    | undefined;
+  /** Retry backoff for each job (zero fields: plugin manifest or Sentinel default). */
+  backoff?: RetryBackoff | undefined;
+}
+
+/** Response of SubmitJobs. */
+export interface SubmitJobsResponse {
+  /** The batch: names its jobs in WatchJobs and ListJobs. */
+  batchId: string;
+  /** The jobs' ids, in the order of input_paths. */
+  jobIds: string[];
+  /** False when the idempotency key matched an existing batch. */
+  created: boolean;
+  /** The plugin version the jobs run. */
+  pluginVersion: string;
+}
+
+/**
+ * Request of WatchJobs: exactly one of batch_id or plugin_name, or neither
+ * (every job).
+ */
+export interface WatchJobsRequest {
+  /** Watch the jobs of this batch (from SubmitJobs). */
+  batchId: string;
+  /** Watch every job of this plugin. */
+  pluginName: string;
+}
+
+/** How many jobs of a batch are in each state. */
+export interface JobCounts {
+  /** Jobs in the batch. */
+  total: number;
+  /** QUEUED. */
+  queued: number;
+  /** DISPATCHED or RUNNING. */
+  running: number;
+  /** SUCCEEDED. */
+  succeeded: number;
+  /** FAILED. */
+  failed: number;
+  /** CANCELLED. */
+  cancelled: number;
+  /** DEAD_LETTER. */
+  deadLetter: number;
+}
+
+/**
+ * One event of WatchJobs. For a batch, the first event carries only the
+ * counts (a snapshot); every later one carries a job that changed state and
+ * the counts after the change. Rapid changes of one job may be coalesced into
+ * one event showing its latest state.
+ */
+export interface WatchJobsResponse {
+  /** The job that changed state (absent in a batch's first event). */
+  job?:
+    | Job
+    | undefined;
+  /** The batch's counts by state (batch watches only). */
+  counts?: JobCounts | undefined;
+}
+
 /** Request of GetJob. */
 export interface GetJobRequest {
   /** Job id. */
@@ -194,6 +282,8 @@ export interface ListJobsRequest {
   pageSize: number;
   /** Token from a previous response's next_page_token. */
   pageToken: string;
+  /** Only jobs of this batch (empty: any). */
+  batchId: string;
 }
 
 /** Response of ListJobs. */
@@ -968,6 +1058,681 @@ export const SubmitJobResponse: MessageFns<SubmitJobResponse> = {
   },
 };
 
+function createBaseSubmitJobsRequest(): SubmitJobsRequest {
+  return {
+    pluginName: "",
+    pluginVersion: "",
+    inputPaths: [],
+    idempotencyKey: "",
+    maxAttempts: 0,
+    timeouts: undefined,
+    backoff: undefined,
+  };
+}
+
+export const SubmitJobsRequest: MessageFns<SubmitJobsRequest> = {
+  encode(message: SubmitJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pluginName !== "") {
+      writer.uint32(10).string(message.pluginName);
+    }
+    if (message.pluginVersion !== "") {
+      writer.uint32(18).string(message.pluginVersion);
+    }
+    for (const v of message.inputPaths) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(34).string(message.idempotencyKey);
+    }
+    if (message.maxAttempts !== 0) {
+      writer.uint32(40).uint32(message.maxAttempts);
+    }
+    if (message.timeouts !== undefined) {
+      Timeouts.encode(message.timeouts, writer.uint32(50).fork()).join();
+    }
+    if (message.backoff !== undefined) {
+      RetryBackoff.encode(message.backoff, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pluginName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pluginVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.inputPaths.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxAttempts = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.timeouts = Timeouts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.backoff = RetryBackoff.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitJobsRequest {
+    return {
+      pluginName: isSet(object.pluginName)
+        ? globalThis.String(object.pluginName)
+        : isSet(object.plugin_name)
+        ? globalThis.String(object.plugin_name)
+        : "",
+      pluginVersion: isSet(object.pluginVersion)
+        ? globalThis.String(object.pluginVersion)
+        : isSet(object.plugin_version)
+        ? globalThis.String(object.plugin_version)
+        : "",
+      inputPaths: globalThis.Array.isArray(object?.inputPaths)
+        ? object.inputPaths.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.input_paths)
+        ? object.input_paths.map((e: any) => globalThis.String(e))
+        : [],
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+      maxAttempts: isSet(object.maxAttempts)
+        ? globalThis.Number(object.maxAttempts)
+        : isSet(object.max_attempts)
+        ? globalThis.Number(object.max_attempts)
+        : 0,
+      timeouts: isSet(object.timeouts) ? Timeouts.fromJSON(object.timeouts) : undefined,
+      backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
+    };
+  },
+
+  toJSON(message: SubmitJobsRequest): unknown {
+    const obj: any = {};
+    if (message.pluginName !== "") {
+      obj.pluginName = message.pluginName;
+    }
+    if (message.pluginVersion !== "") {
+      obj.pluginVersion = message.pluginVersion;
+    }
+    if (message.inputPaths?.length) {
+      obj.inputPaths = message.inputPaths;
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    if (message.maxAttempts !== 0) {
+      obj.maxAttempts = Math.round(message.maxAttempts);
+    }
+    if (message.timeouts !== undefined) {
+      obj.timeouts = Timeouts.toJSON(message.timeouts);
+    }
+    if (message.backoff !== undefined) {
+      obj.backoff = RetryBackoff.toJSON(message.backoff);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitJobsRequest>, I>>(base?: I): SubmitJobsRequest {
+    return SubmitJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitJobsRequest>, I>>(object: I): SubmitJobsRequest {
+    const message = createBaseSubmitJobsRequest();
+    message.pluginName = object.pluginName ?? "";
+    message.pluginVersion = object.pluginVersion ?? "";
+    message.inputPaths = object.inputPaths?.map((e) => e) || [];
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.maxAttempts = object.maxAttempts ?? 0;
+    message.timeouts = (object.timeouts !== undefined && object.timeouts !== null)
+      ? Timeouts.fromPartial(object.timeouts)
+      : undefined;
+    message.backoff = (object.backoff !== undefined && object.backoff !== null)
+      ? RetryBackoff.fromPartial(object.backoff)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubmitJobsResponse(): SubmitJobsResponse {
+  return { batchId: "", jobIds: [], created: false, pluginVersion: "" };
+}
+
+export const SubmitJobsResponse: MessageFns<SubmitJobsResponse> = {
+  encode(message: SubmitJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    for (const v of message.jobIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.created !== false) {
+      writer.uint32(24).bool(message.created);
+    }
+    if (message.pluginVersion !== "") {
+      writer.uint32(34).string(message.pluginVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pluginVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitJobsResponse {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      jobIds: globalThis.Array.isArray(object?.jobIds)
+        ? object.jobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.job_ids)
+        ? object.job_ids.map((e: any) => globalThis.String(e))
+        : [],
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+      pluginVersion: isSet(object.pluginVersion)
+        ? globalThis.String(object.pluginVersion)
+        : isSet(object.plugin_version)
+        ? globalThis.String(object.plugin_version)
+        : "",
+    };
+  },
+
+  toJSON(message: SubmitJobsResponse): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.jobIds?.length) {
+      obj.jobIds = message.jobIds;
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    if (message.pluginVersion !== "") {
+      obj.pluginVersion = message.pluginVersion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitJobsResponse>, I>>(base?: I): SubmitJobsResponse {
+    return SubmitJobsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitJobsResponse>, I>>(object: I): SubmitJobsResponse {
+    const message = createBaseSubmitJobsResponse();
+    message.batchId = object.batchId ?? "";
+    message.jobIds = object.jobIds?.map((e) => e) || [];
+    message.created = object.created ?? false;
+    message.pluginVersion = object.pluginVersion ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchJobsRequest(): WatchJobsRequest {
+  return { batchId: "", pluginName: "" };
+}
+
+export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
+  encode(message: WatchJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.pluginName !== "") {
+      writer.uint32(18).string(message.pluginName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pluginName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchJobsRequest {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      pluginName: isSet(object.pluginName)
+        ? globalThis.String(object.pluginName)
+        : isSet(object.plugin_name)
+        ? globalThis.String(object.plugin_name)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchJobsRequest): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.pluginName !== "") {
+      obj.pluginName = message.pluginName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchJobsRequest>, I>>(base?: I): WatchJobsRequest {
+    return WatchJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchJobsRequest>, I>>(object: I): WatchJobsRequest {
+    const message = createBaseWatchJobsRequest();
+    message.batchId = object.batchId ?? "";
+    message.pluginName = object.pluginName ?? "";
+    return message;
+  },
+};
+
+function createBaseJobCounts(): JobCounts {
+  return { total: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, deadLetter: 0 };
+}
+
+export const JobCounts: MessageFns<JobCounts> = {
+  encode(message: JobCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).uint32(message.total);
+    }
+    if (message.queued !== 0) {
+      writer.uint32(16).uint32(message.queued);
+    }
+    if (message.running !== 0) {
+      writer.uint32(24).uint32(message.running);
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(32).uint32(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(40).uint32(message.failed);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(48).uint32(message.cancelled);
+    }
+    if (message.deadLetter !== 0) {
+      writer.uint32(56).uint32(message.deadLetter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.queued = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.running = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.succeeded = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.cancelled = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.deadLetter = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobCounts {
+    return {
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      queued: isSet(object.queued) ? globalThis.Number(object.queued) : 0,
+      running: isSet(object.running) ? globalThis.Number(object.running) : 0,
+      succeeded: isSet(object.succeeded) ? globalThis.Number(object.succeeded) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+      deadLetter: isSet(object.deadLetter)
+        ? globalThis.Number(object.deadLetter)
+        : isSet(object.dead_letter)
+        ? globalThis.Number(object.dead_letter)
+        : 0,
+    };
+  },
+
+  toJSON(message: JobCounts): unknown {
+    const obj: any = {};
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.queued !== 0) {
+      obj.queued = Math.round(message.queued);
+    }
+    if (message.running !== 0) {
+      obj.running = Math.round(message.running);
+    }
+    if (message.succeeded !== 0) {
+      obj.succeeded = Math.round(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    if (message.deadLetter !== 0) {
+      obj.deadLetter = Math.round(message.deadLetter);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JobCounts>, I>>(base?: I): JobCounts {
+    return JobCounts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JobCounts>, I>>(object: I): JobCounts {
+    const message = createBaseJobCounts();
+    message.total = object.total ?? 0;
+    message.queued = object.queued ?? 0;
+    message.running = object.running ?? 0;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    message.deadLetter = object.deadLetter ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchJobsResponse(): WatchJobsResponse {
+  return { job: undefined, counts: undefined };
+}
+
+export const WatchJobsResponse: MessageFns<WatchJobsResponse> = {
+  encode(message: WatchJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.job !== undefined) {
+      Job.encode(message.job, writer.uint32(10).fork()).join();
+    }
+    if (message.counts !== undefined) {
+      JobCounts.encode(message.counts, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.job = Job.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.counts = JobCounts.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchJobsResponse {
+    return {
+      job: isSet(object.job) ? Job.fromJSON(object.job) : undefined,
+      counts: isSet(object.counts) ? JobCounts.fromJSON(object.counts) : undefined,
+    };
+  },
+
+  toJSON(message: WatchJobsResponse): unknown {
+    const obj: any = {};
+    if (message.job !== undefined) {
+      obj.job = Job.toJSON(message.job);
+    }
+    if (message.counts !== undefined) {
+      obj.counts = JobCounts.toJSON(message.counts);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchJobsResponse>, I>>(base?: I): WatchJobsResponse {
+    return WatchJobsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchJobsResponse>, I>>(object: I): WatchJobsResponse {
+    const message = createBaseWatchJobsResponse();
+    message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
+    message.counts = (object.counts !== undefined && object.counts !== null)
+      ? JobCounts.fromPartial(object.counts)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseGetJobRequest(): GetJobRequest {
   return { jobId: "", includeLogs: false };
 }
@@ -1147,7 +1912,7 @@ export const GetJobResponse: MessageFns<GetJobResponse> = {
 };
 
 function createBaseListJobsRequest(): ListJobsRequest {
-  return { state: 0, pluginName: "", pageSize: 0, pageToken: "" };
+  return { state: 0, pluginName: "", pageSize: 0, pageToken: "", batchId: "" };
 }
 
 export const ListJobsRequest: MessageFns<ListJobsRequest> = {
@@ -1163,6 +1928,9 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(34).string(message.pageToken);
+    }
+    if (message.batchId !== "") {
+      writer.uint32(42).string(message.batchId);
     }
     return writer;
   },
@@ -1212,6 +1980,14 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1242,6 +2018,11 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
     };
   },
 
@@ -1259,6 +2040,9 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
     return obj;
   },
 
@@ -1271,6 +2055,7 @@ export const ListJobsRequest: MessageFns<ListJobsRequest> = {
     message.pluginName = object.pluginName ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.batchId = object.batchId ?? "";
     return message;
   },
 };
@@ -2540,6 +3325,21 @@ export const SentinelService = {
     responseSerialize: (value: SubmitJobResponse): Buffer => Buffer.from(SubmitJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitJobResponse => SubmitJobResponse.decode(value),
   },
+  /**
+   * Queue many jobs of one plugin version in one call and one transaction: one
+   * job per input path. Every path is checked first; one bad path fails the
+   * call (INVALID_ARGUMENT or PERMISSION_DENIED naming it) and queues nothing.
+   * The jobs share a batch id, for WatchJobs and ListJobs.
+   */
+  submitJobs: {
+    path: "/casparian.v1.Sentinel/SubmitJobs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitJobsRequest): Buffer => Buffer.from(SubmitJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitJobsRequest => SubmitJobsRequest.decode(value),
+    responseSerialize: (value: SubmitJobsResponse): Buffer => Buffer.from(SubmitJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitJobsResponse => SubmitJobsResponse.decode(value),
+  },
   /** Get one job, optionally with its logs. */
   getJob: {
     path: "/casparian.v1.Sentinel/GetJob" as const,
@@ -2569,6 +3369,20 @@ export const SentinelService = {
     requestDeserialize: (value: Buffer): WatchJobRequest => WatchJobRequest.decode(value),
     responseSerialize: (value: WatchJobResponse): Buffer => Buffer.from(WatchJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchJobResponse => WatchJobResponse.decode(value),
+  },
+  /**
+   * Stream the state changes of many jobs on one stream: the jobs of a batch
+   * (the stream ends once every one of them is final), or every job of a
+   * plugin, or every job (until the client cancels).
+   */
+  watchJobs: {
+    path: "/casparian.v1.Sentinel/WatchJobs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchJobsRequest): Buffer => Buffer.from(WatchJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchJobsRequest => WatchJobsRequest.decode(value),
+    responseSerialize: (value: WatchJobsResponse): Buffer => Buffer.from(WatchJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchJobsResponse => WatchJobsResponse.decode(value),
   },
   /** Cancel a queued or running job. */
   cancelJob: {
@@ -2684,12 +3498,25 @@ export interface SentinelServer extends UntypedServiceImplementation {
    * same job; a different request under a used key is ALREADY_EXISTS.
    */
   submitJob: handleUnaryCall<SubmitJobRequest, SubmitJobResponse>;
+  /**
+   * Queue many jobs of one plugin version in one call and one transaction: one
+   * job per input path. Every path is checked first; one bad path fails the
+   * call (INVALID_ARGUMENT or PERMISSION_DENIED naming it) and queues nothing.
+   * The jobs share a batch id, for WatchJobs and ListJobs.
+   */
+  submitJobs: handleUnaryCall<SubmitJobsRequest, SubmitJobsResponse>;
   /** Get one job, optionally with its logs. */
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
   /** List jobs, newest first, optionally filtered by state or plugin. */
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
   /** Stream a job's events (state changes, progress, logs) until it reaches a final state. */
   watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse>;
+  /**
+   * Stream the state changes of many jobs on one stream: the jobs of a batch
+   * (the stream ends once every one of them is final), or every job of a
+   * plugin, or every job (until the client cancels).
+   */
+  watchJobs: handleServerStreamingCall<WatchJobsRequest, WatchJobsResponse>;
   /** Cancel a queued or running job. */
   cancelJob: handleUnaryCall<CancelJobRequest, CancelJobResponse>;
   /**
@@ -2781,6 +3608,27 @@ export interface SentinelClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitJobResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Queue many jobs of one plugin version in one call and one transaction: one
+   * job per input path. Every path is checked first; one bad path fails the
+   * call (INVALID_ARGUMENT or PERMISSION_DENIED naming it) and queues nothing.
+   * The jobs share a batch id, for WatchJobs and ListJobs.
+   */
+  submitJobs(
+    request: SubmitJobsRequest,
+    callback: (error: ServiceError | null, response: SubmitJobsResponse) => void,
+  ): ClientUnaryCall;
+  submitJobs(
+    request: SubmitJobsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitJobsResponse) => void,
+  ): ClientUnaryCall;
+  submitJobs(
+    request: SubmitJobsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitJobsResponse) => void,
+  ): ClientUnaryCall;
   /** Get one job, optionally with its logs. */
   getJob(
     request: GetJobRequest,
@@ -2820,6 +3668,17 @@ export interface SentinelClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchJobResponse>;
+  /**
+   * Stream the state changes of many jobs on one stream: the jobs of a batch
+   * (the stream ends once every one of them is final), or every job of a
+   * plugin, or every job (until the client cancels).
+   */
+  watchJobs(request: WatchJobsRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchJobsResponse>;
+  watchJobs(
+    request: WatchJobsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchJobsResponse>;
   /** Cancel a queued or running job. */
   cancelJob(
     request: CancelJobRequest,

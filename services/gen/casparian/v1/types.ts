@@ -388,7 +388,11 @@ export interface Job {
     | Date
     | undefined;
   /** When the job reached a final state. */
-  finishedAt?: Date | undefined;
+  finishedAt?:
+    | Date
+    | undefined;
+  /** The batch the job was submitted in by SubmitJobs (empty for SubmitJob). */
+  batchId: string;
 }
 
 /** A log line from an attempt (plugin logs, environment provisioning, worker notes). */
@@ -1779,6 +1783,7 @@ function createBaseJob(): Job {
     updatedAt: undefined,
     startedAt: undefined,
     finishedAt: undefined,
+    batchId: "",
   };
 }
 
@@ -1837,6 +1842,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.finishedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.finishedAt), writer.uint32(146).fork()).join();
+    }
+    if (message.batchId !== "") {
+      writer.uint32(154).string(message.batchId);
     }
     return writer;
   },
@@ -1998,6 +2006,14 @@ export const Job: MessageFns<Job> = {
             message.finishedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2080,6 +2096,11 @@ export const Job: MessageFns<Job> = {
         : isSet(object.finished_at)
         ? fromJsonTimestamp(object.finished_at)
         : undefined,
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
     };
   },
 
@@ -2139,6 +2160,9 @@ export const Job: MessageFns<Job> = {
     if (message.finishedAt !== undefined) {
       obj.finishedAt = message.finishedAt.toISOString();
     }
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
     return obj;
   },
 
@@ -2169,6 +2193,7 @@ export const Job: MessageFns<Job> = {
     message.updatedAt = object.updatedAt ?? undefined;
     message.startedAt = object.startedAt ?? undefined;
     message.finishedAt = object.finishedAt ?? undefined;
+    message.batchId = object.batchId ?? "";
     return message;
   },
 };
