@@ -110,6 +110,7 @@ export class Sentinel {
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
       await this.db.destroy();
+      await this.store.close();
       this.fsm.to('stopped');
       this.logger.info('sentinel stopped', { how: this.stoppedHow });
     })();
