@@ -160,7 +160,8 @@ export class OutputStore {
     }
     let cur = new Uint8Array(maxChunk);
     let curLen = 0;
-    for await (const message of parquetToIpcMessages(resolved)) {
+    const pieces = this.writers.readIpc ? this.writers.readIpc(resolved) : parquetToIpcMessages(resolved);
+    for await (const message of pieces) {
       let at = 0;
       while (at < message.byteLength) {
         if (curLen === 0 && message.byteLength - at >= maxChunk) {

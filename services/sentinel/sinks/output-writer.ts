@@ -65,6 +65,12 @@ export interface OutputWriterFactory {
   readonly kind: 'pyarrow' | 'wasm';
   /** A writer for one output staged as `${stem}.arrows` (if it stages bytes) and `${stem}.parquet`. */
   open(stem: string, options: ConvertOptions): OutputWriter;
+  /**
+   * Read a committed Parquet file back as the bytes of one uncompressed Arrow
+   * IPC stream, in pieces of any size, pulled (memory stays bounded however
+   * large the file). Optional: the store reads with parquet-wasm without it.
+   */
+  readIpc?(parquetPath: string): AsyncIterable<Uint8Array>;
   /** Release threads or processes; idempotent. */
   close(): Promise<void>;
 }

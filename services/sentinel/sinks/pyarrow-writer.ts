@@ -15,6 +15,7 @@ import { IpcFramer } from './ipc-framer';
 import { IpcFormatError } from './ipc-messages';
 import type { ConversionResult, ConvertOptions, OutputWriter, OutputWriterFactory } from './output-writer';
 import { ConversionError, describeSchema, schemaOfIpc } from './parquet-convert';
+import { readIpcWithHelper } from './helper-reader';
 import { HelperError, type ParquetHelper, type WriteReply } from './parquet-helper';
 
 export interface PyarrowWriterOptions {
@@ -122,6 +123,10 @@ export class PyarrowWriterFactory implements OutputWriterFactory {
 
   open(stem: string, options: ConvertOptions): OutputWriter {
     return new PyarrowOutputWriter(this.helper, stem, options, this.tuning);
+  }
+
+  readIpc(parquetPath: string): AsyncIterable<Uint8Array> {
+    return readIpcWithHelper(this.helper, parquetPath);
   }
 
   close(): Promise<void> {

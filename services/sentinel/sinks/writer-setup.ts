@@ -18,6 +18,7 @@ import type { Logger } from '../../common/logger';
 import { EnvManager } from '../../worker/envs/env-manager';
 import { envHashOf } from '../../worker/envs/env-hash';
 import type { OutputWriterFactory } from './output-writer';
+import { readIpcWithHelper } from './helper-reader';
 import { ParquetHelper } from './parquet-helper';
 import { PyarrowWriterFactory } from './pyarrow-writer';
 import { WasmWriterFactory } from './wasm-writer';
@@ -53,6 +54,7 @@ async function startPyarrow(cfg: CommitWriterSettings, dataDir: string, logger: 
   return {
     kind: factory.kind,
     open: (stem, options) => factory.open(stem, options),
+    readIpc: (parquetPath) => readIpcWithHelper(helper, parquetPath),
     close: async () => {
       await factory.close();
       lease.release(); // held while the helper runs, so env gc never evicts it
