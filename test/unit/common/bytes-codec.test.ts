@@ -1,0 +1,49 @@
+import * as assert from 'node:assert/strict';
+import { encodeConcludeRequest, encodeFetchOutputResponse } from '../../../services/common/bytes-codec';
+import { ConcludeRequest } from '../../../services/gen/casparian/v1/dispatch';
+import { FetchOutputResponse } from '../../../services/gen/casparian/v1/sentinel';
+
+const generatedConclude = (v: ConcludeRequest): Buffer => Buffer.from(ConcludeRequest.encode(v).finish());
+const generatedFetch = (v: FetchOutputResponse): Buffer => Buffer.from(FetchOutputResponse.encode(v).finish());
+
+/** Sizes around every varint length boundary that a 1 MiB chunk can reach. */
+const SIZES = [0, 1, 126, 127, 128, 16_383, 16_384, 1024 * 1024, 2_097_151, 2_097_152];
+
+function bytes(n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + 7) & 0xff;
+  return b;
+}
+
+describe('bytes-codec: serializers of the bulk-byte messages', () => {
+  it('encodes output chunks exactly as the generated code does, at every varint boundary', () => {
+    for (const name of ['', 'default', 'ünïcode-名前', 'x'.repeat(128)]) {
+      for (const n of SIZES) {
+        const msg: ConcludeRequest = { msg: { $case: 'chunk', chunk: { outputName: name, data: bytes(n) } } };
+        const mine = encodeConcludeRequest(msg);
+        assert.ok(mine.equals(generatedConclude(msg)), `chunk "${name}" of ${n} bytes`);
+        assert.deepEqual(ConcludeRequest.decode(mine), msg);
+      }
+    }
+  });
+
+  it('hands every other Conclude message to the generated code', () => {
+    const msgs: ConcludeRequest[] = [
+      { msg: { $case: 'header', header: { jobId: 'j', attempt: 2, leaseToken: 't' } } },
+      { msg: { $case: 'progress', progress: { rows: 5, fraction: 0.5, message: 'half' } } },
+      { msg: undefined },
+    ];
+    for (const m of msgs) assert.ok(encodeConcludeRequest(m).equals(generatedConclude(m)), JSON.stringify(m));
+  });
+
+  it('encodes FetchOutput responses exactly as the generated code does, with and without the output info', () => {
+    const output = { name: 'default', rows: 12, sizeBytes: 345, columns: [{ name: 'a', type: 'Int64', nullable: true }] };
+    for (const n of SIZES) {
+      for (const v of [{ output, data: bytes(n) }, { output: undefined, data: bytes(n) }] as FetchOutputResponse[]) {
+        const mine = encodeFetchOutputResponse(v);
+        assert.ok(mine.equals(generatedFetch(v)), `${n} bytes, info ${Boolean(v.output)}`);
+        assert.deepEqual(FetchOutputResponse.decode(mine), v);
+      }
+    }
+  });
+});
