@@ -82,13 +82,26 @@ export class SentinelClient {
     }
   }
 
-  /** FetchOutput collected into one buffer of Arrow IPC stream bytes. */
-  async fetchOutput(jobId: string, outputName = ''): Promise<{ info: OutputInfo | undefined; ipc: Buffer }> {
+  /**
+   * FetchOutput as it arrives: the output's description first (with the first
+   * bytes), then Arrow IPC stream bytes. Pulled: the stream is read only as
+   * fast as the caller consumes it, so memory stays bounded.
+   */
+  async *fetchOutputStream(jobId: string, outputName = ''): AsyncGenerator<FetchOutputResponse> {
     await this.ready();
     const call = this.raw.fetchOutput({ jobId, outputName });
+    try {
+      for await (const m of call as AsyncIterable<FetchOutputResponse>) yield m;
+    } finally {
+      call.cancel();
+    }
+  }
+
+  /** FetchOutput collected into one buffer of Arrow IPC stream bytes (small outputs; fetchOutputStream for large ones). */
+  async fetchOutput(jobId: string, outputName = ''): Promise<{ info: OutputInfo | undefined; ipc: Buffer }> {
     const parts: Buffer[] = [];
     let info: OutputInfo | undefined;
-    for await (const m of call as AsyncIterable<FetchOutputResponse>) {
+    for await (const m of this.fetchOutputStream(jobId, outputName)) {
       if (m.output) info = m.output;
       parts.push(Buffer.from(m.data));
     }
