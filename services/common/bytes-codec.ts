@@ -8,8 +8,12 @@
  * The generated serializers (`Buffer.from(X.encode(v).finish())`) copy the
  * bytes three times (into the writer's chunk, into finish()'s concatenation,
  * and again in Buffer.from). Every other message goes through the generated
- * code. Both produce the same wire bytes (tested against it); decoding stays
- * generated (it returns a view of the received buffer, no copy).
+ * code. Both produce the same wire bytes (tested against it).
+ *
+ * Decoding: the generated decoders copy `bytes` fields (`Buffer.from(view)`);
+ * decodeConcludeRequest returns output chunks as views of the received
+ * message buffer instead (grpc-js hands each message its own buffer), and
+ * leaves every other message to the generated decoder.
  */
 import { ConcludeRequest } from '../gen/casparian/v1/dispatch';
 import { FetchOutputResponse } from '../gen/casparian/v1/sentinel';
@@ -79,4 +83,49 @@ export function encodeFetchOutputResponse(value: FetchOutputResponse): Buffer {
     buf.set(data, at);
   }
   return buf;
+}
+
+function getVarint(buf: Buffer, at: number): [value: number, next: number] {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < 5; i++) {
+    if (at >= buf.byteLength) throw new RangeError('truncated varint');
+    const b = buf[at++];
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) return [value, at];
+    mul *= 128;
+  }
+  throw new RangeError('varint too long for a length');
+}
+
+/**
+ * ConcludeRequest from the wire: a message that is exactly one `chunk` field
+ * holding `output_name` and `data` (the shape every worker sends) is decoded
+ * here with `data` as a view of `buf`; anything else goes to the generated
+ * decoder, which applies proto3's rules in full.
+ */
+export function decodeConcludeRequest(buf: Buffer): ConcludeRequest {
+  try {
+    if (buf.byteLength > 0 && buf[0] === ((2 << 3) | 2)) {
+      const [len, start] = getVarint(buf, 1);
+      if (start + len === buf.byteLength) {
+        let outputName = '';
+        let data: Buffer = Buffer.alloc(0);
+        let at = start;
+        while (at < buf.byteLength) {
+          const tag = buf[at];
+          if (tag !== ((1 << 3) | 2) && tag !== ((2 << 3) | 2)) break;
+          const [n, from] = getVarint(buf, at + 1);
+          if (from + n > buf.byteLength) break;
+          if (tag === ((1 << 3) | 2)) outputName = buf.toString('utf8', from, from + n);
+          else data = buf.subarray(from, from + n);
+          at = from + n;
+        }
+        if (at === buf.byteLength) return { msg: { $case: 'chunk', chunk: { outputName, data } } };
+      }
+    }
+  } catch {
+    /* not the plain shape: the generated decoder decides */
+  }
+  return ConcludeRequest.decode(buf);
 }

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { encodeConcludeRequest, encodeFetchOutputResponse } from '../../../services/common/bytes-codec';
+import { decodeConcludeRequest, encodeConcludeRequest, encodeFetchOutputResponse } from '../../../services/common/bytes-codec';
 import { ConcludeRequest } from '../../../services/gen/casparian/v1/dispatch';
 import { FetchOutputResponse } from '../../../services/gen/casparian/v1/sentinel';
 
@@ -44,6 +44,46 @@ describe('bytes-codec: serializers of the bulk-byte messages', () => {
         assert.ok(mine.equals(generatedFetch(v)), `${n} bytes, info ${Boolean(v.output)}`);
         assert.deepEqual(FetchOutputResponse.decode(mine), v);
       }
+    }
+  });
+
+  it('decodes output chunks as views of the message buffer, equal to the generated decoder', () => {
+    for (const name of ['', 'default', 'ünïcode-名前']) {
+      for (const n of SIZES) {
+        const msg: ConcludeRequest = { msg: { $case: 'chunk', chunk: { outputName: name, data: bytes(n) } } };
+        const wire = generatedConclude(msg);
+        const mine = decodeConcludeRequest(wire);
+        assert.deepEqual(mine, ConcludeRequest.decode(wire), `chunk "${name}" of ${n} bytes`);
+        const data = (mine.msg as { chunk: { data: Buffer } }).chunk.data;
+        if (n > 0) assert.equal(data.buffer, wire.buffer, 'a view, not a copy');
+      }
+    }
+  });
+
+  it('leaves other and unusual Conclude messages to the generated decoder', () => {
+    const chunk: ConcludeRequest = { msg: { $case: 'chunk', chunk: { outputName: 'a', data: bytes(10) } } };
+    const header: ConcludeRequest = { msg: { $case: 'header', header: { jobId: 'j', attempt: 2, leaseToken: 't' } } };
+    const wires = [
+      generatedConclude(header),
+      Buffer.concat([generatedConclude(chunk), generatedConclude(header)]), // a later field wins (proto3 merge)
+      Buffer.concat([generatedConclude(chunk), generatedConclude(chunk)]),
+      generatedConclude(chunk).subarray(0, 8), // truncated
+      Buffer.alloc(0),
+    ];
+    for (const w of wires) {
+      let expected: unknown;
+      let got: unknown;
+      try {
+        expected = ConcludeRequest.decode(w);
+      } catch (e) {
+        expected = (e as Error).constructor;
+      }
+      try {
+        got = decodeConcludeRequest(w);
+      } catch (e) {
+        got = (e as Error).constructor;
+      }
+      assert.deepEqual(got, expected, w.toString('hex'));
     }
   });
 });
