@@ -140,7 +140,9 @@ def read_parquet(conn: socket.socket, req: Dict[str, Any]) -> None:
         def close(self) -> None:
             self.closed = True
 
-    pf = pq.ParquetFile(req["parquet"])
+    # pre_buffer (the default) reads the whole file into memory first: slower
+    # here, and the helper's memory would grow with the output.
+    pf = pq.ParquetFile(req["parquet"], pre_buffer=False, buffer_size=READ_CHUNK)
     schema = pf.schema_arrow
     with ipc.new_stream(Sink(), schema) as w:
         for batch in pf.iter_batches(batch_size=batch_rows):
