@@ -1,10 +1,12 @@
 /**
- * Arrow IPC stream ⇄ Parquet, streaming through parquet-wasm 0.8.
+ * Arrow IPC stream ⇄ Parquet, streaming through parquet-wasm 0.8: the
+ * fallback commit writer's converter (the Sentinel runs it in a worker thread,
+ * wasm-writer.ts) and the CLI's `fetch --out FILE.parquet`.
  *
  * Writing: the staged IPC file is walked one message at a time (ipc-messages.ts);
- * every record batch is cut out as a self-contained stream, decoded once by
- * apache-arrow and once by arrow-rs (`Table.fromIPCStream`, which fully validates
- * offsets and buffer sizes) and handed to `transformParquetStream`, which runs
+ * every record batch is cut out as a self-contained stream, decoded once, by
+ * arrow-rs (`Table.fromIPCStream`, which fully validates offsets and buffer
+ * sizes), and handed to `transformParquetStream`, which runs
  * parquet-rs' AsyncArrowWriter and emits the file's bytes as a ReadableStream.
  * Memory is bounded by one IPC message plus one Parquet row group (the writer
  * buffers a row group before flushing it; see ROW_GROUP_ROWS), not by the output.
@@ -40,9 +42,9 @@ export const ROW_GROUP_ROWS = 128 * 1024;
 /** Rows per batch when reading Parquet back. */
 export const READ_BATCH_ROWS = 16 * 1024;
 /**
- * Rows handed to the Parquet writer at a time. Encoding runs synchronously on the
- * event loop; big batches are cut into slices with a turn of the loop between
- * them so one large output does not stall heartbeats and RPCs for seconds.
+ * Rows handed to the Parquet writer at a time. Encoding runs synchronously on
+ * the calling thread; big batches are cut into slices with a turn of the loop
+ * between them, so that a caller on a main thread (the CLI) stays responsive.
  */
 export const WRITE_SLICE_ROWS = 16 * 1024;
 

@@ -13,13 +13,16 @@ import { pyarrowPython } from '../../helpers/python-env';
 import { sampleTable, tempDataDir, tree } from './helpers';
 import { outputStoreSuite } from './output-store-suite';
 
-/** One helper for the whole file; each store gets a factory whose close() leaves it running. */
+/**
+ * One helper for the whole file; each store gets a factory whose close() leaves
+ * it running. Stores read back through the helper too (helper-reader.ts).
+ */
 let helper: ParquetHelper | undefined;
 let sockDir = '';
 
 function sharedWriters(): OutputWriterFactory {
   const f = new PyarrowWriterFactory(helper!);
-  return { kind: f.kind, open: (stem, o) => f.open(stem, o), close: async () => undefined };
+  return { kind: f.kind, open: (stem, o) => f.open(stem, o), readIpc: (p) => f.readIpc(p), close: async () => undefined };
 }
 
 describe('pyarrow writer (the Parquet helper process)', () => {
