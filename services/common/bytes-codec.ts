@@ -11,9 +11,9 @@
  * code. Both produce the same wire bytes (tested against it).
  *
  * Decoding: the generated decoders copy `bytes` fields (`Buffer.from(view)`);
- * decodeConcludeRequest returns output chunks as views of the received
- * message buffer instead (grpc-js hands each message its own buffer), and
- * leaves every other message to the generated decoder.
+ * decodeConcludeRequest and decodeFetchOutputResponse return the data as a
+ * view of the received message buffer instead (grpc-js hands each message its
+ * own buffer), and leave every other shape to the generated decoder.
  */
 import { ConcludeRequest } from '../gen/casparian/v1/dispatch';
 import { FetchOutputResponse } from '../gen/casparian/v1/sentinel';
@@ -128,4 +128,31 @@ export function decodeConcludeRequest(buf: Buffer): ConcludeRequest {
     /* not the plain shape: the generated decoder decides */
   }
   return ConcludeRequest.decode(buf);
+}
+
+/**
+ * FetchOutputResponse from the wire, `data` as a view of `buf` when the
+ * message is the plain shape the Sentinel sends (optional info, then data);
+ * anything else goes to the generated decoder.
+ */
+export function decodeFetchOutputResponse(buf: Buffer): FetchOutputResponse {
+  try {
+    let at = 0;
+    let output: OutputInfo | undefined;
+    let data: Buffer = Buffer.alloc(0);
+    let lastTag = 0;
+    while (at < buf.byteLength) {
+      const tag = buf[at];
+      if ((tag !== ((1 << 3) | 2) && tag !== ((2 << 3) | 2)) || tag <= lastTag) return FetchOutputResponse.decode(buf);
+      lastTag = tag;
+      const [n, from] = getVarint(buf, at + 1);
+      if (from + n > buf.byteLength) return FetchOutputResponse.decode(buf);
+      if (tag === ((1 << 3) | 2)) output = OutputInfo.decode(buf.subarray(from, from + n));
+      else data = buf.subarray(from, from + n);
+      at = from + n;
+    }
+    return { output, data };
+  } catch {
+    return FetchOutputResponse.decode(buf);
+  }
 }

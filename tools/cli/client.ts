@@ -1,7 +1,8 @@
 /** A thin promise wrapper over the generated Sentinel client, for the CLI, demo and tests. */
 import * as grpc from '@grpc/grpc-js';
+import { decodeFetchOutputResponse } from '../../services/common/bytes-codec';
 import { channelOptions } from '../../services/common/grpc-server';
-import { SentinelClient as GeneratedSentinelClient } from '../../services/gen/casparian/v1/sentinel';
+import { SentinelClient as GeneratedSentinelClient, SentinelService } from '../../services/gen/casparian/v1/sentinel';
 import type {
   CancelJobRequest,
   CancelJobResponse,
@@ -28,13 +29,19 @@ import type {
 } from '../../services/gen/casparian/v1/sentinel';
 import type { OutputInfo } from '../../services/gen/casparian/v1/types';
 
+/** The generated client, with FetchOutput's data decoded as views of the received messages (bytes-codec.ts). */
+const RawClient = grpc.makeGenericClientConstructor(
+  { ...SentinelService, fetchOutput: { ...SentinelService.fetchOutput, responseDeserialize: decodeFetchOutputResponse } },
+  'casparian.v1.Sentinel',
+) as unknown as typeof GeneratedSentinelClient;
+
 export class SentinelClient {
-  readonly raw: GeneratedSentinelClient;
+  readonly raw: InstanceType<typeof GeneratedSentinelClient>;
   constructor(
     readonly address: string,
     readonly timeoutMs = 30_000,
   ) {
-    this.raw = new GeneratedSentinelClient(address, grpc.credentials.createInsecure(), channelOptions());
+    this.raw = new RawClient(address, grpc.credentials.createInsecure(), channelOptions());
   }
 
   /** Every unary call gets this deadline, so a stalled Sentinel cannot hang a client. */

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { decodeConcludeRequest, encodeConcludeRequest, encodeFetchOutputResponse } from '../../../services/common/bytes-codec';
+import { decodeConcludeRequest, decodeFetchOutputResponse, encodeConcludeRequest, encodeFetchOutputResponse } from '../../../services/common/bytes-codec';
 import { ConcludeRequest } from '../../../services/gen/casparian/v1/dispatch';
 import { FetchOutputResponse } from '../../../services/gen/casparian/v1/sentinel';
 
@@ -80,6 +80,34 @@ describe('bytes-codec: serializers of the bulk-byte messages', () => {
       }
       try {
         got = decodeConcludeRequest(w);
+      } catch (e) {
+        got = (e as Error).constructor;
+      }
+      assert.deepEqual(got, expected, w.toString('hex'));
+    }
+  });
+
+  it('decodes FetchOutput responses as views, equal to the generated decoder, and leaves odd shapes to it', () => {
+    const output = { name: 'default', rows: 12, sizeBytes: 345, columns: [{ name: 'a', type: 'Int64', nullable: true }] };
+    for (const n of SIZES) {
+      for (const v of [{ output, data: bytes(n) }, { output: undefined, data: bytes(n) }] as FetchOutputResponse[]) {
+        const wire = generatedFetch(v);
+        const mine = decodeFetchOutputResponse(wire);
+        assert.deepEqual(mine, FetchOutputResponse.decode(wire), `${n} bytes, info ${Boolean(v.output)}`);
+        if (n > 0) assert.equal(mine.data.buffer, wire.buffer, 'a view, not a copy');
+      }
+    }
+    const a = generatedFetch({ output, data: bytes(3) });
+    for (const w of [Buffer.concat([a, a]), a.subarray(0, a.byteLength - 1)]) {
+      let expected: unknown;
+      try {
+        expected = FetchOutputResponse.decode(w);
+      } catch (e) {
+        expected = (e as Error).constructor;
+      }
+      let got: unknown;
+      try {
+        got = decodeFetchOutputResponse(w);
       } catch (e) {
         got = (e as Error).constructor;
       }
