@@ -16,6 +16,8 @@ services:
   casparian start    [--data-dir DIR] [--port N] [--slots N] [--env-mode auto|strict] [--home DIR]
                      [--input-root DIR[:DIR…]]   (default: the current directory)
   casparian sentinel [--data-dir DIR] [--port N] [--host H] [--input-root DIR[:DIR…]]
+                     [--commit-writer auto|pyarrow|wasm] [--home DIR] [--python PY] [--index-url URL]
+                     (auto: Parquet by a pyarrow helper in an env under --home, else parquet-wasm)
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
                      [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
@@ -40,7 +42,7 @@ local environments (CASPARIAN_HOME, default ~/.casparian_flow):
 `;
 
 const STRING_FLAGS = [
-  'data-dir', 'input-root', 'port', 'host', 'slots', 'env-mode', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
+  'data-dir', 'input-root', 'port', 'host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
 ];

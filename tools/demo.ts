@@ -30,7 +30,7 @@ async function main(): Promise<number> {
   const env = process.env;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-demo-'));
   const logger = compileLogger({ 'log-level': env.CASPARIAN_LOG_LEVEL ?? 'warn' }, env, {});
-  const sentinel = await Sentinel.open(compileSentinelConfig({ 'data-dir': dataDir, port: '0', 'input-root': path.join(ROOT, 'examples') }, env), logger);
+  const sentinel = await Sentinel.open(compileSentinelConfig({ 'data-dir': dataDir, port: '0', 'input-root': path.join(ROOT, 'examples') }, env), logger, undefined, env);
   const port = await sentinel.start();
   const worker = new Worker(compileWorkerConfig({ sentinel: `127.0.0.1:${port}`, 'worker-port': '-1' }, env), logger, env);
   await worker.start();

@@ -38,6 +38,23 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
+export type CommitWriterMode = 'auto' | 'pyarrow' | 'wasm';
+
+/**
+ * How the Sentinel turns outputs into Parquet (services/sentinel/sinks/writer-setup.ts):
+ * a pyarrow helper process in an env it provisions like a worker does, or
+ * parquet-wasm in a worker thread.
+ */
+export interface CommitWriterSettings {
+  /** auto: pyarrow when its env can be had, else wasm; pyarrow: required; wasm: never Python. */
+  mode: CommitWriterMode;
+  /** CASPARIAN_HOME: the helper's env lives in `${home}/venvs`, beside the worker's. */
+  home: string;
+  basePython: string;
+  indexUrl?: string;
+  installTimeoutMs: number;
+}
+
 export interface SentinelConfig {
   dataDir: string;
   host: string;
@@ -62,6 +79,7 @@ export interface SentinelConfig {
   /** Server keepalive: a client (worker) that answers no ping within keepaliveTimeoutMs is dropped. */
   keepaliveMs: number;
   keepaliveTimeoutMs: number;
+  commitWriter: CommitWriterSettings;
 }
 
 export type EnvMode = 'auto' | 'strict';
@@ -138,6 +156,18 @@ function inputRoots(flags: Flags, env: Env): string[] {
   return raw.split(path.delimiter).filter(Boolean);
 }
 
+function compileCommitWriter(flags: Flags, env: Env): CommitWriterSettings {
+  const mode = str(flags, 'commit-writer') ?? env.CASPARIAN_COMMIT_WRITER ?? 'auto';
+  if (mode !== 'auto' && mode !== 'pyarrow' && mode !== 'wasm') throw new ConfigError(`--commit-writer must be auto, pyarrow or wasm, got "${mode}"`);
+  return {
+    mode,
+    home: path.resolve(str(flags, 'home') ?? defaultHome(env)),
+    basePython: str(flags, 'python') ?? env.CASPARIAN_PYTHON ?? 'python3',
+    indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
+    installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),
+  };
+}
+
 export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial<SentinelConfig> = {}): Readonly<SentinelConfig> {
   const cfg: SentinelConfig = {
     dataDir: path.resolve(str(flags, 'data-dir') ?? env.CASPARIAN_DATA_DIR ?? '.casparian'),
@@ -156,6 +186,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     inputRoots: inputRoots(flags, env),
     keepaliveMs: int(env.CASPARIAN_KEEPALIVE_MS, 'CASPARIAN_KEEPALIVE_MS', DEFAULT_KEEPALIVE.timeMs, 1_000),
     keepaliveTimeoutMs: int(env.CASPARIAN_KEEPALIVE_TIMEOUT_MS, 'CASPARIAN_KEEPALIVE_TIMEOUT_MS', DEFAULT_KEEPALIVE.timeoutMs, 1_000),
+    commitWriter: compileCommitWriter(flags, env),
     ...overrides,
   };
   cfg.inputRoots = cfg.inputRoots.map((r) => path.resolve(r));

@@ -24,6 +24,8 @@ import type { RpcContext } from './rpc/context';
 import { SentinelService, sentinelImplementation } from './rpc/sentinel-service';
 import { Scheduler } from './scheduler/scheduler';
 import { OutputStore } from './sinks/output-store';
+import type { OutputWriterFactory } from './sinks/output-writer';
+import { openCommitWriters } from './sinks/writer-setup';
 
 export type SentinelState = 'created' | 'started' | 'draining' | 'stopped';
 
@@ -52,9 +54,10 @@ export class Sentinel {
     readonly db: Db,
     readonly logger: Logger,
     readonly clock: Clock,
+    writers: OutputWriterFactory,
   ) {
     this.fsm = new StateMachine('Sentinel', 'created', TRANSITIONS, logger);
-    this.store = new OutputStore(cfg.dataDir);
+    this.store = new OutputStore(cfg.dataDir, { writers });
     // The scheduler settles through the lifecycle, and the lifecycle wakes the scheduler.
     const slots: SlotControl = {
       release: (jobId) => this.scheduler.release(jobId),
@@ -72,9 +75,22 @@ export class Sentinel {
     return this.fsm.state;
   }
 
-  static async open(cfg: Readonly<SentinelConfig>, logger: Logger, clock: Clock = systemClock): Promise<Sentinel> {
+  /**
+   * Open the database and start the commit writer (provisioning the Parquet
+   * helper's env if needed). `hostEnv` is the environment env installs run
+   * with (PATH included).
+   */
+  static async open(cfg: Readonly<SentinelConfig>, logger: Logger, clock: Clock = systemClock, hostEnv: Readonly<NodeJS.ProcessEnv> = {}): Promise<Sentinel> {
+    const scoped = logger.scope({ service: 'sentinel' });
     const db = await openDatabase(path.join(cfg.dataDir, 'sentinel.db'));
-    const s = new Sentinel(cfg, db, logger.scope({ service: 'sentinel' }), clock);
+    let writers: OutputWriterFactory;
+    try {
+      writers = await openCommitWriters(cfg.commitWriter, cfg.dataDir, scoped, hostEnv);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+    const s = new Sentinel(cfg, db, scoped, clock, writers);
     const referenced = new Set((await listOutputPaths(db)).map((p) => path.dirname(p)));
     const { removed } = await s.store.cleanup(referenced);
     if (removed.length) s.logger.info('removed uncommitted output dirs', { count: removed.length });
@@ -110,6 +126,7 @@ export class Sentinel {
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
       await this.db.destroy();
+      await this.store.close();
       this.fsm.to('stopped');
       this.logger.info('sentinel stopped', { how: this.stoppedHow });
     })();

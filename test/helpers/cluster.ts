@@ -35,7 +35,7 @@ export class Cluster extends TestCluster {
     const c = new Cluster();
     try {
       const { flags, env } = c.sentinelConfig(0, { leaseMs: 10_000, heartbeatMs: 1_000 });
-      c.sentinel = await Sentinel.open(compileSentinelConfig(flags, env, { tickMs: 200, ...opts.sentinel }), testLogger);
+      c.sentinel = await Sentinel.open(compileSentinelConfig(flags, env, { tickMs: 200, ...opts.sentinel }), testLogger, undefined, process.env);
       await c.sentinel.start();
       for (const w of opts.workers ?? [{}]) await c.addWorker(w);
     } catch (e) {

@@ -77,9 +77,11 @@ export abstract class TestCluster {
   }
 
   /** Flags and environment of the test Sentinel: this cluster's data dir and input root, short leases. */
+  /** ...and the run's env home and package index, where it provisions its Parquet helper's env once per run. */
   protected sentinelConfig(port: number, timing: LeaseTiming): ServiceConfig {
+    const index = testIndexUrl();
     return {
-      flags: { 'data-dir': this.dataDir, port: String(port), 'input-root': this.inputDir },
+      flags: { 'data-dir': this.dataDir, port: String(port), 'input-root': this.inputDir, home: testHome(), ...(index ? { 'index-url': index } : {}) },
       env: { CASPARIAN_LEASE_MS: String(timing.leaseMs), CASPARIAN_HEARTBEAT_MS: String(timing.heartbeatMs) },
     };
   }

@@ -65,8 +65,10 @@ export async function benchPipeline(ctx: BenchContext, figures: Figure[], n: num
   const inputs = path.join(work, 'inputs');
   fs.mkdirSync(inputs);
   const sentinel = await Sentinel.open(
-    compileSentinelConfig({ 'data-dir': dataDir, port: '0' }, {}, { inputRoots: [work], leaseMs: 30_000, heartbeatIntervalMs: 2_000, tickMs: 200 }),
+    compileSentinelConfig({ 'data-dir': dataDir, port: '0', home: ctx.home, ...(ctx.indexUrl ? { 'index-url': ctx.indexUrl } : {}) }, {}, { inputRoots: [work], leaseMs: 30_000, heartbeatIntervalMs: 2_000, tickMs: 200 }),
     silentLogger,
+    undefined,
+    process.env,
   );
   const port = await sentinel.start();
   const cfg = compileWorkerConfig({ sentinel: `127.0.0.1:${port}` }, {}, { home: ctx.home, indexUrl: ctx.indexUrl, port: -1, workerId: `bench-${process.pid}` });

@@ -1,5 +1,6 @@
 /** A thin promise wrapper over the generated Sentinel client, for the CLI, demo and tests. */
 import * as grpc from '@grpc/grpc-js';
+import { decodeFetchOutputResponse } from '../../services/common/bytes-codec';
 import { channelOptions } from '../../services/common/grpc-server';
 import {
   CancelJobRequest,
@@ -12,6 +13,7 @@ import {
   ResumePluginRequest,
   RetryJobRequest,
   SentinelClient as GeneratedSentinelClient,
+  SentinelService,
   SubmitJobRequest,
   SubmitJobsRequest,
   WatchJobsRequest,
@@ -32,13 +34,19 @@ import {
 } from '../../services/gen/casparian/v1/sentinel';
 import type { OutputInfo } from '../../services/gen/casparian/v1/types';
 
+/** The generated client, with FetchOutput's data decoded as views of the received messages (bytes-codec.ts). */
+const RawClient = grpc.makeGenericClientConstructor(
+  { ...SentinelService, fetchOutput: { ...SentinelService.fetchOutput, responseDeserialize: decodeFetchOutputResponse } },
+  'casparian.v1.Sentinel',
+) as unknown as typeof GeneratedSentinelClient;
+
 export class SentinelClient {
-  readonly raw: GeneratedSentinelClient;
+  readonly raw: InstanceType<typeof GeneratedSentinelClient>;
   constructor(
     readonly address: string,
     readonly timeoutMs = 30_000,
   ) {
-    this.raw = new GeneratedSentinelClient(address, grpc.credentials.createInsecure(), channelOptions());
+    this.raw = new RawClient(address, grpc.credentials.createInsecure(), channelOptions());
   }
 
   /** Every unary call gets this deadline, so a stalled Sentinel cannot hang a client. */
@@ -104,13 +112,26 @@ export class SentinelClient {
     }
   }
 
-  /** FetchOutput collected into one buffer of Arrow IPC stream bytes. */
-  async fetchOutput(jobId: string, outputName = ''): Promise<{ info: OutputInfo | undefined; ipc: Buffer }> {
+  /**
+   * FetchOutput as it arrives: the output's description first (with the first
+   * bytes), then Arrow IPC stream bytes. Pulled: the stream is read only as
+   * fast as the caller consumes it, so memory stays bounded.
+   */
+  async *fetchOutputStream(jobId: string, outputName = ''): AsyncGenerator<FetchOutputResponse> {
     await this.ready();
     const call = this.raw.fetchOutput({ jobId, outputName });
+    try {
+      for await (const m of call as AsyncIterable<FetchOutputResponse>) yield m;
+    } finally {
+      call.cancel();
+    }
+  }
+
+  /** FetchOutput collected into one buffer of Arrow IPC stream bytes (small outputs; fetchOutputStream for large ones). */
+  async fetchOutput(jobId: string, outputName = ''): Promise<{ info: OutputInfo | undefined; ipc: Buffer }> {
     const parts: Buffer[] = [];
     let info: OutputInfo | undefined;
-    for await (const m of call as AsyncIterable<FetchOutputResponse>) {
+    for await (const m of this.fetchOutputStream(jobId, outputName)) {
       if (m.output) info = m.output;
       parts.push(Buffer.from(m.data));
     }

@@ -122,17 +122,13 @@ export async function fetchOutput(c: SentinelClient, args: string[], flags: Flag
   const format = str(flags, 'format') ?? (dest ? undefined : 'table');
   if (!jobId || (!dest && !format)) throw new UsageError('usage: casparian fetch JOB [--output NAME] (--out FILE.parquet|FILE.arrows | --format table|csv)');
   if (format !== undefined && format !== 'table' && format !== 'csv') throw new UsageError(`--format must be table or csv, got "${format}"`);
-  const { ipc, info } = await c.fetchOutput(jobId, str(flags, 'output') ?? '');
   if (dest) {
-    if (dest.endsWith('.parquet')) {
-      const { ipcToParquet } = await import('./parquet-out');
-      fs.writeFileSync(dest, ipcToParquet(ipc));
-    } else {
-      fs.writeFileSync(dest, ipc);
-    }
+    const { fetchToFile } = await import('./fetch-to-file');
+    const info = await fetchToFile(c, jobId, str(flags, 'output') ?? '', dest);
     out(`wrote ${info?.name ?? 'output'} (${info?.rows ?? '?'} rows) to ${dest}`);
     return;
   }
+  const { ipc } = await c.fetchOutput(jobId, str(flags, 'output') ?? '');
   if (format === 'csv') process.stdout.write(renderCsv(ipc));
   else if (format === 'table') out(renderTable(ipc, { maxRows: intFlag(flags, 'limit', 50) }));
   else throw new UsageError(`--format must be table or csv, got ${format}`);

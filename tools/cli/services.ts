@@ -10,7 +10,7 @@ import { Worker } from '../../services/worker/worker';
 type Env = Record<string, string | undefined>;
 
 export async function startSentinel(flags: Flags, env: Env, logger: Logger): Promise<Sentinel> {
-  const s = await Sentinel.open(compileSentinelConfig(flags, env), logger);
+  const s = await Sentinel.open(compileSentinelConfig(flags, env), logger, undefined, env);
   await s.start();
   return s;
 }

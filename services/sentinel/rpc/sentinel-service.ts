@@ -1,13 +1,23 @@
 /** Binds the Sentinel's handlers to the generated grpc-js service definition. */
 import type { Logger } from '../../common/logger';
 import { serverStream, unary } from '../../common/rpc-adapters';
-import { SentinelService, type SentinelServer } from '../../gen/casparian/v1/sentinel';
+import { decodeConcludeRequest, encodeFetchOutputResponse } from '../../common/bytes-codec';
+import { SentinelService as GeneratedSentinelService, type SentinelServer } from '../../gen/casparian/v1/sentinel';
 import type { ClientApi } from './client-api';
 import { concludeHandler } from './conclude-stream';
 import type { RpcContext } from './context';
 import { dispatchHandler } from './dispatch-stream';
 
-export { SentinelService };
+/**
+ * The generated service definition, with the bulk bytes handled by
+ * bytes-codec.ts: FetchOutput's responses serialized with one copy, not
+ * three; Conclude's output chunks decoded as views, not copies.
+ */
+export const SentinelService = {
+  ...GeneratedSentinelService,
+  fetchOutput: { ...GeneratedSentinelService.fetchOutput, responseSerialize: encodeFetchOutputResponse },
+  conclude: { ...GeneratedSentinelService.conclude, requestDeserialize: decodeConcludeRequest },
+};
 
 /** `closing()` turns true when the Sentinel drains: open WatchJob streams then end cleanly. */
 export function sentinelImplementation(api: ClientApi, deps: RpcContext, logger: Logger, closing: () => boolean): SentinelServer {

@@ -19,6 +19,7 @@
  */
 import * as fs from 'node:fs/promises';
 import { Message, MessageHeader } from 'apache-arrow';
+import type { IpcLimits } from './output-writer';
 
 export const CONTINUATION = 0xffffffff;
 /** The end-of-stream marker: continuation + zero metadata length. */
@@ -50,12 +51,7 @@ export interface IpcMessage {
   offset: number;
 }
 
-export interface IpcLimits {
-  /** Largest flatbuffer metadata accepted. */
-  maxMetadataBytes: number;
-  /** Largest single message body accepted (one message is held in memory at a time). */
-  maxBodyBytes: number;
-}
+export type { IpcLimits } from './output-writer';
 
 export const DEFAULT_IPC_LIMITS: IpcLimits = Object.freeze({
   maxMetadataBytes: 64 * 1024 * 1024,
@@ -69,7 +65,7 @@ interface RangeSource {
 }
 
 /** Decode the flatbuffer header of one message; any decoding failure is a format error. */
-function decodeMetadata(meta: Uint8Array, offset: number): Omit<IpcMessage, 'bytes' | 'offset'> {
+export function decodeMetadata(meta: Uint8Array, offset: number): Omit<IpcMessage, 'bytes' | 'offset'> {
   let msg: Message;
   try {
     msg = Message.decode(meta);

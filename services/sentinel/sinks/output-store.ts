@@ -6,12 +6,15 @@
  * Layout under the data directory:
  *
  *     staging/{jobId}.attempt-{n}.{pid}-{random}/   one per attempt being received
- *         {output}.arrows                          raw IPC stream bytes as received
- *         {output}.parquet                         written by seal()
+ *         {output}.parquet                         written by the output's writer
+ *         {output}.arrows                          raw IPC bytes (the wasm fallback stages these)
+ *     run/parquet-helper.sock                      the Parquet helper's socket (when it runs)
  *     outputs/{jobId}/attempt-{n}/                 committed (published) attempts
  *         {output}.parquet
  *
- * Staging areas (one attempt's outputs while they arrive): staging-area.ts.
+ * Staging areas (one attempt's outputs while they arrive): staging-area.ts;
+ * the writers that turn the bytes into Parquet off the event loop:
+ * output-writer.ts. The store owns its writer factory and closes it in close().
  *
  * Atomicity: publish() is a rename of a fully written, fsynced directory, so a
  * committed attempt directory is either complete or absent. The DB rows that
@@ -23,8 +26,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { DEFAULT_IPC_LIMITS, type IpcLimits } from './ipc-messages';
-import { parquetToIpcMessages, type ParquetCodec } from './parquet-convert';
+import type { OutputWriterFactory, ParquetCodec } from './output-writer';
+import { parquetToIpcMessages } from './parquet-convert';
 import { OUTPUT_NAME_RE, Staging, type StagingArea } from './staging-area';
+import { WasmWriterFactory } from './wasm-writer';
 
 /** Job ids become directory names, so they obey the same rule as output names. */
 const JOB_ID_RE = OUTPUT_NAME_RE;
@@ -37,6 +42,8 @@ export interface OutputStoreOptions {
   ipcLimits?: IpcLimits;
   /** Parquet codec for committed outputs (default snappy; falls back if the wasm build lacks it). */
   codec?: ParquetCodec;
+  /** Writes the outputs (default: parquet-wasm on one worker thread). The store closes it. */
+  writers?: OutputWriterFactory;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -59,6 +66,7 @@ export class OutputStore {
   private readonly maxOutputs: number;
   private readonly ipcLimits: IpcLimits;
   private readonly codec: ParquetCodec;
+  readonly writers: OutputWriterFactory;
   /** Staging dirs in use by this process (cleanup leaves them alone). */
   private readonly active = new Set<string>();
   /** Dirs published by this process whose DB rows may still be on their way. */
@@ -71,6 +79,12 @@ export class OutputStore {
     this.maxOutputs = options.maxOutputsPerAttempt ?? 256;
     this.ipcLimits = options.ipcLimits ?? DEFAULT_IPC_LIMITS;
     this.codec = options.codec ?? 'snappy';
+    this.writers = options.writers ?? new WasmWriterFactory(1);
+  }
+
+  /** Release the writers' threads or helper process. Idempotent. */
+  close(): Promise<void> {
+    return this.writers.close();
   }
 
   /** The committed directory of an attempt. */
@@ -87,7 +101,7 @@ export class OutputStore {
       `${jobId}.attempt-${attempt}.${process.pid}-${crypto.randomBytes(6).toString('hex')}`,
     );
     this.active.add(dir);
-    return new Staging(dir, this.attemptDir(jobId, attempt), this.maxOutputs, { limits: this.ipcLimits, codec: this.codec }, {
+    return new Staging(dir, this.attemptDir(jobId, attempt), this.maxOutputs, { limits: this.ipcLimits, codec: this.codec }, this.writers, {
       released: () => this.active.delete(dir),
       published: (finalDir) => this.published.add(finalDir),
     });
@@ -146,7 +160,8 @@ export class OutputStore {
     }
     let cur = new Uint8Array(maxChunk);
     let curLen = 0;
-    for await (const message of parquetToIpcMessages(resolved)) {
+    const pieces = this.writers.readIpc ? this.writers.readIpc(resolved) : parquetToIpcMessages(resolved);
+    for await (const message of pieces) {
       let at = 0;
       while (at < message.byteLength) {
         if (curLen === 0 && message.byteLength - at >= maxChunk) {

@@ -1,10 +1,12 @@
 /**
- * Arrow IPC stream ⇄ Parquet, streaming through parquet-wasm 0.8.
+ * Arrow IPC stream ⇄ Parquet, streaming through parquet-wasm 0.8: the
+ * fallback commit writer's converter (the Sentinel runs it in a worker thread,
+ * wasm-writer.ts) and the CLI's `fetch --out FILE.parquet`.
  *
  * Writing: the staged IPC file is walked one message at a time (ipc-messages.ts);
- * every record batch is cut out as a self-contained stream, decoded once by
- * apache-arrow and once by arrow-rs (`Table.fromIPCStream`, which fully validates
- * offsets and buffer sizes) and handed to `transformParquetStream`, which runs
+ * every record batch is cut out as a self-contained stream, decoded once, by
+ * arrow-rs (`Table.fromIPCStream`, which fully validates offsets and buffer
+ * sizes), and handed to `transformParquetStream`, which runs
  * parquet-rs' AsyncArrowWriter and emits the file's bytes as a ReadableStream.
  * Memory is bounded by one IPC message plus one Parquet row group (the writer
  * buffers a row group before flushing it; see ROW_GROUP_ROWS), not by the output.
@@ -28,32 +30,24 @@ import {
   DictionaryState,
   EOS_MARKER,
   IpcFormatError,
-  IpcLimits,
   IpcMessage,
   concatBytes,
   ipcMessagesOfBuffer,
   ipcMessagesOfFile,
 } from './ipc-messages';
+import type { ConversionResult, ConvertOptions, FieldInfo, ParquetCodec } from './output-writer';
 
 /** Rows per Parquet row group: bounds the writer's buffer and the reader's working set. */
 export const ROW_GROUP_ROWS = 128 * 1024;
 /** Rows per batch when reading Parquet back. */
 export const READ_BATCH_ROWS = 16 * 1024;
 /**
- * Rows handed to the Parquet writer at a time. Encoding runs synchronously on the
- * event loop; big batches are cut into slices with a turn of the loop between
- * them so one large output does not stall heartbeats and RPCs for seconds.
+ * Rows handed to the Parquet writer at a time. Encoding runs synchronously on
+ * the calling thread; big batches are cut into slices with a turn of the loop
+ * between them, so that a caller on a main thread (the CLI) stays responsive.
  */
 export const WRITE_SLICE_ROWS = 16 * 1024;
 
-export interface ConvertOptions {
-  limits?: IpcLimits;
-  /**
-   * Parquet codec. SNAPPY is the default: in this wasm build ZSTD files are ~25%
-   * smaller but encode ~2x slower, and the Sentinel converts on its event loop.
-   */
-  codec?: ParquetCodec;
-}
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -65,19 +59,7 @@ export class ConversionError extends Error {
   }
 }
 
-export interface FieldInfo {
-  name: string;
-  type: string;
-  nullable: boolean;
-}
-
-export interface ConversionResult {
-  rows: number;
-  batches: number;
-  schema: FieldInfo[];
-  ipcBytes: number;
-  parquetBytes: number;
-}
+export type { ConversionResult, ConvertOptions, FieldInfo, ParquetCodec } from './output-writer';
 
 /** Column-level description of an Arrow schema, as stored with committed outputs. */
 export function describeSchema(schema: arrow.Schema): FieldInfo[] {
@@ -93,7 +75,6 @@ export function schemaOfIpc(schemaMessage: IpcMessage): arrow.Schema {
   }
 }
 
-export type ParquetCodec = 'zstd' | 'snappy' | 'none';
 
 const CODECS: Record<ParquetCodec, pw.Compression> = {
   zstd: pw.Compression.ZSTD,
@@ -138,18 +119,12 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Turn one record batch (with its dictionaries) into a validated wasm RecordBatch. */
+/**
+ * Turn one record batch (with its dictionaries) into a validated wasm RecordBatch.
+ * Decoded once, by arrow-rs (`Table.fromIPCStream` fully validates offsets and
+ * buffer sizes); the row count is checked against the message's declaration.
+ */
 function toWasmBatch(standalone: Uint8Array, msg: IpcMessage): pw.RecordBatch {
-  let jsRows: number;
-  try {
-    const t = arrow.tableFromIPC(standalone);
-    jsRows = t.numRows;
-  } catch (err) {
-    throw new IpcFormatError(`record batch at byte ${msg.offset} does not decode (${errText(err)})`);
-  }
-  if (jsRows !== msg.rows) {
-    throw new IpcFormatError(`record batch at byte ${msg.offset} declares ${msg.rows} rows but decodes to ${jsRows}`);
-  }
   let table: pw.Table;
   try {
     table = pw.Table.fromIPCStream(standalone);

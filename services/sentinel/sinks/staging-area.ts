@@ -1,7 +1,9 @@
 /**
- * A staging area: the outputs of one job attempt on disk while the worker
- * streams them, converted to Parquet once the verdict is in (seal) and made
- * visible with one directory rename (publish). Created by OutputStore.stage().
+ * A staging area: the outputs of one job attempt while the worker streams
+ * them. Each output's bytes go to an OutputWriter (output-writer.ts), which
+ * turns them into `${name}.parquet` in the staging dir, off the event loop;
+ * seal() finishes every writer once the verdict is in, and publish() makes
+ * the dir visible with one rename. Created by OutputStore.stage().
  *
  * Staging area lifecycle (a small state machine, guarded by StateMachine):
  *
@@ -16,7 +18,9 @@ import * as path from 'node:path';
 import { JobErrors, JobFailure } from '../../common/job-error';
 import { IllegalStateError, StateMachine, type Transitions } from '../../common/state-machine';
 import { IpcFormatError } from './ipc-messages';
-import { ConversionError, convertIpcFileToParquet, type ConvertOptions, type FieldInfo } from './parquet-convert';
+import type { ConvertOptions, FieldInfo, OutputWriter, OutputWriterFactory } from './output-writer';
+import { ConversionError } from './parquet-convert';
+import { HelperError } from './parquet-helper';
 
 export const OUTPUT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
@@ -32,16 +36,18 @@ export interface StagedOutput {
 export interface StagingArea {
   readonly dir: string;
   /**
-   * Append bytes of output `name` (kept on disk as `${name}.arrows`, not in
-   * memory). Calls are applied in call order. Resolves once the bytes are written,
-   * which is the caller's backpressure. Throws JobFailure protocol/INVALID_OUTPUT
-   * for a bad output name or too many outputs.
+   * Append bytes of output `name` (handed to its writer, never held here).
+   * Calls are applied in call order. Resolves once the writer has taken the
+   * bytes, which is the caller's backpressure. Throws JobFailure
+   * protocol/INVALID_OUTPUT for a bad output name, too many outputs or bytes
+   * already known to be invalid, and transient/INTERNAL when the writer failed.
    */
   append(name: string, bytes: Uint8Array): Promise<void>;
   /**
-   * Validate each output's IPC stream and convert it to Parquet in the staging dir.
-   * Throws JobFailure protocol/INVALID_OUTPUT naming the output when its bytes are
-   * not a complete, valid Arrow IPC stream. No outputs at all is valid: [].
+   * Finish each output's Parquet file in the staging dir (validated). Throws
+   * JobFailure protocol/INVALID_OUTPUT naming the output when its bytes are not
+   * a complete, valid Arrow IPC stream or cannot be stored as Parquet, and
+   * transient/INTERNAL when the writer itself failed. No outputs at all is valid: [].
    */
   seal(): Promise<StagedOutput[]>;
   /**
@@ -69,6 +75,14 @@ function invalidOutput(message: string): JobFailure {
   return new JobFailure(JobErrors.invalidOutput(message));
 }
 
+/** What a writer's failure means for the attempt: the output's fault, or ours (transient). */
+function writerFailure(name: string, err: unknown): unknown {
+  if (err instanceof IpcFormatError) return invalidOutput(`output ${JSON.stringify(name)} is not a valid Arrow IPC stream: ${err.message}`);
+  if (err instanceof ConversionError) return invalidOutput(`output ${JSON.stringify(name)} ${err.message}`);
+  if (err instanceof HelperError) return new JobFailure(JobErrors.internal(`output ${JSON.stringify(name)}: ${err.message}`));
+  return err;
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await fs.open(dir, 'r');
   try {
@@ -89,17 +103,17 @@ export interface StagingHooks {
 
 export class Staging implements StagingArea {
   private readonly fsm = new StateMachine<StagingState>('staging area', 'open', STAGING_TRANSITIONS);
-  private readonly files = new Map<string, fs.FileHandle>();
+  private readonly writers = new Map<string, OutputWriter>();
   private tail: Promise<unknown> = Promise.resolve();
   private created: Promise<void> | undefined;
   private staged: StagedOutput[] = [];
-  private filesClosed = false;
 
   constructor(
     readonly dir: string,
     private readonly finalDir: string,
     private readonly maxOutputs: number,
     private readonly convertOptions: ConvertOptions,
+    private readonly factory: OutputWriterFactory,
     private readonly hooks: StagingHooks,
   ) {}
 
@@ -110,20 +124,26 @@ export class Staging implements StagingArea {
         invalidOutput(`invalid output name ${JSON.stringify(name.slice(0, 200))}: must match ${OUTPUT_NAME_RE}`),
       );
     }
-    if (!this.files.has(name) && this.files.size >= this.maxOutputs) {
+    if (!this.writers.has(name) && this.writers.size >= this.maxOutputs) {
       return Promise.reject(invalidOutput(`too many outputs: at most ${this.maxOutputs} per attempt`));
     }
-    // Reserve the name synchronously so concurrent first appends share one file.
-    const opening = this.files.has(name) ? undefined : this.openOutput(name);
-    opening?.catch(() => undefined); // awaited (and reported) by `run` below
+    // Open the writer synchronously so concurrent first appends share it; it
+    // is used only after the staging dir exists (the chain below).
+    let writer = this.writers.get(name);
+    const opening = writer ? undefined : this.ensureDir();
+    if (!writer) {
+      const w = this.factory.open(path.join(this.dir, name), this.convertOptions);
+      this.writers.set(name, w);
+      writer = w;
+    }
+    const w = writer;
     const run = this.tail.then(async () => {
       if (opening) await opening;
       this.fsm.require('append', 'open');
-      const fh = this.files.get(name)!;
-      let at = 0;
-      while (at < bytes.byteLength) {
-        const { bytesWritten } = await fh.write(bytes, at, bytes.byteLength - at);
-        at += bytesWritten;
+      try {
+        await w.write(bytes);
+      } catch (err) {
+        throw writerFailure(name, err);
       }
     });
     this.tail = run.catch(() => undefined);
@@ -135,23 +155,16 @@ export class Staging implements StagingArea {
     this.fsm.to('sealing');
     try {
       await this.tail;
-      await this.closeFiles(true);
-      const names = [...this.files.keys()].sort();
+      const names = [...this.writers.keys()].sort();
       const out: StagedOutput[] = [];
       for (const name of names) {
-        const ipcPath = path.join(this.dir, `${name}.arrows`);
-        const parquetPath = path.join(this.dir, `${name}.parquet`);
         let result;
         try {
-          result = await convertIpcFileToParquet(ipcPath, parquetPath, this.convertOptions);
+          result = await this.writers.get(name)!.finish();
         } catch (err) {
-          if (err instanceof IpcFormatError) {
-            throw invalidOutput(`output ${JSON.stringify(name)} is not a valid Arrow IPC stream: ${err.message}`);
-          }
-          if (err instanceof ConversionError) throw invalidOutput(`output ${JSON.stringify(name)} ${err.message}`);
-          throw err;
+          throw writerFailure(name, err);
         }
-        await fs.rm(ipcPath);
+        const parquetPath = path.join(this.dir, `${name}.parquet`);
         out.push({ name, rows: result.rows, sizeBytes: result.parquetBytes, parquetPath, schema: result.schema });
       }
       if (names.length > 0) await fsyncDir(this.dir);
@@ -195,42 +208,15 @@ export class Staging implements StagingArea {
   async discard(): Promise<void> {
     if (this.fsm.is('publishing', 'published', 'discarded')) return;
     this.fsm.to('discarded');
+    // Abort first: a write waiting on a stuck writer's backpressure then returns.
+    await Promise.all([...this.writers.values()].map((w) => w.abort().catch(() => undefined)));
     await this.tail;
-    await this.closeFiles(false);
-    await fs.rm(this.dir, { recursive: true, force: true });
+    await fs.rm(this.dir, { recursive: true, force: true, maxRetries: 5 });
     this.hooks.released();
   }
 
   private ensureDir(): Promise<void> {
     this.created ??= fs.mkdir(this.dir, { recursive: true }).then(() => undefined);
     return this.created;
-  }
-
-  private async openOutput(name: string): Promise<void> {
-    const pending = (async () => {
-      await this.ensureDir();
-      return fs.open(path.join(this.dir, `${name}.arrows`), 'wx');
-    })();
-    // Placeholder until the handle exists; appends wait on `opening` before using it.
-    this.files.set(name, undefined as unknown as fs.FileHandle);
-    try {
-      this.files.set(name, await pending);
-    } catch (err) {
-      this.files.delete(name);
-      throw err;
-    }
-  }
-
-  private async closeFiles(sync: boolean): Promise<void> {
-    if (this.filesClosed) return;
-    this.filesClosed = true;
-    for (const fh of this.files.values()) {
-      if (!fh) continue;
-      try {
-        if (sync) await fh.sync();
-      } finally {
-        await fh.close().catch(() => undefined);
-      }
-    }
   }
 }

@@ -5,10 +5,18 @@
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions } from '../../common/grpc-server';
 import type { Logger } from '../../common/logger';
-import { SentinelClient } from '../../gen/casparian/v1/sentinel';
+import { encodeConcludeRequest } from '../../common/bytes-codec';
+import { SentinelClient as GeneratedSentinelClient, SentinelService } from '../../gen/casparian/v1/sentinel';
 import type { AttemptChannel, AttemptRef } from '../attempt/types';
 import { ConcludeChannel } from './conclude-channel';
 import { DispatchClient, type DispatchHandlers } from './dispatch-client';
+
+/** The generated client, with Conclude's requests serialized by bytes-codec.ts (output chunks copied once). */
+const SentinelClient = grpc.makeGenericClientConstructor(
+  { ...SentinelService, conclude: { ...SentinelService.conclude, requestSerialize: encodeConcludeRequest } },
+  'casparian.v1.Sentinel',
+) as unknown as typeof GeneratedSentinelClient;
+type SentinelClient = InstanceType<typeof GeneratedSentinelClient>;
 
 export interface SentinelLinkOptions {
   address: string;

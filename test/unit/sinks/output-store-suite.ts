@@ -1,0 +1,369 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm';
+import { OutputStore, type OutputStoreOptions } from '../../../services/sentinel/sinks/output-store';
+import type { OutputWriterFactory } from '../../../services/sentinel/sinks/output-writer';
+import { ipcMessagesOfBuffer } from '../../../services/sentinel/sinks/ipc-messages';
+import { appendChunked, collect, isInvalidOutput, rowsOf, sampleTable, tempDataDir, tree } from './helpers';
+
+const MiB = 1024 * 1024;
+
+async function parquetMeta(file: string): Promise<{ rowGroupRows: number[]; codecs: pw.Compression[] }> {
+  const pf = await pw.ParquetFile.fromFile(await fs.openAsBlob(file));
+  try {
+    const groups = pf.metadata().rowGroups();
+    const codecs = new Set(groups.flatMap((g) => g.columns().map((c) => c.compression())));
+    return { rowGroupRows: groups.map((g) => g.numRows()), codecs: [...codecs] };
+  } finally {
+    pf.free();
+  }
+}
+
+/** How one writer leaves an output in the staging dir before seal. */
+export interface WriterUnderTest {
+  title: string;
+  /** A factory for one store (shared resources behind it stay open; the suite closes each store). */
+  writers(): OutputWriterFactory;
+  /** The files of output `name` in the staging dir while it streams in (before seal). */
+  streaming(name: string): string[];
+  /** ...and after a seal that failed. */
+  afterFailedSeal(name: string): string[];
+  /** The row groups of an output written as one record batch of `rows` rows. */
+  rowGroups(rows: number): number[];
+}
+
+/**
+ * The OutputStore's contract, run once per writer (wasm-writer.ts in
+ * output-store.test.ts, pyarrow-writer.ts in pyarrow-writer.test.ts).
+ */
+export function outputStoreSuite(w: WriterUnderTest): void {
+describe(`OutputStore (${w.title})`, () => {
+  let dataDir: string;
+  let store: OutputStore;
+  const stores: OutputStore[] = [];
+  const newStore = (opts: OutputStoreOptions = {}): OutputStore => {
+    const s = new OutputStore(dataDir, { writers: w.writers(), ...opts });
+    stores.push(s);
+    return s;
+  };
+
+  beforeEach(() => {
+    dataDir = tempDataDir();
+    store = newStore();
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  async function fetchTable(parquetPath: string, maxChunk = MiB): Promise<arrow.Table> {
+    return arrow.tableFromIPC(await collect(store.readAsIpc(parquetPath, maxChunk), maxChunk));
+  }
+
+  it('round-trips two outputs appended in 7-byte chunks through seal, publish and readAsIpc', async () => {
+    const events = sampleTable(500);
+    // Several batches whose dictionaries differ, so the stream carries dictionary messages between batches.
+    const multi = new arrow.Table([...sampleTable(300, 0).batches, ...sampleTable(301, 1000).batches]);
+    const area = store.stage('job-1', 1);
+    const a = appendChunked(area, 'events', arrow.tableToIPC(events, 'stream'), 7);
+    const b = appendChunked(area, 'multi.batch', arrow.tableToIPC(multi, 'stream'), 7);
+    await Promise.all([a, b]); // interleaved appends to two outputs
+    assert.deepEqual(tree(area.dir), [...w.streaming('events'), ...w.streaming('multi.batch')]);
+
+    const staged = await area.seal();
+    assert.deepEqual(staged.map((s) => [s.name, s.rows]), [['events', 500], ['multi.batch', 601]]);
+    assert.deepEqual(tree(area.dir), ['events.parquet', 'multi.batch.parquet']);
+    assert.deepEqual(staged[0].schema, [
+      { name: 'id', type: 'Int32', nullable: false },
+      { name: 'big', type: 'Int64', nullable: true },
+      { name: 'score', type: 'Float64', nullable: false },
+      { name: 'name', type: 'Utf8', nullable: true },
+      { name: 'flag', type: 'Bool', nullable: true },
+      { name: 'kind', type: 'Dictionary<Int32, Utf8>', nullable: true },
+      { name: 'at', type: 'Timestamp<MICROSECOND, UTC>', nullable: true },
+    ]);
+    for (const s of staged) {
+      assert.equal(s.sizeBytes, fs.statSync(s.parquetPath).size);
+      assert.equal(fs.readFileSync(s.parquetPath).subarray(0, 4).toString(), 'PAR1');
+    }
+
+    const { dir, outputs } = await area.publish();
+    assert.equal(dir, path.join(dataDir, 'outputs', 'job-1', 'attempt-1'));
+    assert.equal(fs.existsSync(area.dir), false);
+    assert.deepEqual(tree(dir), ['events.parquet', 'multi.batch.parquet']);
+    assert.deepEqual(outputs.map((o) => o.parquetPath), [path.join(dir, 'events.parquet'), path.join(dir, 'multi.batch.parquet')]);
+
+    const back = await fetchTable(outputs[0].parquetPath, 1000);
+    assert.deepEqual(back.schema.fields.map((f) => `${f.name}:${f.type}`), events.schema.fields.map((f) => `${f.name}:${f.type}`));
+    assert.deepEqual(rowsOf(back), rowsOf(events));
+    const backMulti = await fetchTable(outputs[1].parquetPath, 4096);
+    assert.deepEqual(rowsOf(backMulti), rowsOf(multi));
+  });
+
+  it('round-trips a 200k-row table appended in 1 MiB chunks', async function () {
+    const n = 200_000;
+    const table = sampleTable(n);
+    const ipc = arrow.tableToIPC(table, 'stream');
+    assert.ok(ipc.byteLength > 3 * MiB, `ipc is ${ipc.byteLength} bytes`);
+    const area = store.stage('job-big', 2);
+    const t0 = process.hrtime.bigint();
+    await appendChunked(area, 'rows', ipc, MiB);
+    // The writers convert off the event loop; the longest stall of this loop is reported.
+    let last = Date.now();
+    let maxGap = 0;
+    const ticker = setInterval(() => {
+      maxGap = Math.max(maxGap, Date.now() - last);
+      last = Date.now();
+    }, 2);
+    const [staged] = await area.seal().finally(() => clearInterval(ticker));
+    const t1 = process.hrtime.bigint();
+    // maxGap is reported, not asserted: it depends on machine load.
+    const meta = await parquetMeta(staged.parquetPath);
+    assert.deepEqual(meta.rowGroupRows, w.rowGroups(n));
+    const { outputs } = await area.publish();
+    assert.equal(staged.rows, n);
+
+    let chunks = 0;
+    const parts: Uint8Array[] = [];
+    for await (const c of store.readAsIpc(outputs[0].parquetPath)) {
+      assert.ok(c.byteLength <= MiB);
+      parts.push(c);
+      chunks++;
+    }
+    const t2 = process.hrtime.bigint();
+    assert.ok(chunks > 1, `expected several chunks, got ${chunks}`);
+    const back = arrow.tableFromIPC(Buffer.concat(parts));
+    assert.equal(back.numRows, n);
+    assert.deepEqual(rowsOf(back.slice(0, 1000)), rowsOf(table.slice(0, 1000)));
+    assert.deepEqual(rowsOf(back.slice(n - 1000)), rowsOf(table.slice(n - 1000)));
+    assert.deepEqual([...back.getChild('big')!], [...table.getChild('big')!]);
+    assert.deepEqual([...back.getChild('name')!], [...table.getChild('name')!]);
+    const mb = ipc.byteLength / MiB;
+    const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
+    console.log(
+      `      200k rows: ${mb.toFixed(1)} MiB IPC -> ${(staged.sizeBytes / MiB).toFixed(1)} MiB Parquet; ` +
+        `append+seal ${ms(t0, t1).toFixed(0)} ms (${(mb / (ms(t0, t1) / 1000)).toFixed(1)} MiB/s), ` +
+        `readAsIpc ${ms(t1, t2).toFixed(0)} ms in ${chunks} chunks; longest event-loop stall ${maxGap} ms`,
+    );
+  });
+
+  it('writes SNAPPY by default and ZSTD when asked', async () => {
+    const bytes = arrow.tableToIPC(sampleTable(100), 'stream');
+    for (const [codec, expected] of [[undefined, pw.Compression.SNAPPY], ['zstd', pw.Compression.ZSTD], ['none', pw.Compression.UNCOMPRESSED]] as const) {
+      const s = newStore({ codec });
+      const area = s.stage(`job-${codec}`, 1);
+      await area.append('out', bytes);
+      const [staged] = await area.seal();
+      assert.deepEqual((await parquetMeta(staged.parquetPath)).codecs, [expected], String(codec));
+      const back = await fetchTable((await area.publish()).outputs[0].parquetPath);
+      assert.deepEqual(rowsOf(back), rowsOf(sampleTable(100)));
+    }
+  });
+
+  it('stages an attempt without outputs as valid and empty', async () => {
+    const area = store.stage('job-empty', 1);
+    assert.deepEqual(await area.seal(), []);
+    const { dir, outputs } = await area.publish();
+    assert.deepEqual(outputs, []);
+    assert.deepEqual(tree(dir), []);
+  });
+
+  it('keeps the schema of an output with no record batches', async () => {
+    const schemaOnly = new arrow.Table(sampleTable(1).schema);
+    const area = store.stage('job-schema', 1);
+    await area.append('nothing', arrow.tableToIPC(schemaOnly, 'stream'));
+    const [staged] = await area.seal();
+    assert.equal(staged.rows, 0);
+    assert.equal(staged.schema.length, 7);
+    const { outputs } = await area.publish();
+    const back = await fetchTable(outputs[0].parquetPath);
+    assert.equal(back.numRows, 0);
+    assert.deepEqual(back.schema.fields.map((f) => f.name), ['id', 'big', 'score', 'name', 'flag', 'kind', 'at']);
+  });
+
+  describe('rejects invalid output bytes with INVALID_OUTPUT naming the output', () => {
+    const ipc = arrow.tableToIPC(sampleTable(1000), 'stream');
+
+    async function sealWith(bytes: Uint8Array): Promise<unknown> {
+      const area = store.stage('job-bad', 1);
+      await area.append('good', arrow.tableToIPC(sampleTable(3), 'stream'));
+      // A writer may find the stream bad while it arrives (append rejects) or at seal.
+      return appendChunked(area, 'bad', bytes, 4096)
+        .then(() => area.seal())
+        .finally(() => area.discard());
+    }
+
+    it('garbage', async () => {
+      await assert.rejects(sealWith(Buffer.from('this is not arrow at all, just text\n'.repeat(50))), isInvalidOutput('"bad"'));
+    });
+    it('zero bytes that a lenient reader would take for an empty stream', async () => {
+      await assert.rejects(sealWith(new Uint8Array(64)), isInvalidOutput('"bad"'));
+    });
+    it('a stream truncated inside a message body', async () => {
+      await assert.rejects(sealWith(ipc.subarray(0, ipc.byteLength - 100)), isInvalidOutput('truncated'));
+    });
+    it('a stream truncated at a message boundary (no end-of-stream marker)', async () => {
+      await assert.rejects(sealWith(ipc.subarray(0, ipc.byteLength - 8)), isInvalidOutput('end-of-stream'));
+    });
+    it('a stream with bytes after the end-of-stream marker', async () => {
+      await assert.rejects(sealWith(Buffer.concat([ipc, Buffer.from('tail')])), isInvalidOutput('after the end-of-stream'));
+    });
+    it('a stream with only a schema cut short', async () => {
+      await assert.rejects(sealWith(ipc.subarray(0, 20)), isInvalidOutput('"bad"'));
+    });
+    /** Three batches of a non-null utf8 column; the last offset of batch `which` points far outside the data. */
+    async function corruptOffsets(which: number): Promise<Buffer> {
+      const one = new arrow.Table({ s: arrow.vectorFromArray(['a', 'bb', 'ccc'], new arrow.Utf8()) });
+      const t = new arrow.Table([...one.batches, ...one.batches, ...one.batches]);
+      const bytes = Buffer.from(arrow.tableToIPC(t, 'stream'));
+      const bodies: number[] = [];
+      let at = 0;
+      for await (const m of ipcMessagesOfBuffer(bytes)) {
+        if (m.kind === 'record_batch') bodies.push(at + m.bytes.byteLength - m.bodyLength);
+        at += m.bytes.byteLength;
+      }
+      assert.equal(bodies.length, 3);
+      bytes.writeInt32LE(0x7ffffff0, bodies[which] + 4 * 3); // no null bitmap: offsets start the body
+      return bytes;
+    }
+
+    it('well-framed bytes whose string offsets point outside the data', async () => {
+      await assert.rejects(sealWith(await corruptOffsets(0)), isInvalidOutput('"bad"'));
+    });
+    it('a bad batch after good ones, found while the Parquet writer is running', async () => {
+      const area = store.stage('job-late', 1);
+      await assert.rejects(
+        area.append('bad', await corruptOffsets(2)).then(() => area.seal()),
+        isInvalidOutput('record batch'),
+      );
+      assert.deepEqual(tree(area.dir), w.afterFailedSeal('bad')); // the partial Parquet file is gone
+      await area.discard();
+    });
+    it('data Parquet cannot hold', async () => {
+      const t = new arrow.Table({
+        i: arrow.makeVector({ type: new arrow.IntervalMonthDayNano(), data: new Int32Array(8) }),
+      });
+      await assert.rejects(sealWith(arrow.tableToIPC(t, 'stream')), isInvalidOutput('cannot be stored as Parquet'));
+    });
+  });
+
+  it('rejects bad output names with INVALID_OUTPUT and writes nothing for them', async () => {
+    const area = store.stage('job-names', 1);
+    const bytes = arrow.tableToIPC(sampleTable(2), 'stream');
+    for (const name of ['', '.hidden', '../escape', 'a/b', 'with space', 'x'.repeat(129), '-dash', 'ünïcode']) {
+      await assert.rejects(area.append(name, bytes), isInvalidOutput('invalid output name'), name);
+    }
+    await area.append('x'.repeat(128), bytes);
+    await area.append('ok_name-1.v2', bytes);
+    await area.seal();
+    assert.deepEqual(tree(area.dir), ['ok_name-1.v2.parquet', `${'x'.repeat(128)}.parquet`].sort());
+    await area.discard();
+  });
+
+  it('limits the number of outputs per attempt', async () => {
+    const small = newStore({ maxOutputsPerAttempt: 2 });
+    const area = small.stage('job-many', 1);
+    const bytes = arrow.tableToIPC(sampleTable(2), 'stream');
+    await area.append('a', bytes.subarray(0, 8));
+    await area.append('b', bytes.subarray(0, 8));
+    await area.append('a', bytes.subarray(8, 16));
+    await assert.rejects(area.append('c', bytes.subarray(0, 8)), isInvalidOutput('too many outputs'));
+    await area.discard();
+  });
+
+  it('discard leaves nothing behind, is idempotent and ends the staging area', async () => {
+    const area = store.stage('job-discard', 3);
+    const pending = appendChunked(area, 'out', arrow.tableToIPC(sampleTable(100), 'stream'), 7);
+    await pending;
+    assert.ok(fs.existsSync(area.dir));
+    await area.discard();
+    await area.discard();
+    assert.equal(fs.existsSync(area.dir), false);
+    assert.deepEqual(tree(path.join(dataDir, 'staging')), []);
+    assert.deepEqual(tree(path.join(dataDir, 'outputs')), []);
+    await assert.rejects(area.append('out', new Uint8Array(8)), /discarded/);
+    await assert.rejects(area.seal(), /discarded/);
+  });
+
+  it('discard after a failed seal removes the staged files', async () => {
+    const area = store.stage('job-fail', 1);
+    await area.append('bad', Buffer.from('garbage'));
+    await assert.rejects(area.seal(), isInvalidOutput('"bad"'));
+    await assert.rejects(area.publish(), /failed/);
+    await area.discard();
+    assert.deepEqual(tree(path.join(dataDir, 'staging')), []);
+  });
+
+  it('refuses to publish over a committed attempt and can unpublish', async () => {
+    const bytes = arrow.tableToIPC(sampleTable(10), 'stream');
+    const first = store.stage('job-dup', 1);
+    await first.append('out', bytes);
+    await first.seal();
+    const { dir } = await first.publish();
+
+    const second = store.stage('job-dup', 1);
+    await second.append('other', bytes);
+    await second.seal();
+    await assert.rejects(second.publish(), /already committed/);
+    assert.deepEqual(tree(dir), ['out.parquet']);
+    await second.discard();
+
+    await store.unpublish(dir);
+    assert.equal(fs.existsSync(dir), false);
+    assert.equal(fs.existsSync(path.dirname(dir)), false);
+    await assert.rejects(store.unpublish(path.join(dataDir, 'staging')), /not a committed output dir/);
+  });
+
+  it('cleanup removes orphan staging and unreferenced committed dirs, keeping referenced and active ones', async () => {
+    const bytes = arrow.tableToIPC(sampleTable(5), 'stream');
+    async function commit(s: OutputStore, job: string, attempt: number): Promise<string> {
+      const area = s.stage(job, attempt);
+      await area.append('out', bytes);
+      await area.seal();
+      return (await area.publish()).dir;
+    }
+    // A previous process: its commits and a half-received attempt.
+    const previous = newStore();
+    const kept = await commit(previous, 'job-a', 1);
+    const orphanAttempt = await commit(previous, 'job-a', 2);
+    const orphanJob = await commit(previous, 'job-b', 1);
+    const leftover = previous.stage('job-c', 1);
+    await leftover.append('out', bytes.subarray(0, 100));
+
+    // This process: one attempt in flight, one just published (DB rows on their way).
+    const active = store.stage('job-d', 1);
+    await active.append('out', bytes);
+    const fresh = await commit(store, 'job-e', 1);
+
+    const { removed } = await store.cleanup(new Set([kept]));
+    assert.deepEqual(removed.sort(), [leftover.dir, orphanAttempt, orphanJob].sort());
+    assert.ok(fs.existsSync(kept));
+    assert.ok(fs.existsSync(fresh));
+    assert.ok(fs.existsSync(active.dir));
+    assert.equal(fs.existsSync(path.dirname(orphanJob)), false);
+    assert.deepEqual(tree(path.join(dataDir, 'outputs')), [
+      'job-a', 'job-a/attempt-1', 'job-a/attempt-1/out.parquet',
+      'job-e', 'job-e/attempt-1', 'job-e/attempt-1/out.parquet',
+    ]);
+    // The in-flight attempt still completes after cleanup.
+    await active.seal();
+    await active.publish();
+
+    // A fresh process knows nothing of job-e's publish: unreferenced now means orphaned.
+    const restarted = newStore();
+    const again = await restarted.cleanup(new Set([kept, path.join(dataDir, 'outputs', 'job-d', 'attempt-1')]));
+    assert.deepEqual(again.removed, [fresh]);
+    await leftover.discard(); // the "previous process" never ended: close its open file
+  });
+
+  it('cleanup works on an empty data dir', async () => {
+    assert.deepEqual(await store.cleanup(new Set()), { removed: [] });
+  });
+
+  it('readAsIpc refuses paths outside the data dir', async () => {
+    await assert.rejects(collect(store.readAsIpc('/etc/passwd'), MiB), /outside the data directory/);
+  });
+});
+}
