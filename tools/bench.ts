@@ -42,6 +42,8 @@ async function main(opts: BenchOptions): Promise<number> {
   const startedAt = new Date();
   const loadBefore = os.loadavg();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'casparian-bench-'));
+  const cleanup = (): void => void (opts.keep || fs.rmSync(work, { recursive: true, force: true }));
+  process.once('exit', cleanup); // also after Ctrl-C (reaper.ts exits with 130)
   const workerHome = path.join(opts.benchHome, 'worker-home');
   const indexUrl = pipIndexUrl();
   const lockfile = fs.readFileSync(path.join(ROOT, 'bench', 'plugins', 'pyarrow.lock'), 'utf8');
@@ -77,7 +79,7 @@ async function main(opts: BenchOptions): Promise<number> {
     return rows.some((r) => r.failed) ? 1 : 0;
   } finally {
     if (opts.keep) say(`kept ${work}`);
-    else fs.rmSync(work, { recursive: true, force: true });
+    cleanup();
   }
 }
 

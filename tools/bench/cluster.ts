@@ -17,6 +17,10 @@ export interface ClusterOptions {
   name: string;
   variant: Variant;
   slots?: number;
+  /** Extra worker flags of this row (after the variant's), e.g. `{ 'env-mode': 'strict' }`. */
+  workerFlags?: Flags;
+  /** Extra Sentinel flags of this row. */
+  sentinelFlags?: Flags;
   /** Serve the worker's own gRPC service (Worker.Run) on a port of its own. */
   workerService?: boolean;
 }
@@ -59,7 +63,7 @@ export class BenchCluster {
       ...common,
       name: `${opts.name}-sentinel`,
       command: 'sentinel',
-      flags: { 'data-dir': path.join(dir, 'data'), port: String(port), 'input-root': ctx.work },
+      flags: { 'data-dir': path.join(dir, 'data'), port: String(port), 'input-root': ctx.work, ...opts.sentinelFlags },
       logFile: path.join(dir, 'sentinel.log'),
     });
     const probe = new SentinelClient(address, 2_000);
@@ -76,6 +80,7 @@ export class BenchCluster {
         'worker-port': String(workerPort),
         'index-url': ctx.indexUrl,
         ...opts.variant.workerFlags,
+        ...opts.workerFlags,
       };
       worker = new ServiceProc({ ...common, name: `${opts.name}-worker`, command: 'worker', flags, logFile: path.join(dir, 'worker.log') });
       await until(`worker ${workerId} to connect`, worker, async () => (await probe.listWorkers({})).workers.some((w) => w.workerId === workerId), 30_000);

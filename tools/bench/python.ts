@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { reapOnExit } from './reaper';
 
 export class PeerError extends Error {}
 
@@ -30,6 +31,7 @@ export function runPeer<T>(run: PeerRun): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const child = spawn(run.python, [script, ...run.args], { detached: true, stdio: ['ignore', 'pipe', log] });
     fs.closeSync(log);
+    const unreap = child.pid !== undefined ? reapOnExit(child.pid) : () => true;
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const timer = setTimeout(() => {
@@ -41,10 +43,17 @@ export function runPeer<T>(run: PeerRun): Promise<T> {
     }, run.timeoutMs);
     child.once('error', (e) => {
       clearTimeout(timer);
+      unreap();
       reject(new PeerError(`${run.script}: ${e.message}`));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      unreap();
+      try {
+        process.kill(-child.pid!, 'SIGKILL'); // whatever the peer left in its group (Ray's helpers)
+      } catch {
+        /* none left */
+      }
       const last = out.trim().split('\n').pop() ?? '';
       if (code !== 0) {
         const why = signal === 'SIGKILL' ? `killed after ${run.timeoutMs / 1000} s` : `exit ${code ?? signal}`;

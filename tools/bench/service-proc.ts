@@ -2,18 +2,14 @@
  * One service of a bench cluster as a real process: `node [--cpu-prof …]
  * dist/tools/casparian.js sentinel|worker FLAGS`, in a process group of its
  * own, output appended to a log file. Every process started here is killed
- * when the bench exits, however it exits.
+ * when the bench exits, however it exits (reaper.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Flags } from '../../services/common/config';
-
-const live = new Set<ServiceProc>();
-process.once('exit', () => {
-  for (const p of live) p.killGroup();
-});
+import { reapOnExit } from './reaper';
 
 /** A free TCP port on 127.0.0.1 (bound once and released). */
 export function freePort(): Promise<number> {
@@ -62,11 +58,11 @@ export class ServiceProc {
     } finally {
       fs.closeSync(fd);
     }
-    live.add(this);
+    const unreap = reapOnExit(this.child.pid!);
     this.exited = new Promise((resolve) => {
       const end = (): void => {
         this.done = true;
-        live.delete(this);
+        unreap();
         resolve();
       };
       this.child.once('exit', end);
