@@ -60,20 +60,24 @@ async function main(opts: BenchOptions): Promise<number> {
 
     const rows: Row[] = [];
     const groupSeconds: Record<string, number> = {};
+    /** 1-minute load average at the start and end of each group: how quiet the machine was. */
+    const groupLoad: Record<string, number[]> = {};
     for (const group of ROW_GROUPS.filter((g) => opts.only.includes(g.name))) {
       for (const variant of group.perVariant ? variants : [DEFAULT_VARIANT]) {
         const label = group.perVariant ? `${group.name} [${variant.name}]` : group.name;
         say(`\n${label} (row ${group.rows})`);
         const t0 = Date.now();
+        const loadBefore = os.loadavg()[0];
         rows.push(...(await runGroup(ctx, group, variant)));
         groupSeconds[label] = (Date.now() - t0) / 1000;
+        groupLoad[label] = [loadBefore, os.loadavg()[0]];
         say(`  ${secs(Date.now() - t0)}`);
       }
     }
     const table = renderTable(rows);
     const finishedAt = new Date();
     say(`\n${table}\n`);
-    const file = writeResults(opts.outDir, ROOT, { scale: opts.scale, startedAt, finishedAt, loadBefore, groupSeconds, peers, indexIsLocal: !!indexUrl, rows, table });
+    const file = writeResults(opts.outDir, ROOT, { scale: opts.scale, startedAt, finishedAt, loadBefore, groupSeconds, groupLoad, peers, indexIsLocal: !!indexUrl, rows, table });
     say(`${secs(finishedAt.getTime() - startedAt.getTime())} in all; load now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; written ${path.relative(process.cwd(), file)}`);
     if (profileDir) say(`CPU profiles of the services in ${profileDir}`);
     return rows.some((r) => r.failed) ? 1 : 0;

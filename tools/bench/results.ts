@@ -16,6 +16,8 @@ export interface RunRecord {
   finishedAt: Date;
   loadBefore: number[];
   groupSeconds: Record<string, number>;
+  /** 1-minute load average at the start and end of each group. */
+  groupLoad: Record<string, number[]>;
   peers: Peers;
   indexIsLocal: boolean;
   rows: Row[];
@@ -44,6 +46,7 @@ export function writeResults(outDir: string, root: string, r: RunRecord): string
     finishedAt: r.finishedAt.toISOString(),
     seconds: (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000,
     groupSeconds: r.groupSeconds,
+    groupLoad: r.groupLoad,
     git: git(root),
     machine: {
       cpus: os.cpus().length,
