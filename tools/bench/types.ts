@@ -45,6 +45,8 @@ export interface Scale {
   commitBytes: number;
   rssBytes: number;
   guestStarts: number;
+  /** Cold provisions per side in row 7a (alternating; the median counts). */
+  provisions: number;
 }
 
 /** The reference venv (pyarrow, and Ray when it could be installed). */
