@@ -1,43 +1,42 @@
-/** Small number helpers for the bench: percentiles and formatting. */
+/** Small number helpers for the bench: quantiles, units, timers. */
 
-/** The q-quantile (0..1) of the samples, nearest-rank; NaN for none. */
-export function quantile(samples: number[], q: number): number {
+/** Bytes in a MB as the bench reports it (SI: 10^6). */
+export const MB = 1e6;
+
+/** The q-quantile (0..1) of the samples, nearest rank; NaN for none. p99 of 100 samples is the 99th smallest. */
+export function quantile(samples: readonly number[], q: number): number {
   if (samples.length === 0) return NaN;
   const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length - 1e-9) - 1));
   return sorted[rank];
 }
 
-export const median = (s: number[]): number => quantile(s, 0.5);
-export const p95 = (s: number[]): number => quantile(s, 0.95);
+export const median = (s: readonly number[]): number => quantile(s, 0.5);
 
-export function ms(n: number): string {
-  return n >= 100 ? `${n.toFixed(0)} ms` : `${n.toFixed(1)} ms`;
+/** A number with about three significant digits: 1234 → "1234", 12.345 → "12.3", 0.01234 → "0.0123". */
+export function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const a = Math.abs(n);
+  if (a >= 100) return n.toFixed(0);
+  if (a >= 10) return n.toFixed(1);
+  if (a >= 1) return n.toFixed(2);
+  return n.toPrecision(3);
 }
 
-export function secs(msValue: number): string {
-  return `${(msValue / 1000).toFixed(1)} s`;
+export function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** Whole-run timer helper: resolves the promise and returns [value, elapsed ms]. */
+/** Wall clock in ms with sub-ms resolution, comparable with Python's time.time() * 1000. */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Resolves the promise and returns [value, elapsed ms]. */
 export async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
   const v = await f();
   return [v, performance.now() - t0];
 }
 
-/** One line of the final table. */
-export interface Figure {
-  part: string;
-  what: string;
-  value: string;
-  note?: string;
-}
-
-export function renderTable(rows: Figure[]): string {
-  const head: Figure = { part: 'PART', what: 'MEASURE', value: 'VALUE', note: 'NOTE' };
-  const all = [head, ...rows];
-  const w = (k: keyof Figure) => Math.max(...all.map((r) => (r[k] ?? '').length));
-  const [a, b, c] = [w('part'), w('what'), w('value')];
-  return all.map((r) => `${r.part.padEnd(a)}  ${r.what.padEnd(b)}  ${r.value.padStart(c)}  ${r.note ?? ''}`.trimEnd()).join('\n');
-}
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

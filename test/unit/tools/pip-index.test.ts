@@ -1,8 +1,8 @@
-/** The test helper that picks a local package index from `pip config list` output. */
+/** The dev-tools helper (bench, tests) that picks a local package index from `pip config list` output. */
 import { strict as assert } from 'node:assert';
-import { localIndexFromPipConfig } from '../../helpers/pip-index';
+import { localIndexFromPipConfig } from '../../../tools/pip-index';
 
-describe('unit: test helper localIndexFromPipConfig', () => {
+describe('unit: tools/pip-index localIndexFromPipConfig', () => {
   it('takes the first file:// entry of extra-index-url when pip has no index-url', () => {
     const list = [
       "global.cert='/etc/ssl/certs/ca.crt'",
