@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withCluster } from '../cluster';
-import { finishedMs, SUBMIT_METHOD, submitJobs, waitJob, waitJobs } from '../jobs';
+import { finishedMs, SUBMIT_METHOD, submitJobs, submitOne, waitBatches, waitJob } from '../jobs';
 import { pyPeer, rayPeer, refOf } from '../peers';
 import { MB, secs } from '../stats';
 import type { BenchContext, Row, RowGroup, Variant } from '../types';
@@ -25,11 +25,10 @@ interface Measured {
 async function measure(ctx: BenchContext, variant: Variant, files: string[], warmInput: string): Promise<Measured> {
   return withCluster(ctx, { name: `files-${variant.name}`, variant }, async (c) => {
     await c.publish(PLUGIN, 'files.py');
-    const [warm] = await submitJobs(c.client, PLUGIN, [warmInput]);
+    const warm = await submitOne(c.client, PLUGIN, warmInput);
     await waitJob(c.client, warm.id, 300_000);
     const t0 = Date.now();
-    const ids = new Set((await submitJobs(c.client, PLUGIN, files)).map((j) => j.id));
-    const done = (await waitJobs(c.client, PLUGIN, 3_600_000)).filter((j) => ids.has(j.id));
+    const done = await waitBatches(c.client, (await submitJobs(c.client, PLUGIN, files)).batchIds);
     const outputs = done.map((j) => j.outputs[0]);
     return {
       wallMs: Math.max(...done.map(finishedMs)) - t0,

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { withCluster } from '../cluster';
-import { createdMs, submitJobs, waitJob } from '../jobs';
+import { createdMs, submitOne, waitJob } from '../jobs';
 import { rayPeer, refOf } from '../peers';
 import { fmt, quantile, sleep } from '../stats';
 import type { BenchContext, Row, RowGroup, Variant } from '../types';
@@ -22,7 +22,7 @@ async function measure(ctx: BenchContext, variant: Variant, n: number): Promise<
     const samples: number[] = [];
     for (let i = -3; i < n; i++) {
       const input = c.input(`s${i}.txt`, 'x\n');
-      const [job] = await submitJobs(c.client, PLUGIN, [input]);
+      const job = await submitOne(c.client, PLUGIN, input);
       await waitJob(c.client, job.id, 300_000);
       const started = 1000 * Number(fs.readFileSync(`${input}.start`, 'utf8'));
       if (i >= 0) samples.push(started - createdMs(job)); // the first three warm up

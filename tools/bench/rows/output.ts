@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withCluster } from '../cluster';
-import { finishedMs, submitJobs, waitJob } from '../jobs';
+import { finishedMs, submitOne, waitJob } from '../jobs';
 import { pyPeer } from '../peers';
 import { readFetchOutput, readRawStream, type StreamRead } from '../raw-stream';
 import { MB, secs } from '../stats';
@@ -28,10 +28,10 @@ export const outputGroup: RowGroup = {
     const spec = { bytes: ctx.scale.commitBytes, rows_per_batch: 65536, distinct: 8 };
     const m = await withCluster(ctx, { name: 'output', variant }, async (c) => {
       await c.publish(PLUGIN, 'stream_output.py');
-      const [warm] = await submitJobs(c.client, PLUGIN, [c.input('warm.json', JSON.stringify({ ...spec, bytes: 1e6, distinct: 1 }))]);
+      const warm = await submitOne(c.client, PLUGIN, c.input('warm.json', JSON.stringify({ ...spec, bytes: 1e6, distinct: 1 })));
       await waitJob(c.client, warm.id, 300_000);
       const input = c.input('big.json', JSON.stringify(spec));
-      const [submitted] = await submitJobs(c.client, PLUGIN, [input]);
+      const submitted = await submitOne(c.client, PLUGIN, input);
       const job = await waitJob(c.client, submitted.id, 3_600_000, 250);
       const firstMs = 1000 * Number(fs.readFileSync(`${input}.first`, 'utf8'));
       const commitMs = finishedMs(job) - firstMs;

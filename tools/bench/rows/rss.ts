@@ -6,7 +6,7 @@
  * sampled every 100 ms. No reference: the target is a fixed bound.
  */
 import { withCluster } from '../cluster';
-import { submitJobs, waitJob } from '../jobs';
+import { submitOne, waitJob } from '../jobs';
 import { memOf, resetPeak, RssSampler } from '../proc-mem';
 import { MB, secs } from '../stats';
 import type { Row, RowGroup } from '../types';
@@ -23,7 +23,7 @@ export const rssGroup: RowGroup = {
     const spec = { bytes: ctx.scale.rssBytes, rows_per_batch: 65536, distinct: 8 };
     return withCluster(ctx, { name: 'rss', variant }, async (c) => {
       await c.publish(PLUGIN, 'stream_output.py');
-      const [warm] = await submitJobs(c.client, PLUGIN, [c.input('warm.json', JSON.stringify({ ...spec, bytes: 1e6, distinct: 1 }))]);
+      const warm = await submitOne(c.client, PLUGIN, c.input('warm.json', JSON.stringify({ ...spec, bytes: 1e6, distinct: 1 })));
       await waitJob(c.client, warm.id, 300_000);
       const pids = { sentinel: c.sentinel.pid, worker: c.worker.pid };
       const idle = { sentinel: memOf(pids.sentinel)?.rssBytes ?? NaN, worker: memOf(pids.worker)?.rssBytes ?? NaN };
@@ -34,7 +34,7 @@ export const rssGroup: RowGroup = {
       let hwm: Record<string, number>;
       let arrowBytes: number;
       try {
-        const [submitted] = await submitJobs(c.client, PLUGIN, [c.input('big.json', JSON.stringify(spec))]);
+        const submitted = await submitOne(c.client, PLUGIN, c.input('big.json', JSON.stringify(spec)));
         const job = await waitJob(c.client, submitted.id, 3_600_000, 250);
         arrowBytes = Number(job.metrics?.arrowBytes ?? 0);
         hwm = { sentinel: memOf(pids.sentinel)?.hwmBytes ?? NaN, worker: memOf(pids.worker)?.hwmBytes ?? NaN };

@@ -5,7 +5,7 @@
  * table (ray.init(num_cpus=2)), same run.
  */
 import { withCluster } from '../cluster';
-import { finishedMs, SUBMIT_METHOD, submitJobs, waitJob, waitJobs } from '../jobs';
+import { finishedMs, SUBMIT_METHOD, submitJobs, waitBatches } from '../jobs';
 import { rayPeer, refOf } from '../peers';
 import { secs } from '../stats';
 import type { BenchContext, Row, RowGroup, Variant } from '../types';
@@ -15,14 +15,12 @@ const PLUGIN = 'bench_trivial';
 async function measure(ctx: BenchContext, variant: Variant, n: number): Promise<{ rate: number; wallMs: number; submitMs: number }> {
   return withCluster(ctx, { name: `trivial-${variant.name}`, variant }, async (c) => {
     await c.publish(PLUGIN, 'trivial.py');
-    const warm = await submitJobs(c.client, PLUGIN, [0, 1, 2, 3].map((i) => c.input(`warm-${i}.txt`, 'x\n')));
-    for (const j of warm) await waitJob(c.client, j.id, 300_000);
+    await waitBatches(c.client, (await submitJobs(c.client, PLUGIN, [0, 1, 2, 3].map((i) => c.input(`warm-${i}.txt`, 'x\n')))).batchIds);
     const inputs = Array.from({ length: n }, (_, i) => c.input(`t-${i}.txt`, 'x\n'));
     const t0 = Date.now();
-    const jobs = await submitJobs(c.client, PLUGIN, inputs);
+    const { batchIds } = await submitJobs(c.client, PLUGIN, inputs);
     const submitMs = Date.now() - t0;
-    const ids = new Set(jobs.map((j) => j.id));
-    const done = (await waitJobs(c.client, PLUGIN, 3_600_000)).filter((j) => ids.has(j.id));
+    const done = await waitBatches(c.client, batchIds);
     const wallMs = Math.max(...done.map(finishedMs)) - t0;
     return { rate: n / (wallMs / 1000), wallMs, submitMs };
   });
