@@ -52,7 +52,7 @@ async function publish(client: SentinelClient, name: string, source: string, loc
     version: '1.0.0',
     source,
     lockfile,
-    manifest: { description: 'bench', envAllow: [], maxAttempts: 1, timeouts: undefined },
+    manifest: { description: 'bench', envAllow: [], maxAttempts: 1, timeouts: undefined, isolation: '' },
   });
 }
 

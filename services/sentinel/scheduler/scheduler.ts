@@ -207,6 +207,7 @@ export class Scheduler implements SlotControl {
       timeouts: parseTimeouts(claimed),
       envAllow: manifest.envAllow,
       limits: manifest.limits,
+      isolation: manifest.isolation,
     });
     // If the send failed the stream is gone; the lease expires and the job is reclaimed.
     this.d.logger.debug('dispatched', { jobId: claimed.id, attempt: claimed.attempt, workerId: worker.workerId, sent });
