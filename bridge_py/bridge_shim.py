@@ -144,6 +144,9 @@ def serve(socket_path: str, token: str) -> int:
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+    # A reused guest (fork_child.py) serves the next job in this process: the
+    # watcher ends when the worker hangs up, and this socket must not linger.
+    sock.close()
     return EXIT_OK if ok else EXIT_FAILED
 
 

@@ -21,11 +21,13 @@ services:
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
                      [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
+                     [--isolation spawn|fork|reuse] (default fork) [--fork-servers N] (default 4)
 clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}; --json for JSON;
          --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
                     [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
+                    [--isolation spawn|fork|reuse]   (default: each worker's --isolation)
   casparian plugins [--name NAME]
   casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
@@ -44,7 +46,7 @@ local environments (CASPARIAN_HOME, default ~/.casparian_flow):
 const STRING_FLAGS = [
   'data-dir', 'input-root', 'port', 'host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
-  'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level',
+  'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts'];
 

@@ -18,7 +18,7 @@ import re
 import sys
 import time
 import types
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import casparian
 
@@ -28,6 +28,9 @@ from .limits import apply_limits
 from .outputs import PYARROW_IMPORT_ERROR, OutputMux, write_result
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+#: Names load_plugin put in sys.modules, for forget_plugins.
+_REGISTERED: List[str] = []
 
 
 def _module_exists(name: str) -> bool:
@@ -59,9 +62,22 @@ def load_plugin(name: str, source: str) -> types.ModuleType:
     # never in place of a real module of that name (a plugin called "csv").
     if not _module_exists(module_name):
         sys.modules[module_name] = module
+        _REGISTERED.append(module_name)
     code = compile(source, filename, "exec", dont_inherit=True)
     exec(code, module.__dict__)
     return module
+
+
+def forget_plugins() -> None:
+    """Remove the plugin modules load_plugin registered from sys.modules.
+
+    A reused guest (fork_child.py) calls this between jobs, so that the next
+    job's plugin module is registered under its name again instead of finding
+    the previous job's module there. Whatever else the plugin changed stays:
+    that is what ``reuse`` trades for speed.
+    """
+    while _REGISTERED:
+        sys.modules.pop(_REGISTERED.pop(), None)
 
 
 def run_job(spec: Dict[str, Any], channel: Channel) -> bool:

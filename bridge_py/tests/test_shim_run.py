@@ -271,6 +271,22 @@ class LoadPluginTest(unittest.TestCase):
         self.assertEqual(module.Row(1).a, 1)
         del sys.modules["dc_plugin_for_test"]
 
+    def test_forget_plugins_unregisters_only_what_was_registered(self) -> None:
+        import csv
+        from casparian_bridge import runner
+
+        runner.forget_plugins()
+        first = bridge_shim.load_plugin("reused_plugin_for_test", "X = 1\n")
+        bridge_shim.load_plugin("csv", "X = 1\n")
+        runner.forget_plugins()
+        self.assertNotIn("reused_plugin_for_test", sys.modules)
+        self.assertIs(sys.modules["csv"], csv)
+        # The next job's module is registered under the name again (a reused guest, fork_child.py).
+        second = bridge_shim.load_plugin("reused_plugin_for_test", "X = 2\n")
+        self.assertIsNot(second, first)
+        self.assertIs(sys.modules["reused_plugin_for_test"], second)
+        runner.forget_plugins()
+
     def test_sdk_calls_become_frames(self) -> None:
         ok, ch = run_source(src("""
             import pyarrow as pa

@@ -5,6 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEFAULT_ISOLATION, ISOLATION_LEVELS, isIsolation, type Isolation } from './isolation';
 import type { LogLevel, Logger } from './logger';
 import { Logger as LoggerImpl } from './logger';
 
@@ -100,6 +101,10 @@ export interface WorkerConfig {
   /** LRU eviction caps for this host's envs, applied after each new env; envs in use are never evicted. */
   envMaxBytes: number;
   envMaxCount: number;
+  /** How guests are started unless a plugin's manifest says otherwise (see services/common/isolation.ts). */
+  isolation: Isolation;
+  /** Most fork servers (one per env) running at once; the least recently used idle one makes room. */
+  forkServers: number;
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -196,6 +201,15 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
   return Object.freeze(cfg);
 }
 
+/** Fork servers per worker by default: each holds an interpreter with pyarrow (~100 MB resident, mostly shared with its children). */
+export const DEFAULT_FORK_SERVERS = 4;
+
+function isolationLevel(value: string | undefined): Isolation {
+  if (value === undefined || value === '') return DEFAULT_ISOLATION;
+  if (!isIsolation(value)) throw new ConfigError(`--isolation (CASPARIAN_ISOLATION) must be one of ${ISOLATION_LEVELS.join(', ')}; got "${value}"`);
+  return value;
+}
+
 export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<WorkerConfig> = {}): Readonly<WorkerConfig> {
   const mode = str(flags, 'env-mode') ?? env.CASPARIAN_ENV_MODE ?? 'auto';
   if (mode !== 'auto' && mode !== 'strict') throw new ConfigError(`--env-mode must be "auto" or "strict", got "${mode}"`);
@@ -213,6 +227,8 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     reconnectMaxMs: 5_000,
     envMaxBytes: int(str(flags, 'env-max-bytes') ?? env.CASPARIAN_ENV_MAX_BYTES, '--env-max-bytes', 10 * 1024 ** 3, 0),
     envMaxCount: int(str(flags, 'env-max-count') ?? env.CASPARIAN_ENV_MAX_COUNT, '--env-max-count', 50, 1),
+    isolation: isolationLevel(str(flags, 'isolation') ?? env.CASPARIAN_ISOLATION),
+    forkServers: int(str(flags, 'fork-servers') ?? env.CASPARIAN_FORK_SERVERS, '--fork-servers', DEFAULT_FORK_SERVERS, 1),
     ...overrides,
   };
   return Object.freeze(cfg);

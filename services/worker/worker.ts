@@ -18,13 +18,15 @@ import type * as grpc from '@grpc/grpc-js';
 import * as os from 'node:os';
 import type { WorkerConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
+import { JobFailure } from '../common/job-error';
 import type { Logger } from '../common/logger';
 import { StateMachine, type Transitions } from '../common/state-machine';
 import { VERSION } from '../common/version';
 import { AttemptRunner, type AttemptDeps } from './attempt/attempt-runner';
-import { SHIM_PATH, spawnGuest } from './attempt/spawn-guest';
-import type { AttemptRef, AttemptSpec, StartGuest } from './attempt/types';
+import { SHIM_PATH, forkServerBeside, isolatedGuest } from './attempt/isolated-guest';
+import type { AttemptRef, AttemptSpec, EnvSource, StartGuest } from './attempt/types';
 import { sweepStaleBridgeDirs } from './bridge/bridge-dirs';
+import { ForkServerPool } from './bridge/fork-pool';
 import { EnvManager } from './envs/env-manager';
 import type { EnvInfo } from './envs/types';
 import { workerService } from './rpc/run-service';
@@ -48,6 +50,8 @@ interface Running {
 
 export class Worker {
   readonly envs: EnvManager;
+  /** This worker's fork servers (isolation fork and reuse), one per env, started on first use. */
+  readonly forks: ForkServerPool;
   private readonly lifecycle: StateMachine<WorkerState>;
   private readonly link: SentinelLink;
   private readonly running = new Map<string, Running>();
@@ -61,8 +65,11 @@ export class Worker {
     hostEnv: Readonly<Record<string, string | undefined>>,
     opts: {
       envs?: EnvManager;
+      /** Another bridge shim; the fork server used is fork_server.py beside it. */
       shimPath?: string;
-      /** How guests are started (the isolation level); default: spawn a fresh shim per attempt. */
+      /** Another fork server script (a test's broken one). */
+      forkServerPath?: string;
+      /** How guests are started; default: at the isolation level of the plugin, else of `cfg.isolation`. */
       startGuest?: StartGuest;
       credentials?: grpc.ChannelCredentials;
     } = {},
@@ -84,9 +91,17 @@ export class Worker {
         },
         { env: hostEnv },
       );
+    const shimPath = opts.shimPath ?? SHIM_PATH;
+    this.forks = new ForkServerPool({
+      script: opts.forkServerPath ?? forkServerBeside(shimPath),
+      hostEnv,
+      logger: this.logger,
+      maxServers: cfg.forkServers,
+      maxIdleGuests: cfg.slots,
+    });
     this.deps = {
-      envs: this.envs,
-      startGuest: opts.startGuest ?? spawnGuest({ shimPath: opts.shimPath ?? SHIM_PATH, hostEnv }),
+      envs: this.envSource(),
+      startGuest: opts.startGuest ?? isolatedGuest({ isolation: cfg.isolation, shimPath, hostEnv, forks: this.forks }),
       hostEnv,
       logger: this.logger,
     };
@@ -113,6 +128,7 @@ export class Worker {
     this.envs.onChange((change) => {
       this.link.dispatch.envUpdate(this.envs.inventory());
       if (change.kind === 'added') this.collectEnvs();
+      if (change.kind === 'evicted' || change.kind === 'broken') void this.forks.stopEnv(change.env.envHash);
     });
   }
 
@@ -162,9 +178,23 @@ export class Worker {
     return this.running.size;
   }
 
-  /** Evict least recently used envs over the caps (never one in use); reported through EnvUpdate. */
+  /** The env manager as attempts see it: an env found missing (strict mode) keeps no fork server. */
+  private envSource(): EnvSource {
+    return {
+      acquire: async (envHash, lockfile, opts) => {
+        try {
+          return await this.envs.acquire(envHash, lockfile, opts);
+        } catch (err) {
+          if (err instanceof JobFailure && err.jobError.code === 'ENV_MISSING') await this.forks.stopEnv(envHash);
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** Evict least recently used envs over the caps (never one in use; an env's fork server is stopped first); reported through EnvUpdate. */
   private collectEnvs(): void {
-    this.envs.gc({ maxBytes: this.cfg.envMaxBytes, maxCount: this.cfg.envMaxCount }).then(
+    this.envs.gc({ maxBytes: this.cfg.envMaxBytes, maxCount: this.cfg.envMaxCount, beforeEvict: (h) => this.forks.stopEnv(h) }).then(
       (r) => r.evicted.length && this.logger.info('envs evicted over the caps', { count: r.evicted.length }),
       (err) => this.logger.warn('env gc failed', { error: String(err) }),
     );
@@ -211,6 +241,7 @@ export class Worker {
         await all;
       }
       this.link.dispatch.close();
+      await this.forks.close();
       await this.server?.shutdown(2_000);
       this.link.close();
       this.lifecycle.to('stopped');

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger } from '../../services/common/logger';
 import { runBridge } from '../../services/worker/bridge/bridge-host';
+import type { LaunchGuest } from '../../services/worker/bridge/guest-handle';
 import type { BridgeOutcome, BridgeRunSpec, BridgeSink, GuestEvent } from '../../services/worker/bridge/types';
 import { groupRunning } from '../../services/worker/bridge/process-group';
 import { pidAlive } from './proc-inspect';
@@ -47,7 +48,8 @@ export interface BridgeHarness {
   /** The CSV input written by the harness. */
   csvPath: string;
   spec(source: string, over?: Partial<BridgeRunSpec>): BridgeRunSpec;
-  run(source: string, sink?: CollectingSink, over?: Partial<BridgeRunSpec>, signal?: AbortSignal): Promise<{ outcome: BridgeOutcome; sink: CollectingSink }>;
+  /** Runs `source` on the harness's input; `launch` starts the guest (default: spawn). */
+  run(source: string, sink?: CollectingSink, over?: Partial<BridgeRunSpec>, signal?: AbortSignal, launch?: LaunchGuest): Promise<{ outcome: BridgeOutcome; sink: CollectingSink }>;
 }
 
 /**
@@ -71,8 +73,8 @@ export function useBridgeHarness(prefix: string, csv: string): BridgeHarness {
       timeouts: { connectMs: 20_000, idleMs: 20_000, totalMs: 60_000, killGraceMs: 1_000 },
       ...over,
     }),
-    run: async (source, sink = new CollectingSink(), over = {}, signal) => {
-      const outcome = await runBridge(h.spec(source, over), sink, { logger: silentLogger, signal, hostEnv: process.env });
+    run: async (source, sink = new CollectingSink(), over = {}, signal, launch) => {
+      const outcome = await runBridge(h.spec(source, over), sink, { logger: silentLogger, signal, hostEnv: process.env, launch });
       return { outcome, sink };
     },
   };

@@ -84,9 +84,19 @@ export function processesUnder(dir: string): ProcInfo[] {
   return out;
 }
 
-/** Guest interpreters (bridge_shim.py) started for workers under `dir`. */
+/** Whether a process is a guest: a spawned bridge_shim.py, or a child forked by a fork server (it leads its own group; the server does not). */
+export function isGuest(p: ProcInfo): boolean {
+  return p.cmdline.includes('bridge_shim.py') || (p.cmdline.includes('fork_server.py') && p.pgid === p.pid);
+}
+
+/** Fork servers (not their children): they share their worker's process group. */
+export function isForkServer(p: ProcInfo): boolean {
+  return p.cmdline.includes('fork_server.py') && p.pgid !== p.pid;
+}
+
+/** Guests (spawned or forked) started for workers under `dir`. */
 export function guestProcessesUnder(dir: string): ProcInfo[] {
-  return processesUnder(dir).filter((p) => p.cmdline.includes('bridge_shim.py'));
+  return processesUnder(dir).filter(isGuest);
 }
 
 /** SIGKILL each group and pid (whatever is already gone is skipped). */

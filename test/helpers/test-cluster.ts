@@ -42,6 +42,8 @@ export interface PublishOptions {
   version?: string;
   maxAttempts?: number;
   description?: string;
+  /** The manifest's isolation level ('' or absent: the worker's default). */
+  isolation?: string;
 }
 
 export interface SubmitOptions {
@@ -109,7 +111,7 @@ export abstract class TestCluster {
       version: opts.version ?? '1.0.0',
       source,
       lockfile: opts.lockfile ?? SHARED_LOCKFILE,
-      manifest: { description: opts.description ?? '', envAllow: [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined },
+      manifest: { description: opts.description ?? '', envAllow: [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined, isolation: opts.isolation ?? '' },
     });
     return res.plugin!.envHash;
   }

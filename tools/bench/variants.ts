@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { Variant } from './types';
 
-export const ISOLATION_LEVELS: readonly string[] = ['spawn'];
+export const ISOLATION_LEVELS: readonly string[] = ['spawn', 'fork', 'reuse'];
 
 /** Whether `casparian worker` takes --isolation (read from `casparian help`). */
 export function cliHasIsolationFlag(root: string): boolean {

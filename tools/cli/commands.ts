@@ -40,6 +40,7 @@ export async function publish(c: SentinelClient, args: string[], flags: Flags): 
         openFiles: intFlag(flags, 'max-open-files', 0),
       },
       backoff: backoffFlags(flags),
+      isolation: str(flags, 'isolation') ?? '',
     },
   });
   if (flags.json) return json(res);

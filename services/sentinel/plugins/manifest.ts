@@ -8,6 +8,7 @@
  * module does not depend on the rpc layer.
  */
 import type { BackoffPolicy } from '../../common/config';
+import { ISOLATION_LEVELS, isIsolation, type IsolationChoice } from '../../common/isolation';
 import { invalidArgument } from '../../common/rpc-error';
 import { boundedInt } from '../../common/validate';
 import type { JobTimeouts } from '../queue/types';
@@ -21,6 +22,8 @@ export interface PluginManifestData {
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
   /** Retry backoff overrides for the plugin's jobs; 0 = inherit the Sentinel's. */
   backoff: BackoffOverride;
+  /** How workers start the plugin's guest; '' = each worker's default (services/common/isolation.ts). */
+  isolation: IsolationChoice;
 }
 
 /** A backoff override; a zero field inherits. */
@@ -38,6 +41,7 @@ export interface ManifestInput {
   maxAttempts?: number;
   limits?: Partial<PluginManifestData['limits']>;
   backoff?: Partial<BackoffOverride>;
+  isolation?: string;
 }
 
 export const INHERIT_BACKOFF: Readonly<BackoffOverride> = Object.freeze({ initialMs: 0, multiplier: 0, maxMs: 0 });
@@ -95,7 +99,16 @@ export function compileManifest(m: ManifestInput | undefined): PluginManifestDat
       openFiles: boundedInt('manifest.limits.open_files', m?.limits?.openFiles ?? 0, 1024 * 1024),
     },
     backoff: compileBackoff('manifest.backoff', m?.backoff),
+    isolation: compileIsolation(m?.isolation),
   };
+}
+
+function compileIsolation(value: string | undefined): IsolationChoice {
+  if (value === undefined || value === '') return '';
+  if (!isIsolation(value)) {
+    throw invalidArgument(`manifest.isolation must be one of ${ISOLATION_LEVELS.map((l) => `"${l}"`).join(', ')} or empty (the worker's default), got "${value.slice(0, 40)}"`);
+  }
+  return value;
 }
 
 /** Canonical JSON of a manifest (fixed key order), the form that is hashed and stored. */
@@ -116,13 +129,14 @@ export function canonicalManifest(m: PluginManifestData): string {
     ...(Object.keys(backoffOverrides(m.backoff)).length
       ? { backoff: { initialMs: m.backoff.initialMs, multiplier: m.backoff.multiplier, maxMs: m.backoff.maxMs } }
       : {}),
+    ...(m.isolation ? { isolation: m.isolation } : {}),
   });
 }
 
 /** A stored manifest; fields added after a version was published get their defaults. */
 export function parseManifest(row: { manifest_json: string }): PluginManifestData {
   const m = JSON.parse(row.manifest_json) as PluginManifestData;
-  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, backoff: m.backoff ?? { ...INHERIT_BACKOFF }, timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
+  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, backoff: m.backoff ?? { ...INHERIT_BACKOFF }, isolation: m.isolation ?? '', timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
 }
 
 /** What a job request may override. */

@@ -113,6 +113,7 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
             timeouts: timeoutsToPb(o.timeouts),
             envAllow: o.envAllow,
             limits: { ...o.limits },
+            isolation: o.isolation,
           },
         },
       });

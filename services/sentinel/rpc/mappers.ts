@@ -79,7 +79,7 @@ export function pluginToPb(p: PluginRow): Plugin {
     version: p.version,
     envHash: p.env_hash,
     artifactHash: p.artifact_hash,
-    manifest: { description: m.description, envAllow: m.envAllow, timeouts: timeoutsToPb(m.timeouts), maxAttempts: m.maxAttempts, limits: { ...m.limits }, backoff: { ...m.backoff } },
+    manifest: { description: m.description, envAllow: m.envAllow, timeouts: timeoutsToPb(m.timeouts), maxAttempts: m.maxAttempts, limits: { ...m.limits }, backoff: { ...m.backoff }, isolation: m.isolation },
     createdAt: new Date(p.created_at),
     sourceBytes: Buffer.byteLength(p.source, 'utf8'),
     paused: p.paused === 1,

@@ -240,6 +240,7 @@ export class Scheduler implements SlotControl {
         timeouts: parseTimeouts(row),
         envAllow: manifest.envAllow,
         limits: manifest.limits,
+        isolation: manifest.isolation,
       });
       // If the send failed the stream is gone; the lease expires and the job is reclaimed.
       this.d.logger.debug('dispatched', { jobId: row.id, attempt: row.attempt, workerId: p.worker.workerId, sent });

@@ -3,6 +3,7 @@
  * handler on Hello; the scheduler only uses the send callbacks, never the
  * stream itself.
  */
+import type { IsolationChoice } from '../../common/isolation';
 import type { AttemptRef, JobTimeouts } from '../queue';
 
 export interface WorkerEnv {
@@ -27,6 +28,8 @@ export interface DispatchOrder {
   timeouts: JobTimeouts;
   envAllow: string[];
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
+  /** The plugin's isolation level (its manifest); '' = the worker's default. */
+  isolation: IsolationChoice;
 }
 
 export interface WorkerSession {

@@ -22,17 +22,16 @@
  *    abandons the channel (nothing of the attempt is committed).
  *
  * Isolation levels plug in at one seam, `deps.startGuest` (StartGuest in
- * types.ts): given the env (hash and interpreter) and the job, start a guest,
- * feed the BridgeSink and resolve with a BridgeOutcome.
- *  - `spawn` (today, spawn-guest.ts): a fresh `{env}/bin/python
- *    bridge_shim.py` per attempt, in its own process group (runBridge);
- *  - `fork`: a per-env fork server that has imported pyarrow and the shim
- *    forks one child per attempt (keyed by `envHash`), still one process per
- *    attempt;
- *  - `reuse`: one long-lived guest per env runs many attempts in turn
- *    (throughput over isolation).
- * Each yields the same events and outcome, so nothing else here changes; the
- * level is chosen once, when the worker builds its AttemptDeps.
+ * types.ts): given the env (hash and interpreter), the plugin's isolation
+ * choice and the job, start a guest, feed the BridgeSink and resolve with a
+ * BridgeOutcome. The worker's implementation is isolated-guest.ts:
+ *  - `spawn`: a fresh `{env}/bin/python bridge_shim.py` per attempt, in its
+ *    own process group (runBridge);
+ *  - `fork` (the default): the env's fork server, which has imported pyarrow
+ *    and the shim, forks one child per attempt: still one process per attempt;
+ *  - `reuse`: one long-lived guest per env and plugin version runs many
+ *    attempts in turn (throughput over isolation).
+ * Each yields the same events and outcome, so nothing else here changes.
  */
 import { JobErrors } from '../../common/job-error';
 import type { Logger } from '../../common/logger';

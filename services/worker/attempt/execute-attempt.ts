@@ -56,6 +56,7 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
       {
         envHash: spec.envHash,
         python: lease.python,
+        isolation: spec.isolation,
         job: {
           jobId: spec.jobId,
           attempt: spec.attempt,

@@ -4,6 +4,7 @@
  * environment is obtained (EnvSource) and how the guest is started
  * (StartGuest, the seam of the isolation levels). Interfaces only.
  */
+import type { IsolationChoice } from '../../common/isolation';
 import type { JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import type { BridgeOutcome, BridgeSink, GuestJob } from '../bridge/types';
@@ -30,6 +31,8 @@ export interface AttemptSpec {
   envAllow: string[];
   /** setrlimit caps for the guest; 0 = none. */
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
+  /** The plugin's isolation level (its manifest); '' = the worker's default. */
+  isolation: IsolationChoice;
 }
 
 /** Where an attempt's events go. Each call resolves when the event is accepted (backpressure), and rejects once the channel is broken. */
@@ -88,6 +91,8 @@ export interface GuestStartRequest {
   envHash: string;
   /** The environment's interpreter, `{env}/bin/python`. */
   python: string;
+  /** The plugin's isolation level; '' = the worker's default. */
+  isolation: IsolationChoice;
   job: GuestJob;
 }
 

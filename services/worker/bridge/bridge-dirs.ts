@@ -1,8 +1,10 @@
 /**
  * Private bridge directories: `${TMPDIR}/casparian-bridge-{pid}-XXXXXX`
- * (mode 0700, holding the guest's socket). The owning worker removes its own
- * after each run; a worker that was SIGKILLed cannot, so every worker sweeps
- * the directories of dead owners when it starts.
+ * (mode 0700, holding the guest's socket), and each fork server's home and
+ * cwd, `${TMPDIR}/casparian-forkserver-{pid}-XXXXXX`. The owning worker
+ * removes its own after each run or server; a worker that was SIGKILLed
+ * cannot, so every worker sweeps the directories of dead owners when it
+ * starts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,11 +12,14 @@ import * as path from 'node:path';
 import type { Logger } from '../../common/logger';
 import { pidAlive } from '../envs/file-lock';
 
-const PREFIX = 'casparian-bridge-';
-const OWNED = /^casparian-bridge-(\d+)-/;
+const OWNED = /^casparian-(?:bridge|forkserver)-(\d+)-/;
 
 export function bridgeDirPrefix(): string {
-  return path.join(os.tmpdir(), `${PREFIX}${process.pid}-`);
+  return path.join(os.tmpdir(), `casparian-bridge-${process.pid}-`);
+}
+
+export function forkServerDirPrefix(): string {
+  return path.join(os.tmpdir(), `casparian-forkserver-${process.pid}-`);
 }
 
 /** Remove bridge directories whose owning process is gone. Returns what was removed. */

@@ -22,6 +22,7 @@ import { DEFAULT_MAX_FRAME_PAYLOAD } from './frames';
 import { validateExtraEnv } from './guest-env';
 import { BridgeRun } from './bridge-run';
 import { bridgeDirPrefix } from './bridge-dirs';
+import { spawnGuestProcess } from './guest-process';
 import type { BridgeOptions, BridgeOutcome, BridgeRunSpec, BridgeSink } from './types';
 
 function validateSpec(spec: BridgeRunSpec): void {
@@ -68,7 +69,8 @@ export async function runBridge(spec: BridgeRunSpec, sink: BridgeSink, opts: Bri
   try {
     await fs.promises.chmod(privateDir, 0o700);
     const token = crypto.randomBytes(32).toString('hex');
-    const run = new BridgeRun({ spec, sink, logger, signal: opts.signal, privateDir, token, hostEnv: opts.hostEnv });
+    const launch = opts.launch ?? spawnGuestProcess;
+    const run = new BridgeRun({ spec, sink, logger, signal: opts.signal, privateDir, token, hostEnv: opts.hostEnv, launch });
     return await run.run();
   } finally {
     await fs.promises.rm(privateDir, { recursive: true, force: true }).catch((e: Error) => {

@@ -10,14 +10,15 @@
  */
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { JobErrors, type JobError } from '../../common/job-error';
+import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { StateMachine, type Transitions } from '../../common/state-machine';
 import { crashError } from './crash-error';
 import { DEFAULT_MAX_FRAME_PAYLOAD, FrameError, FrameKind, FrameReader, GUEST_KINDS, encodeJsonFrame, frameKindName, type Frame } from './frames';
 import { buildGuestEnv } from './guest-env';
 import { interpretFrame } from './guest-frames';
-import { GuestProcess, settledWithin } from './guest-process';
+import type { GuestHandle, LaunchGuest } from './guest-handle';
+import { settledWithin } from './guest-process';
 import { checkHello, jobSpecFrame } from './handshake';
 import { OutputTracker } from './output-tracker';
 import { listenPrivate, writeDrained } from './bridge-socket';
@@ -56,6 +57,8 @@ export interface BridgeRunInit {
   token: string;
   /** The worker's environment; only its allow-listed names reach the guest. */
   hostEnv: Readonly<NodeJS.ProcessEnv>;
+  /** How the guest process is started (the isolation level): spawned, or forked by a fork server. */
+  launch: LaunchGuest;
 }
 
 export class BridgeRun {
@@ -69,8 +72,9 @@ export class BridgeRun {
 
   private server?: net.Server;
   private socket?: net.Socket;
-  private guest?: GuestProcess;
+  private guest?: GuestHandle;
   private socketEnded = false;
+  private exitHandled = false;
   private starting: Promise<void> = Promise.resolve();
   /** Frame handling in progress; crash detection waits for it. */
   private chain: Promise<void> = Promise.resolve();
@@ -97,8 +101,11 @@ export class BridgeRun {
       this.resolve = resolve;
       this.init.signal?.addEventListener('abort', this.onAbort, { once: true });
       this.starting = this.start();
+      // Frames are handled only once the guest's handle is known: a forked guest may connect
+      // before the fork server's answer (its pid) has reached the worker.
+      this.chain = this.starting.catch(() => undefined);
       this.starting.catch((e: Error) => {
-        this.fail(JobErrors.internal(`bridge failed to start: ${e.message}`));
+        this.fail(e instanceof JobFailure ? e.jobError : JobErrors.internal(`bridge failed to start: ${e.message}`));
       });
     });
   }
@@ -121,17 +128,20 @@ export class BridgeRun {
       python: this.spec.python,
       extraEnv: this.spec.extraEnv,
     });
-    const guest = new GuestProcess({
+    const guest = await this.init.launch({
       python: this.spec.python,
-      args: [this.spec.shimPath],
+      shimPath: this.spec.shimPath,
       cwd: this.init.privateDir,
       env,
       onExit: () => this.onExit(),
       onSpawnError: (e) =>
         this.fail(JobErrors.envMissing(`cannot start ${this.spec.python}: ${e.message}`)),
+      onLost: (reason) => this.fail(JobErrors.workerLost(reason)),
       onOtherError: (e) => this.log.warn('guest process error', { error: e.message }),
     });
     this.guest = guest;
+    if (this.verdict) return; // cancelled (or lost) while the guest was being started: close() ends it
+    if (guest.exit) this.onExit(); // it exited before its handle reached us
     if (guest.pid !== undefined) {
       this.lifecycle.to('awaiting_hello');
       this.log.debug('guest spawned', { pid: guest.pid });
@@ -275,6 +285,8 @@ export class BridgeRun {
   }
 
   private onExit(): void {
+    if (!this.guest || this.exitHandled) return;
+    this.exitHandled = true;
     this.log.debug('guest exited', { code: this.guest?.exit?.code, signal: this.guest?.exit?.signal });
     if (this.verdict) return;
     // Whatever the plugin left in the group would keep the socket open; it has no use now.
@@ -323,7 +335,9 @@ export class BridgeRun {
     // shim exit by itself, and the outcome should show what really ended it.
     if (graceful) this.socket?.destroy();
     const guest = this.guest;
-    if (guest) {
+    if (guest && graceful && guest.release?.()) {
+      this.log.debug('guest kept for the next job', { pid: guest.pid });
+    } else if (guest) {
       const grace = this.spec.timeouts.killGraceMs;
       if (graceful && !guest.exit) await settledWithin(guest.exited, grace);
       const result = await guest.terminate(grace);

@@ -39,18 +39,40 @@ export function validateExtraEnv(extraEnv: Record<string, string> | undefined): 
   }
 }
 
-export function buildGuestEnv(input: GuestEnvInput): Record<string, string> {
-  validateExtraEnv(input.extraEnv);
+/** What every guest environment holds before its job's own variables: the allow-list, PATH, HOME and Python's settings. */
+function baseEnv(base: Readonly<NodeJS.ProcessEnv>, home: string, python: string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of GUEST_ENV_ALLOW_LIST) {
-    const value = input.base[name];
+    const value = base[name];
     if (value !== undefined) env[name] = value;
   }
   const basePath = env.PATH || DEFAULT_PATH;
-  env.PATH = input.python && path.isAbsolute(input.python) ? `${path.dirname(input.python)}:${basePath}` : basePath;
-  env.HOME = input.privateDir;
+  env.PATH = python && path.isAbsolute(python) ? `${path.dirname(python)}:${basePath}` : basePath;
+  env.HOME = home;
   env.PYTHONUNBUFFERED = '1';
   env.PYTHONDONTWRITEBYTECODE = '1';
+  return env;
+}
+
+/**
+ * The environment of a fork server (bridge_py/fork_server.py): a guest's,
+ * without the job's variables, socket or token. Variables read when the
+ * interpreter starts (LANG, LC_*, PYTHON*) thus have the values a spawned
+ * guest would start with. Each forked child replaces its os.environ with
+ * its job's buildGuestEnv().
+ */
+export function buildServerEnv(input: { base: Readonly<NodeJS.ProcessEnv>; home: string; python: string }): Record<string, string> {
+  return {
+    ...baseEnv(input.base, input.home, input.python),
+    // pyarrow's bundled jemalloc would otherwise start a background thread at import, and a
+    // process with other threads must not fork. Arrow's default pool is not jemalloc.
+    JE_ARROW_MALLOC_CONF: 'background_thread:false',
+  };
+}
+
+export function buildGuestEnv(input: GuestEnvInput): Record<string, string> {
+  validateExtraEnv(input.extraEnv);
+  const env = baseEnv(input.base, input.privateDir, input.python);
   Object.assign(env, input.extraEnv ?? {});
   env[BRIDGE_ENV_SOCKET] = input.socketPath;
   env[BRIDGE_ENV_TOKEN] = input.token;

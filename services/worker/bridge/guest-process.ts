@@ -1,8 +1,10 @@
 /**
- * The guest Python process: spawned detached (it leads its own process
- * group), stdin closed, stdout/stderr kept as bounded tails.
+ * Isolation `spawn`: the guest is a child of the worker, spawned detached (it
+ * leads its own process group), stdin closed, stdout/stderr kept as bounded
+ * tails. See guest-handle.ts for the contract.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { GuestExit, GuestHandle, GuestLaunchRequest, LaunchGuest } from './guest-handle';
 import { terminateGroup, type TerminateResult } from './process-group';
 import { TailBuffer } from './tail-buffer';
 
@@ -11,36 +13,18 @@ export const OUTPUT_TAIL_BYTES = 64 * 1024;
 /** Longest wait for stdio pipes to close once the guest's group is gone. */
 const STDIO_CLOSE_MS = 1000;
 
-export interface GuestExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-export interface GuestProcessOptions {
-  python: string;
-  args: string[];
-  cwd: string;
-  env: Record<string, string>;
-  /** The process ended (exit) — not called when it never started. */
-  onExit: (exit: GuestExit) => void;
-  /** The process could not be started (ENOENT, EACCES...). */
-  onSpawnError: (e: Error) => void;
-  onOtherError?: (e: Error) => void;
-}
-
-export class GuestProcess {
+export class SpawnedGuest implements GuestHandle {
   readonly stdoutTail = new TailBuffer(OUTPUT_TAIL_BYTES);
   readonly stderrTail = new TailBuffer(OUTPUT_TAIL_BYTES);
-  exit?: GuestExit;
-  /** Settles when the process has exited or failed to start. */
+  exit: GuestExit | undefined;
   readonly exited: Promise<void>;
   private readonly child: ChildProcess;
   private readonly stdioClosed: Promise<void>;
 
-  constructor(opts: GuestProcessOptions) {
-    const child = spawn(opts.python, opts.args, {
-      cwd: opts.cwd,
-      env: opts.env,
+  constructor(req: GuestLaunchRequest) {
+    const child = spawn(req.python, [req.shimPath], {
+      cwd: req.cwd,
+      env: req.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -49,14 +33,14 @@ export class GuestProcess {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
         resolve();
-        opts.onExit(this.exit);
+        req.onExit(this.exit);
       });
       child.on('error', (e) => {
         if (child.pid === undefined) {
           resolve(); // never started: no 'exit' will follow
-          opts.onSpawnError(e);
+          req.onSpawnError(e);
         } else {
-          opts.onOtherError?.(e);
+          req.onOtherError?.(e);
         }
       });
     });
@@ -65,12 +49,10 @@ export class GuestProcess {
     child.stderr!.on('data', (c: Buffer) => this.stderrTail.push(c));
   }
 
-  /** The pid, which is also the process group id; undefined if it never started. */
   get pid(): number | undefined {
     return this.child.pid;
   }
 
-  /** Kill the whole group (SIGTERM, SIGKILL after graceMs) and wait for the exit and the pipes. */
   async terminate(graceMs: number): Promise<TerminateResult | 'never-started'> {
     const pid = this.child.pid;
     if (pid === undefined) return 'never-started';
@@ -82,6 +64,9 @@ export class GuestProcess {
     return result;
   }
 }
+
+/** `{python} {shimPath}` as a child of the worker: isolation `spawn`, and every other level's fallback. */
+export const spawnGuestProcess: LaunchGuest = async (req) => new SpawnedGuest(req);
 
 /** Wait for p, but at most ms; true when p settled in time. The timer never outlives the wait. */
 export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {

@@ -6,6 +6,7 @@
  */
 import type { JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
+import type { LaunchGuest } from './guest-handle';
 
 export interface BridgeTimeouts {
   /** From spawn until the guest's valid HELLO. */
@@ -103,4 +104,6 @@ export interface BridgeOptions {
    * never inherits it: only the allow-listed names (guest-env.ts) are copied.
    */
   hostEnv: Readonly<NodeJS.ProcessEnv>;
+  /** How the guest process is started; default: spawned as a child of the worker (isolation `spawn`). */
+  launch?: LaunchGuest;
 }

@@ -151,8 +151,12 @@ export class EnvManager {
     return full;
   }
 
-  /** LRU eviction under the caps; never an env leased by a live process. */
-  async gc(opts: { maxBytes: number; maxCount: number; dryRun?: boolean }): Promise<{ evicted: EnvInfo[]; kept: EnvInfo[] }> {
+  /**
+   * LRU eviction under the caps; never an env leased by a live process.
+   * `beforeEvict` runs before an env is removed (the worker stops the env's
+   * fork server there); the env is kept if a lease appears meanwhile.
+   */
+  async gc(opts: { maxBytes: number; maxCount: number; dryRun?: boolean; beforeEvict?: (envHash: string) => Promise<void> }): Promise<{ evicted: EnvInfo[]; kept: EnvInfo[] }> {
     const onDisk = listEnvHashes(this.paths);
     for (const h of [...this.known.keys()]) if (!onDisk.includes(h)) this.known.delete(h);
     for (const h of onDisk) {
@@ -165,6 +169,7 @@ export class EnvManager {
     const evicted: EnvInfo[] = [];
     const kept = [...plan.keep];
     for (const e of plan.evict) {
+      if (opts.beforeEvict && !this.leases.heldAnywhere(e.envHash)) await opts.beforeEvict(e.envHash);
       const attempt = tryLock(this.paths.lock(e.envHash));
       if (!attempt.acquired || this.leases.heldAnywhere(e.envHash)) {
         if (attempt.acquired) attempt.lock.release();

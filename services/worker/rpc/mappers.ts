@@ -4,6 +4,7 @@ import type { EnvInfo as PbEnvInfo, Timeouts } from '../../gen/casparian/v1/type
 import type { AttemptResult, AttemptSpec } from '../attempt/types';
 import type { EnvInfo } from '../envs/types';
 import { DEFAULT_TIMEOUTS } from '../../common/config';
+import { isIsolation } from '../../common/isolation';
 
 export function envToPb(e: EnvInfo): PbEnvInfo {
   return {
@@ -46,5 +47,7 @@ export function attemptSpecFromDispatch(d: JobDispatch): AttemptSpec {
     timeouts: timeoutsFromPb(d.timeouts),
     envAllow: d.envAllow,
     limits: { memoryMb: d.limits?.memoryMb ?? 0, cpuSeconds: d.limits?.cpuSeconds ?? 0, openFiles: d.limits?.openFiles ?? 0 },
+    // A level this worker does not know (a newer Sentinel's) runs at the worker's default.
+    isolation: isIsolation(d.isolation) ? d.isolation : '',
   };
 }

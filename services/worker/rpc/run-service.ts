@@ -66,6 +66,7 @@ function specFromRequest(req: RunRequest): AttemptSpec {
     timeouts: timeoutsFromPb(req.timeouts),
     envAllow: [],
     limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 },
+    isolation: '',
   };
 }
 

@@ -104,6 +104,7 @@ describe('unit: AttemptRunner', () => {
       timeouts: { guestConnectMs: 1000, idleMs: 2000, startToCloseMs: 3000, killGraceMs: 400 },
       envAllow: ['ALLOWED', 'UNSET'],
       limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 },
+      isolation: 'reuse',
       ...over,
     };
   }
@@ -153,6 +154,7 @@ describe('unit: AttemptRunner', () => {
     const req = guest.starts[0];
     assert.equal(req.python, '/envs/e/bin/python');
     assert.equal(req.envHash, 'e'.repeat(64));
+    assert.equal(req.isolation, 'reuse', "the plugin's isolation level reaches the guest start");
     assert.deepEqual(req.job.extraEnv, { ALLOWED: 'yes' }, 'only allowed variables that are set');
     assert.deepEqual(req.job.timeouts, { connectMs: 1000, idleMs: 2000, totalMs: 3000, killGraceMs: 400 });
     assert.deepEqual(leases, { acquired: 1, released: 1 });

@@ -194,7 +194,15 @@ export interface JobDispatch {
   /** Worker environment variables the plugin may see (from its manifest). */
   envAllow: string[];
   /** Resource limits for the plugin's process (from its manifest). */
-  limits?: ResourceLimits | undefined;
+  limits?:
+    | ResourceLimits
+    | undefined;
+  /**
+   * The plugin's isolation level (from its manifest): "spawn", "fork" or
+   * "reuse"; empty = the worker's default. A worker treats a level it does not
+   * know as empty.
+   */
+  isolation: string;
 }
 
 /** Stop an attempt. */
@@ -1200,6 +1208,7 @@ function createBaseJobDispatch(): JobDispatch {
     timeouts: undefined,
     envAllow: [],
     limits: undefined,
+    isolation: "",
   };
 }
 
@@ -1243,6 +1252,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     }
     if (message.limits !== undefined) {
       ResourceLimits.encode(message.limits, writer.uint32(106).fork()).join();
+    }
+    if (message.isolation !== "") {
+      writer.uint32(114).string(message.isolation);
     }
     return writer;
   },
@@ -1364,6 +1376,14 @@ export const JobDispatch: MessageFns<JobDispatch> = {
             message.limits = ResourceLimits.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.isolation = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1423,6 +1443,7 @@ export const JobDispatch: MessageFns<JobDispatch> = {
         ? object.env_allow.map((e: any) => globalThis.String(e))
         : [],
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
+      isolation: isSet(object.isolation) ? globalThis.String(object.isolation) : "",
     };
   },
 
@@ -1467,6 +1488,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     if (message.limits !== undefined) {
       obj.limits = ResourceLimits.toJSON(message.limits);
     }
+    if (message.isolation !== "") {
+      obj.isolation = message.isolation;
+    }
     return obj;
   },
 
@@ -1492,6 +1516,7 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     message.limits = (object.limits !== undefined && object.limits !== null)
       ? ResourceLimits.fromPartial(object.limits)
       : undefined;
+    message.isolation = object.isolation ?? "";
     return message;
   },
 };

@@ -264,7 +264,18 @@ export interface PluginManifest {
     | ResourceLimits
     | undefined;
   /** Default retry backoff for jobs of this plugin. */
-  backoff?: RetryBackoff | undefined;
+  backoff?:
+    | RetryBackoff
+    | undefined;
+  /**
+   * How workers start the plugin's guest process: "spawn" (a fresh interpreter
+   * per attempt), "fork" (a child forked from the env's warm fork server, one
+   * process per attempt) or "reuse" (one guest process runs many attempts of
+   * this plugin version in a row; module state survives between them). Empty:
+   * each worker's default (--isolation, itself "fork" by default). Any other
+   * value is INVALID_ARGUMENT.
+   */
+  isolation: string;
 }
 
 /** A published plugin version. */
@@ -980,7 +991,15 @@ export const RetryBackoff: MessageFns<RetryBackoff> = {
 };
 
 function createBasePluginManifest(): PluginManifest {
-  return { description: "", envAllow: [], timeouts: undefined, maxAttempts: 0, limits: undefined, backoff: undefined };
+  return {
+    description: "",
+    envAllow: [],
+    timeouts: undefined,
+    maxAttempts: 0,
+    limits: undefined,
+    backoff: undefined,
+    isolation: "",
+  };
 }
 
 export const PluginManifest: MessageFns<PluginManifest> = {
@@ -1002,6 +1021,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     }
     if (message.backoff !== undefined) {
       RetryBackoff.encode(message.backoff, writer.uint32(50).fork()).join();
+    }
+    if (message.isolation !== "") {
+      writer.uint32(58).string(message.isolation);
     }
     return writer;
   },
@@ -1067,6 +1089,14 @@ export const PluginManifest: MessageFns<PluginManifest> = {
             message.backoff = RetryBackoff.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.isolation = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1095,6 +1125,7 @@ export const PluginManifest: MessageFns<PluginManifest> = {
         : 0,
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
       backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
+      isolation: isSet(object.isolation) ? globalThis.String(object.isolation) : "",
     };
   },
 
@@ -1118,6 +1149,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     if (message.backoff !== undefined) {
       obj.backoff = RetryBackoff.toJSON(message.backoff);
     }
+    if (message.isolation !== "") {
+      obj.isolation = message.isolation;
+    }
     return obj;
   },
 
@@ -1138,6 +1172,7 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     message.backoff = (object.backoff !== undefined && object.backoff !== null)
       ? RetryBackoff.fromPartial(object.backoff)
       : undefined;
+    message.isolation = object.isolation ?? "";
     return message;
   },
 };
