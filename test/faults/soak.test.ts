@@ -47,9 +47,12 @@ describe(`faults: ${KIND} of ${N} jobs with random worker kills (CASPARIAN_SOAK_
     const kills: string[] = [];
     let rng = 12345;
     const rand = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    // The first kill lands while most jobs are still to be submitted (with warm
+    // fork servers the whole CI soak takes a few seconds); the rest at random.
     const killer = (async () => {
-      while (!finished) {
-        await sleep(2_000 + rand() * 3_000);
+      await waitFor('a tenth of the jobs to be submitted', () => jobs.length >= N / 10, 60_000, 20);
+      for (let first = true; !finished; first = false) {
+        if (!first) await sleep(500 + rand() * 1_500);
         if (finished || done >= N * 0.9) break;
         const name = WORKERS[Math.floor(rand() * WORKERS.length)];
         await c.worker(name).kill9();
