@@ -61,6 +61,7 @@ export class Sentinel {
     // The scheduler settles through the lifecycle, and the lifecycle wakes the scheduler.
     const slots: SlotControl = {
       release: (jobId) => this.scheduler.release(jobId),
+      freeSlot: (workerId, jobId) => this.scheduler.freeSlot(workerId, jobId),
       kick: () => this.scheduler.kick(),
       cancelOnWorker: (job, reason) => this.scheduler.cancelOnWorker(job, reason),
       refreshPaused: () => this.scheduler.refreshPaused(),

@@ -202,13 +202,14 @@ export class Worker {
 
   private onDispatch(ref: AttemptRef, spec: AttemptSpec): void {
     const log = this.logger.scope({ jobId: ref.jobId, attempt: ref.attempt });
-    if (this.running.has(ref.jobId)) {
-      log.warn('dispatch for a job already running here; ignored');
+    const key = attemptKey(ref);
+    if (this.running.has(key)) {
+      log.warn('dispatch for an attempt already running here; ignored');
       return;
     }
     const runner = new AttemptRunner(spec, this.deps, { workerId: this.cfg.workerId, accepting: () => this.lifecycle.is('running') });
     const entry: Running = { ref, runner, done: Promise.resolve() };
-    this.running.set(ref.jobId, entry);
+    this.running.set(key, entry);
     entry.done = runner
       .run(() => this.link.openAttempt(ref))
       .then(
@@ -216,14 +217,14 @@ export class Worker {
         (err) => log.error('attempt crashed', { error: String(err?.stack ?? err) }),
       )
       .finally(() => {
-        this.running.delete(ref.jobId);
+        this.running.delete(key);
         this.link.dispatch.ready(Math.max(0, this.cfg.slots - this.running.size), !this.lifecycle.is('running'));
       });
   }
 
   private onCancel(ref: AttemptRef, reason: string): void {
-    const r = this.running.get(ref.jobId);
-    if (!r || r.ref.attempt !== ref.attempt || r.ref.leaseToken !== ref.leaseToken) return;
+    const r = this.running.get(attemptKey(ref));
+    if (!r || r.ref.leaseToken !== ref.leaseToken) return;
     this.logger.info('cancelling attempt', { jobId: ref.jobId, attempt: ref.attempt, reason });
     r.runner.cancel();
   }
@@ -249,4 +250,13 @@ export class Worker {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * Attempts here are keyed by job and attempt: the Sentinel frees a slot when
+ * an attempt's verdict arrives, so the job's next attempt may be dispatched
+ * here while this one still waits for its verdict to be applied.
+ */
+function attemptKey(ref: AttemptRef): string {
+  return `${ref.jobId}/${ref.attempt}`;
 }

@@ -51,6 +51,16 @@ export class JobLifecycle {
     this.d.events.publish({ kind: 'state', jobId });
   }
 
+  /**
+   * A verdict arrived on the attempt's Conclude stream: its guest is done, so
+   * its worker slot is free while the verdict is applied (a commit of its
+   * outputs may take a while). No state changes here; the settle that follows
+   * publishes and releases again (a no-op for the slot).
+   */
+  verdictArrived(o: { ref: AttemptRef; workerId: string }): void {
+    this.d.slots.freeSlot(o.workerId, o.ref.jobId);
+  }
+
   /** The attempt is over (settled or lost): its slot is free. */
   private settled(jobId: string): void {
     this.changed(jobId);

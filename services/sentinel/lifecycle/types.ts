@@ -13,6 +13,8 @@ import type { JobRow } from '../queue/types';
 export interface SlotControl {
   /** An attempt settled (or lost its lease): free its worker slot, and schedule again. */
   release(jobId: string): void;
+  /** An attempt's guest is done (its verdict arrived) on `workerId`: that worker's slot is free; schedule again. */
+  freeSlot(workerId: string, jobId: string): void;
   /** Something became runnable: schedule again soon. */
   kick(): void;
   /** Ask the worker holding `job`'s lease to stop the attempt; false when it is not connected here. */

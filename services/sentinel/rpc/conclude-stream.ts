@@ -38,6 +38,8 @@ export function concludeHandler(d: ConcludeDeps): (call: Call) => void {
 
 class ConcludeSession {
   private ref: AttemptRef | undefined;
+  /** The worker the attempt was dispatched to (from its job row at the header). */
+  private workerId = '';
   private staging: StagingArea | undefined;
   private logger: Logger;
 
@@ -115,6 +117,7 @@ class ConcludeSession {
     const job = await this.d.lifecycle.attemptStarted({ ref });
     if (!job) throw failedPrecondition(`attempt ${attempt} of job ${jobId} does not hold the lease (reassigned, cancelled or finished)`);
     this.ref = ref;
+    this.workerId = job.worker_id ?? '';
     this.logger = this.d.logger.scope({ jobId, attempt });
     this.staging = this.d.store.stage(jobId, attempt);
     this.call.write({ msg: { $case: 'headerAck', headerAck: { state: stateToPb(job.state) } } });
@@ -122,6 +125,7 @@ class ConcludeSession {
 
   private async applyVerdict(v: Verdict): Promise<void> {
     const ref = this.ref!;
+    this.d.lifecycle.verdictArrived({ ref, workerId: this.workerId });
     const metrics = metricsOf(v);
     let row: JobRow | undefined;
     if (v.status === VerdictStatus.VERDICT_STATUS_SUCCEEDED) {

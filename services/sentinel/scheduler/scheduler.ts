@@ -107,6 +107,11 @@ export class Scheduler implements SlotControl {
     this.kick();
   }
 
+  /** The guest of `jobId` on `workerId` is done: free that worker's slot (only that worker's: a later attempt may run elsewhere). */
+  freeSlot(workerId: string, jobId: string): void {
+    if (this.workers.get(workerId)?.inFlight.delete(jobId)) this.kick();
+  }
+
   /** Ask the worker holding `job` to stop the attempt. */
   cancelOnWorker(job: JobRow, reason: string): boolean {
     if (!job.worker_id || !job.lease_token) return false;

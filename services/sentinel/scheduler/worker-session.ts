@@ -48,7 +48,7 @@ export interface WorkerSession {
    * off): it gets no new dispatch until its next heartbeat clears this.
    */
   suspect: boolean;
-  /** Job ids dispatched to this worker and not yet settled. */
+  /** Job ids dispatched to this worker whose guest is not done: no verdict has arrived, nor has the attempt settled. */
   inFlight: Set<string>;
   sendDispatch(order: DispatchOrder): boolean;
   sendCancel(ref: AttemptRef, reason: string): boolean;

@@ -22,6 +22,9 @@ class Recorder implements SlotControl {
   release(jobId: string): void {
     this.calls.push(`release ${jobId}`);
   }
+  freeSlot(workerId: string, jobId: string): void {
+    this.calls.push(`freeSlot ${workerId} ${jobId}`);
+  }
   kick(): void {
     this.calls.push('kick');
   }
@@ -105,6 +108,15 @@ describe('unit: job lifecycle', () => {
     const row = await life.attemptSucceeded({ ref, outputs: [], metrics });
     assert.equal(row?.state, 'succeeded');
     assert.deepEqual(rec.calls, ['state j1', 'release j1']);
+  });
+
+  it('verdictArrived frees the slot on the attempt\'s worker only, before the settle; the state is unchanged', async () => {
+    await newJob('j1');
+    const ref = await running('j1');
+    life.verdictArrived({ ref, workerId: 'w1' });
+    assert.equal((await getJob(db, 'j1'))!.state, 'running');
+    await life.attemptSucceeded({ ref, outputs: [], metrics });
+    assert.deepEqual(rec.calls, ['freeSlot w1 j1', 'state j1', 'release j1']);
   });
 
   it('a settle refused by the lease fence publishes nothing and frees nothing', async () => {
