@@ -34,7 +34,7 @@ export function usage(groups: readonly { name: string; rows: string }[], levels:
   return `usage: npm run bench -- [options]
   --quick               a small run (CI): ${JSON.stringify(SCALES.quick)}
   --only G,G            row groups: ${groups.map((g) => `${g.name} (row ${g.rows})`).join(', ')}
-  --isolation L,L       isolation levels for rows 1, 2, 7b (default: ${levels.join(',')})
+  --isolation L,L       isolation levels for rows 1, 2, 3, 7b (default: ${levels.join(',')})
   --bench-home DIR      reference venv and the workers' envs, kept between runs (default: $CASPARIAN_HOME/bench)
   --ref-venv DIR        use this venv (pyarrow, optionally ray) for the references instead of building one
   --out DIR             where the JSON and table go (default: bench/results)

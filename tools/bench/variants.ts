@@ -1,5 +1,5 @@
 /**
- * The worker isolation levels that rows 1, 2 and 7b are measured at. Adding a
+ * The worker isolation levels that rows 1, 2, 3 and 7b are measured at. Adding a
  * level is one word in ISOLATION_LEVELS. A level is passed to the worker as
  * `--isolation=LEVEL` when the CLI has that flag; before it did, the only
  * behaviour was `spawn`, which then needs no flag.

@@ -41,10 +41,10 @@ async function measure(ctx: BenchContext, variant: Variant, files: string[], war
 export const filesGroup: RowGroup = {
   name: 'files',
   rows: '3a, 3b',
-  perVariant: false,
+  perVariant: true,
   async run(ctx, variant): Promise<Row[]> {
     const n = ctx.scale.files;
-    const base = path.join(ctx.work, 'files');
+    const base = path.join(ctx.work, `files-${variant.name}`);
     const src = path.join(base, 'in');
     const gen = await pyPeer<{ bytes: number }>(ctx, 'gen_csv.py', [src, String(n), String(ctx.scale.rowsPerFile)]);
     const files = fs.readdirSync(src).sort().map((f) => path.join(src, f));
