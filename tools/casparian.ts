@@ -9,6 +9,7 @@ import * as cmd from './cli/commands';
 import { envCommand } from './cli/env-commands';
 import * as recovery from './cli/recovery-commands';
 import { runServices } from './cli/services';
+import { channelCredentials, compileTls } from '../services/common/tls';
 
 const HELP = `casparian — turn files into Arrow/Parquet datasets with Python plugins
 
@@ -18,7 +19,7 @@ services:
   casparian sentinel [--data-dir DIR] [--port N] [--host H] [--input-root DIR[:DIR…]]
                      [--commit-writer auto|pyarrow|wasm] [--home DIR] [--python PY] [--index-url URL]
                      (auto: Parquet by a pyarrow helper in an env under --home, else parquet-wasm)
-  casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N]
+  casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS]
                      [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
                      [--isolation spawn|fork|reuse] (default fork) [--fork-servers N] (default 4)
@@ -39,16 +40,22 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
   casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION
   casparian fetch JOB [--output NAME] (--out FILE.parquet|FILE.arrows | --format table|csv)
   casparian workers
+TLS (services and clients; or CASPARIAN_TLS_CERT, _KEY, _CA, _REQUIRE_CLIENT_CERT=1):
+  --tls-cert FILE --tls-key FILE   a server's certificate; a client's for mTLS
+  --tls-ca FILE                    a client checks the server with it; a server checks client certificates
+  --require-client-cert            a server refuses clients without a certificate from --tls-ca (mTLS)
+  --insecure                       serve plaintext on a non-loopback --host anyway (CASPARIAN_INSECURE=1)
 local environments (CASPARIAN_HOME, default ~/.casparian_flow):
   casparian env list | provision LOCKFILE | gc [--max-bytes N] [--max-count N] [--dry-run] | link HASH DIR | doctor [HASH]
 `;
 
 const STRING_FLAGS = [
-  'data-dir', 'input-root', 'port', 'host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
+  'data-dir', 'input-root', 'port', 'host', 'worker-host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
+  'tls-cert', 'tls-key', 'tls-ca',
 ];
-const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts'];
+const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -72,7 +79,8 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keep running until a signal
   }
   if (command === 'env') return envCommand(args, flags, env);
-  const client = new SentinelClient(sentinelAddress(flags, env), 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30)));
+  const timeoutMs = 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30));
+  const client = new SentinelClient(sentinelAddress(flags, env), timeoutMs, channelCredentials(compileTls(flags, env)));
   try {
     switch (command) {
       case 'publish':

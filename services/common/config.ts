@@ -5,9 +5,11 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ConfigError } from './config-error';
 import { DEFAULT_ISOLATION, ISOLATION_LEVELS, isIsolation, type Isolation } from './isolation';
 import type { LogLevel, Logger } from './logger';
 import { Logger as LoggerImpl } from './logger';
+import { checkPlaintext, compileTls, insecureAllowed, type TlsMaterial } from './tls';
 
 export interface TimeoutDefaults {
   guestConnectMs: number;
@@ -60,6 +62,9 @@ export interface SentinelConfig {
   dataDir: string;
   host: string;
   port: number;
+  /** TLS for the server (services/common/tls.ts); undefined = plaintext, allowed off loopback only with allowInsecure. */
+  tls?: Readonly<TlsMaterial>;
+  allowInsecure: boolean;
   leaseMs: number;
   heartbeatIntervalMs: number;
   defaultMaxAttempts: number;
@@ -94,6 +99,9 @@ export interface WorkerConfig {
   host: string;
   /** Port of the worker's own gRPC service (Run, health, reflection); 0 = any free port; -1 = no server. */
   port: number;
+  /** TLS for the worker's server and for its link to the Sentinel (its cert is the client certificate there). */
+  tls?: Readonly<TlsMaterial>;
+  allowInsecure: boolean;
   basePython: string;
   indexUrl?: string;
   installTimeoutMs: number;
@@ -110,12 +118,7 @@ export interface WorkerConfig {
 export type Flags = Record<string, string | boolean | undefined>;
 type Env = Record<string, string | undefined>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 function str(flags: Flags, key: string): string | undefined {
   const v = flags[key];
@@ -178,6 +181,8 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     dataDir: path.resolve(str(flags, 'data-dir') ?? env.CASPARIAN_DATA_DIR ?? '.casparian'),
     host: str(flags, 'host') ?? env.CASPARIAN_HOST ?? '127.0.0.1',
     port: int(str(flags, 'port') ?? env.CASPARIAN_PORT, '--port', DEFAULT_PORT),
+    tls: compileTls(flags, env),
+    allowInsecure: insecureAllowed(flags, env),
     leaseMs: int(env.CASPARIAN_LEASE_MS, 'CASPARIAN_LEASE_MS', 30_000, 100),
     heartbeatIntervalMs: int(env.CASPARIAN_HEARTBEAT_MS, 'CASPARIAN_HEARTBEAT_MS', 5_000, 50),
     defaultMaxAttempts: int(env.CASPARIAN_MAX_ATTEMPTS, 'CASPARIAN_MAX_ATTEMPTS', 3, 1),
@@ -195,6 +200,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     ...overrides,
   };
   cfg.inputRoots = cfg.inputRoots.map((r) => path.resolve(r));
+  checkPlaintext(cfg.tls, cfg.host, cfg.allowInsecure, `the Sentinel (--host ${cfg.host})`);
   if (cfg.heartbeatIntervalMs * 2 > cfg.leaseMs) {
     throw new ConfigError(`lease (${cfg.leaseMs} ms) must be at least twice the heartbeat interval (${cfg.heartbeatIntervalMs} ms)`);
   }
@@ -221,6 +227,8 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     home: path.resolve(str(flags, 'home') ?? defaultHome(env)),
     host: str(flags, 'worker-host') ?? '127.0.0.1',
     port: int(str(flags, 'worker-port') ?? env.CASPARIAN_WORKER_PORT, '--worker-port', 0, -1),
+    tls: compileTls(flags, env),
+    allowInsecure: insecureAllowed(flags, env),
     basePython: str(flags, 'python') ?? env.CASPARIAN_PYTHON ?? 'python3',
     indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
     installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),
@@ -231,6 +239,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     forkServers: int(str(flags, 'fork-servers') ?? env.CASPARIAN_FORK_SERVERS, '--fork-servers', DEFAULT_FORK_SERVERS, 1),
     ...overrides,
   };
+  if (cfg.port >= 0) checkPlaintext(cfg.tls, cfg.host, cfg.allowInsecure, `the worker's server (--worker-port)`);
   return Object.freeze(cfg);
 }
 

@@ -11,6 +11,7 @@
 import * as path from 'node:path';
 import type { SentinelConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
+import { serverCredentials, tlsMode } from '../common/tls';
 import type { Logger } from '../common/logger';
 import { systemClock, type Clock } from './clock';
 import { openDatabase, type Db } from './db/open-database';
@@ -104,12 +105,13 @@ export class Sentinel {
     this.server = await startServer({
       host: this.cfg.host,
       port: this.cfg.port,
+      credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the Sentinel'),
       keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
     this.scheduler.start();
     this.fsm.to('started');
-    this.logger.info('sentinel listening', { port: this.server.port, dataDir: this.cfg.dataDir });
+    this.logger.info('sentinel listening', { port: this.server.port, dataDir: this.cfg.dataDir, tls: tlsMode(this.cfg.tls) });
     return this.server.port;
   }
 

@@ -18,6 +18,7 @@ import type * as grpc from '@grpc/grpc-js';
 import * as os from 'node:os';
 import type { WorkerConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
+import { channelCredentials, serverCredentials } from '../common/tls';
 import { JobFailure } from '../common/job-error';
 import type { Logger } from '../common/logger';
 import { StateMachine, type Transitions } from '../common/state-machine';
@@ -107,7 +108,7 @@ export class Worker {
     };
     this.link = new SentinelLink({
       address: cfg.sentinel,
-      credentials: opts.credentials,
+      credentials: opts.credentials ?? channelCredentials(cfg.tls),
       logger: this.logger,
       reconnectMaxMs: cfg.reconnectMaxMs,
       handlers: {
@@ -151,6 +152,7 @@ export class Worker {
         server = await startServer({
           host: this.cfg.host,
           port: this.cfg.port,
+          credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the worker\'s server (--worker-port)'),
           services: [workerService(this.deps, this.cfg.workerId, this.logger)],
         });
       }

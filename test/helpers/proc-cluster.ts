@@ -13,6 +13,7 @@
  * the root: those are strays. They are killed after being reported, so later
  * tests start clean. `useClusters()` does this at the end of each test.
  */
+import type * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ManagedProc, freePort } from './managed-proc';
@@ -29,6 +30,8 @@ export interface ProcClusterOptions {
   logLevel?: string;
   /** Extra environment for the Sentinel process. */
   sentinelEnv?: Record<string, string>;
+  /** How the cluster's own client dials the Sentinel (e.g. TLS); default plaintext. */
+  clientCredentials?: grpc.ChannelCredentials;
 }
 
 export interface WorkerOptions {
@@ -74,6 +77,10 @@ export class ProcCluster extends TestCluster {
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  protected override clientCredentials(): grpc.ChannelCredentials | undefined {
+    return this.opts.clientCredentials;
   }
 
   /** This process's environment without CASPARIAN_* settings (but logging and the python), plus `extra`. */

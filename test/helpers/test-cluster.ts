@@ -8,6 +8,7 @@
  *     {root}/data/   the Sentinel's data dir (sentinel.db, outputs/, staging/)
  *     {root}/in/     input files (the Sentinel's only input root)
  */
+import type * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -69,8 +70,13 @@ export abstract class TestCluster {
   abstract get address(): string;
 
   get client(): SentinelClient {
-    this.clientInstance ??= new SentinelClient(this.address);
+    this.clientInstance ??= new SentinelClient(this.address, undefined, this.clientCredentials());
     return this.clientInstance;
+  }
+
+  /** How this cluster's client dials the Sentinel (plaintext unless a cluster says otherwise). */
+  protected clientCredentials(): grpc.ChannelCredentials | undefined {
+    return undefined;
   }
 
   protected closeClient(): void {

@@ -45,8 +45,9 @@ export class SentinelClient {
   constructor(
     readonly address: string,
     readonly timeoutMs = 30_000,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
-    this.raw = new RawClient(address, grpc.credentials.createInsecure(), channelOptions());
+    this.raw = new RawClient(address, credentials, channelOptions());
   }
 
   /** Every unary call gets this deadline, so a stalled Sentinel cannot hang a client. */
