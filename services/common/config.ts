@@ -3,13 +3,15 @@
  * here, validated, and handed to constructors as frozen typed objects. Nothing
  * else reads process.env.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from './config-error';
 import { DEFAULT_ISOLATION, ISOLATION_LEVELS, isIsolation, type Isolation } from './isolation';
 import type { LogLevel, Logger } from './logger';
 import { Logger as LoggerImpl } from './logger';
-import { checkPlaintext, compileTls, insecureAllowed, type TlsMaterial } from './tls';
+import { checkPlaintext, compileTls, insecureAllowed, isLoopback, type TlsMaterial } from './tls';
+import { parseTokens } from './auth/tokens';
 
 export interface TimeoutDefaults {
   guestConnectMs: number;
@@ -65,6 +67,8 @@ export interface SentinelConfig {
   /** TLS for the server (services/common/tls.ts); undefined = plaintext, allowed off loopback only with allowInsecure. */
   tls?: Readonly<TlsMaterial>;
   allowInsecure: boolean;
+  /** Tokens by role (services/common/auth); undefined = no token needed. */
+  auth?: Readonly<AuthSettings>;
   leaseMs: number;
   heartbeatIntervalMs: number;
   defaultMaxAttempts: number;
@@ -102,6 +106,10 @@ export interface WorkerConfig {
   /** TLS for the worker's server and for its link to the Sentinel (its cert is the client certificate there). */
   tls?: Readonly<TlsMaterial>;
   allowInsecure: boolean;
+  /** Tokens that may call this worker's own server (Run needs a client token); undefined = none needed. */
+  auth?: Readonly<AuthSettings>;
+  /** The worker token this worker sends to the Sentinel (--token, CASPARIAN_TOKEN). */
+  token?: string;
   basePython: string;
   indexUrl?: string;
   installTimeoutMs: number;
@@ -183,6 +191,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     port: int(str(flags, 'port') ?? env.CASPARIAN_PORT, '--port', DEFAULT_PORT),
     tls: compileTls(flags, env),
     allowInsecure: insecureAllowed(flags, env),
+    auth: compileAuth(flags, env),
     leaseMs: int(env.CASPARIAN_LEASE_MS, 'CASPARIAN_LEASE_MS', 30_000, 100),
     heartbeatIntervalMs: int(env.CASPARIAN_HEARTBEAT_MS, 'CASPARIAN_HEARTBEAT_MS', 5_000, 50),
     defaultMaxAttempts: int(env.CASPARIAN_MAX_ATTEMPTS, 'CASPARIAN_MAX_ATTEMPTS', 3, 1),
@@ -200,11 +209,57 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     ...overrides,
   };
   cfg.inputRoots = cfg.inputRoots.map((r) => path.resolve(r));
-  checkPlaintext(cfg.tls, cfg.host, cfg.allowInsecure, `the Sentinel (--host ${cfg.host})`);
+  checkExposure(cfg, `the Sentinel (--host ${cfg.host})`);
   if (cfg.heartbeatIntervalMs * 2 > cfg.leaseMs) {
     throw new ConfigError(`lease (${cfg.leaseMs} ms) must be at least twice the heartbeat interval (${cfg.heartbeatIntervalMs} ms)`);
   }
   return Object.freeze(cfg);
+}
+
+export interface AuthSettings {
+  /** The tokens file (hashes by role), re-read when it changes. */
+  tokensFile: string;
+  /** Subject CNs of client certificates that may act as workers without a token (needs --require-client-cert). */
+  workerCertNames: string[];
+}
+
+function compileAuth(flags: Flags, env: Env): AuthSettings | undefined {
+  const file = str(flags, 'auth-tokens') ?? env.CASPARIAN_AUTH_TOKENS;
+  const names = (str(flags, 'worker-cert-names') ?? env.CASPARIAN_WORKER_CERT_NAMES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!file) {
+    if (names.length) throw new ConfigError('--worker-cert-names (CASPARIAN_WORKER_CERT_NAMES) needs --auth-tokens: it admits workers where tokens are required');
+    return undefined;
+  }
+  const tokensFile = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(tokensFile, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`--auth-tokens (CASPARIAN_AUTH_TOKENS): cannot read ${tokensFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  parseTokens(text, tokensFile); // fail at startup, naming the line
+  return { tokensFile, workerCertNames: names };
+}
+
+/** A client's or worker's token: --token, else CASPARIAN_TOKEN. */
+export function compileToken(flags: Flags, env: Env): string | undefined {
+  return str(flags, 'token') ?? (env.CASPARIAN_TOKEN || undefined);
+}
+
+/**
+ * A server that other hosts can reach needs TLS, and someone must prove who
+ * they are (tokens, or client certificates) — unless --insecure says otherwise.
+ */
+function checkExposure(cfg: { tls?: Readonly<TlsMaterial>; auth?: Readonly<AuthSettings>; host: string; allowInsecure: boolean }, what: string): void {
+  checkPlaintext(cfg.tls, cfg.host, cfg.allowInsecure, what);
+  if (cfg.auth?.workerCertNames.length && !cfg.tls?.requireClientCert) {
+    throw new ConfigError('--worker-cert-names (CASPARIAN_WORKER_CERT_NAMES) needs --require-client-cert: only certificates verified at the handshake may stand in for a token');
+  }
+  if (isLoopback(cfg.host) || cfg.allowInsecure || cfg.auth || cfg.tls?.requireClientCert) return;
+  throw new ConfigError(
+    `${what} would take calls from other hosts without asking who they are: give it --auth-tokens FILE or ` +
+      `--require-client-cert, or pass --insecure (CASPARIAN_INSECURE=1) to run it open anyway`,
+  );
 }
 
 /** Fork servers per worker by default: each holds an interpreter with pyarrow (~100 MB resident, mostly shared with its children). */
@@ -229,6 +284,8 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     port: int(str(flags, 'worker-port') ?? env.CASPARIAN_WORKER_PORT, '--worker-port', 0, -1),
     tls: compileTls(flags, env),
     allowInsecure: insecureAllowed(flags, env),
+    auth: compileAuth(flags, env),
+    token: compileToken(flags, env),
     basePython: str(flags, 'python') ?? env.CASPARIAN_PYTHON ?? 'python3',
     indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
     installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),
@@ -239,7 +296,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     forkServers: int(str(flags, 'fork-servers') ?? env.CASPARIAN_FORK_SERVERS, '--fork-servers', DEFAULT_FORK_SERVERS, 1),
     ...overrides,
   };
-  if (cfg.port >= 0) checkPlaintext(cfg.tls, cfg.host, cfg.allowInsecure, `the worker's server (--worker-port)`);
+  if (cfg.port >= 0) checkExposure(cfg, `the worker's server (--worker-port)`);
   return Object.freeze(cfg);
 }
 

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { tokenInterceptor } from './auth/guard';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
@@ -17,8 +18,10 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export const DESCRIPTOR_SET_PATH = path.resolve(__dirname, '..', '..', '..', 'services', 'gen', 'descriptor-set.binpb');
 
-export function channelOptions(): grpc.ChannelOptions {
+/** A client's channel options; with `token`, every call sends it as `authorization: Bearer`. */
+export function channelOptions(token?: string): grpc.ChannelOptions {
   return {
+    ...(token ? { interceptors: [tokenInterceptor(token)] } : {}),
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_time_ms': 20_000,
@@ -43,6 +46,8 @@ export async function startServer(opts: {
   services: { name: string; definition: grpc.ServiceDefinition; impl: grpc.UntypedServiceImplementation }[];
   credentials?: grpc.ServerCredentials;
   keepalive?: Keepalive;
+  /** Run before every handler (e.g. services/common/auth/guard.ts). */
+  interceptors?: grpc.ServerInterceptor[];
 }): Promise<ManagedServer> {
   const keepalive = opts.keepalive ?? DEFAULT_KEEPALIVE;
   const server = new grpc.Server({
@@ -52,6 +57,7 @@ export async function startServer(opts: {
     'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    interceptors: opts.interceptors ?? [],
   });
   for (const s of opts.services) server.addService(s.definition, s.impl);
 

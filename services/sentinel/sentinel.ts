@@ -9,7 +9,10 @@
  * period (then forces) and closes the database.
  */
 import * as path from 'node:path';
-import type { SentinelConfig } from '../common/config';
+import type * as grpc from '@grpc/grpc-js';
+import { authInterceptor } from '../common/auth/guard';
+import { TokenStore } from '../common/auth/tokens';
+import type { AuthSettings, SentinelConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
 import { serverCredentials, tlsMode } from '../common/tls';
 import type { Logger } from '../common/logger';
@@ -106,12 +109,13 @@ export class Sentinel {
       host: this.cfg.host,
       port: this.cfg.port,
       credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the Sentinel'),
+      interceptors: this.cfg.auth ? [sentinelGuard(this.cfg.auth, this.logger)] : [],
       keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
     this.scheduler.start();
     this.fsm.to('started');
-    this.logger.info('sentinel listening', { port: this.server.port, dataDir: this.cfg.dataDir, tls: tlsMode(this.cfg.tls) });
+    this.logger.info('sentinel listening', { port: this.server.port, dataDir: this.cfg.dataDir, tls: tlsMode(this.cfg.tls), auth: this.cfg.auth ? 'tokens' : 'none' });
     return this.server.port;
   }
 
@@ -135,4 +139,14 @@ export class Sentinel {
     })();
     return this.stopping;
   }
+}
+
+/** Dispatch and Conclude need a worker token (or an allowed client certificate); every other Sentinel method a client token. */
+function sentinelGuard(auth: Readonly<AuthSettings>, logger: Logger): grpc.ServerInterceptor {
+  return authInterceptor({
+    tokens: new TokenStore(auth.tokensFile, logger.scope({ component: 'auth' })),
+    workerCertNames: auth.workerCertNames,
+    workerMethods: ['/casparian.v1.Sentinel/Dispatch', '/casparian.v1.Sentinel/Conclude'],
+    guardedServices: ['casparian.v1.Sentinel'],
+  });
 }

@@ -16,9 +16,11 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import * as os from 'node:os';
-import type { WorkerConfig } from '../common/config';
+import type { AuthSettings, WorkerConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
 import { channelCredentials, serverCredentials } from '../common/tls';
+import { authInterceptor } from '../common/auth/guard';
+import { TokenStore } from '../common/auth/tokens';
 import { JobFailure } from '../common/job-error';
 import type { Logger } from '../common/logger';
 import { StateMachine, type Transitions } from '../common/state-machine';
@@ -109,6 +111,7 @@ export class Worker {
     this.link = new SentinelLink({
       address: cfg.sentinel,
       credentials: opts.credentials ?? channelCredentials(cfg.tls),
+      token: cfg.token,
       logger: this.logger,
       reconnectMaxMs: cfg.reconnectMaxMs,
       handlers: {
@@ -153,6 +156,7 @@ export class Worker {
           host: this.cfg.host,
           port: this.cfg.port,
           credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the worker\'s server (--worker-port)'),
+          interceptors: this.cfg.auth ? [workerGuard(this.cfg.auth, this.logger)] : [],
           services: [workerService(this.deps, this.cfg.workerId, this.logger)],
         });
       }
@@ -261,4 +265,14 @@ export class Worker {
  */
 function attemptKey(ref: AttemptRef): string {
   return `${ref.jobId}/${ref.attempt}`;
+}
+
+/** The worker's own server runs plugin source on request (Run): every call needs a client token. */
+function workerGuard(auth: Readonly<AuthSettings>, logger: Logger): grpc.ServerInterceptor {
+  return authInterceptor({
+    tokens: new TokenStore(auth.tokensFile, logger.scope({ component: 'auth' })),
+    workerCertNames: [],
+    workerMethods: [],
+    guardedServices: ['casparian.v1.Worker'],
+  });
 }

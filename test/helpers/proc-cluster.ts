@@ -32,6 +32,8 @@ export interface ProcClusterOptions {
   sentinelEnv?: Record<string, string>;
   /** How the cluster's own client dials the Sentinel (e.g. TLS); default plaintext. */
   clientCredentials?: grpc.ChannelCredentials;
+  /** A client token the cluster's own client sends. */
+  clientToken?: string;
 }
 
 export interface WorkerOptions {
@@ -81,6 +83,10 @@ export class ProcCluster extends TestCluster {
 
   protected override clientCredentials(): grpc.ChannelCredentials | undefined {
     return this.opts.clientCredentials;
+  }
+
+  protected override clientToken(): string | undefined {
+    return this.opts.clientToken;
   }
 
   /** This process's environment without CASPARIAN_* settings (but logging and the python), plus `extra`. */

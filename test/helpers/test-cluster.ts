@@ -70,12 +70,17 @@ export abstract class TestCluster {
   abstract get address(): string;
 
   get client(): SentinelClient {
-    this.clientInstance ??= new SentinelClient(this.address, undefined, this.clientCredentials());
+    this.clientInstance ??= new SentinelClient(this.address, undefined, this.clientCredentials(), this.clientToken());
     return this.clientInstance;
   }
 
   /** How this cluster's client dials the Sentinel (plaintext unless a cluster says otherwise). */
   protected clientCredentials(): grpc.ChannelCredentials | undefined {
+    return undefined;
+  }
+
+  /** The client token this cluster's client sends (none unless a cluster says otherwise). */
+  protected clientToken(): string | undefined {
     return undefined;
   }
 

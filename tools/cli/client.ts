@@ -46,8 +46,10 @@ export class SentinelClient {
     readonly address: string,
     readonly timeoutMs = 30_000,
     credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    /** A client token, sent with every call. */
+    token?: string,
   ) {
-    this.raw = new RawClient(address, credentials, channelOptions());
+    this.raw = new RawClient(address, credentials, channelOptions(token));
   }
 
   /** Every unary call gets this deadline, so a stalled Sentinel cannot hang a client. */

@@ -21,6 +21,8 @@ type SentinelClient = InstanceType<typeof GeneratedSentinelClient>;
 export interface SentinelLinkOptions {
   address: string;
   credentials?: grpc.ChannelCredentials;
+  /** The worker token, sent with every call (services/common/auth). */
+  token?: string;
   handlers: DispatchHandlers;
   logger: Logger;
   reconnectMaxMs: number;
@@ -31,7 +33,7 @@ export class SentinelLink {
   private readonly client: SentinelClient;
 
   constructor(opts: SentinelLinkOptions) {
-    this.client = new SentinelClient(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), channelOptions());
+    this.client = new SentinelClient(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), channelOptions(opts.token));
     this.dispatch = new DispatchClient(this.client, opts.handlers, opts.logger, opts.reconnectMaxMs);
   }
 

@@ -1,0 +1,115 @@
+/**
+ * Bearer tokens by role, stored hashed. The tokens file (`--auth-tokens FILE`,
+ * CASPARIAN_AUTH_TOKENS) has one token per line:
+ *
+ *     # role   sha256 of the token                                                       name
+ *     client   sha256:3f1c…(64 hex)                                                       alice
+ *     worker   sha256:9ab0…(64 hex)                                                       pool-a
+ *
+ * `casparian token new --role R --name N` makes a token and prints its line.
+ * The file holds only hashes, so reading it gives no one a token. It is read
+ * again when it changes (checked at most once a second), so tokens are added
+ * and revoked without a restart; an edit that does not parse keeps the
+ * tokens in force and is logged.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { ConfigError } from '../config-error';
+import type { Logger } from '../logger';
+
+export const ROLES = ['client', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface TokenEntry {
+  role: Role;
+  name: string;
+}
+
+/** The stored form of a token: `sha256:` + hex of its SHA-256. */
+export function hashToken(token: string): string {
+  return `sha256:${crypto.createHash('sha256').update(token, 'utf8').digest('hex')}`;
+}
+
+/** A new random token (32 bytes, base64url, prefixed so that leaked ones are easy to search for). */
+export function newToken(): string {
+  return `cft_${crypto.randomBytes(32).toString('base64url')}`;
+}
+
+/** The tokens of a file's text, by hash; throws naming the line of the first error. */
+export function parseTokens(text: string, file: string): Map<string, TokenEntry> {
+  const out = new Map<string, TokenEntry>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    const [role, hash, name = '', ...rest] = line.split(/\s+/);
+    const where = `${file}:${i + 1}`;
+    if (rest.length) throw new ConfigError(`${where}: expected "ROLE sha256:HEX [NAME]", got ${rest.length + 3} fields`);
+    if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(`${where}: role must be ${ROLES.join(' or ')}, got "${role}"`);
+    if (!/^sha256:[0-9a-f]{64}$/.test(hash ?? '')) throw new ConfigError(`${where}: the token must be stored as sha256:<64 lowercase hex> (casparian token new prints the line)`);
+    if (out.has(hash)) throw new ConfigError(`${where}: the same token is listed twice`);
+    out.set(hash, { role: role as Role, name: name || `${role}@line${i + 1}` });
+  });
+  return out;
+}
+
+export class TokenStore {
+  private tokens: Map<string, TokenEntry>;
+  private stamp: string;
+  private checkedAt = 0;
+
+  /** Reads `file` now: a missing or bad file is a ConfigError at startup. */
+  constructor(
+    readonly file: string,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.stamp = this.statStamp();
+    this.tokens = this.read();
+  }
+
+  /** Who holds `token`, or undefined for an unknown (or revoked) one. */
+  lookup(token: string): TokenEntry | undefined {
+    this.refresh();
+    return this.tokens.get(hashToken(token));
+  }
+
+  get size(): number {
+    return this.tokens.size;
+  }
+
+  private statStamp(): string {
+    try {
+      const st = fs.statSync(this.file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch (e) {
+      throw new ConfigError(`--auth-tokens (CASPARIAN_AUTH_TOKENS): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+
+  private read(): Map<string, TokenEntry> {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`--auth-tokens (CASPARIAN_AUTH_TOKENS): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return parseTokens(text, this.file);
+  }
+
+  /** Re-read the file when it changed; at most once a second. */
+  private refresh(): void {
+    const t = this.now();
+    if (t - this.checkedAt < 1_000) return;
+    this.checkedAt = t;
+    try {
+      const stamp = this.statStamp();
+      if (stamp === this.stamp) return;
+      const next = this.read();
+      this.stamp = stamp;
+      this.tokens = next;
+      this.logger.info('auth tokens reloaded', { file: this.file, tokens: next.size });
+    } catch (e) {
+      this.logger.error('auth tokens file not reloaded; the tokens in force stay', { file: this.file, error: (e as Error).message });
+    }
+  }
+}
