@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { tokenInterceptor } from './auth/guard';
+import { decodeFailureInterceptor, guardDecoding } from './decode-guard';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
@@ -57,9 +58,9 @@ export async function startServer(opts: {
     'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-    interceptors: opts.interceptors ?? [],
+    interceptors: [...(opts.interceptors ?? []), decodeFailureInterceptor],
   });
-  for (const s of opts.services) server.addService(s.definition, s.impl);
+  for (const s of opts.services) server.addService(guardDecoding(s.definition), s.impl);
 
   const names = opts.services.map((s) => s.name);
   const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'SERVING' as const])));
