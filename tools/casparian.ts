@@ -47,8 +47,8 @@ TLS (services and clients; or CASPARIAN_TLS_CERT, _KEY, _CA, _REQUIRE_CLIENT_CER
   --require-client-cert            a server refuses clients without a certificate from --tls-ca (mTLS)
   --insecure                       serve plaintext on a non-loopback --host anyway (CASPARIAN_INSECURE=1)
 auth (tokens by role, stored hashed; see README "Tokens"):
-  casparian token new --role client|worker [--name NAME]   (prints the token and its line for --auth-tokens)
-  --auth-tokens FILE               a server requires tokens from FILE (CASPARIAN_AUTH_TOKENS; re-read when it changes)
+  casparian token create --role client|worker --name NAME --tokens-file FILE   (appends its hash; prints the token once)
+  --tokens-file FILE               a server requires tokens from FILE (CASPARIAN_TOKENS_FILE; re-read when it changes)
   --worker-cert-names CN,CN        the Sentinel admits workers by client certificate CN (needs --require-client-cert)
   --token TOKEN                    a client's or worker's token (CASPARIAN_TOKEN)
 local environments (CASPARIAN_HOME, default ~/.casparian_flow):
@@ -59,7 +59,7 @@ const STRING_FLAGS = [
   'data-dir', 'input-root', 'port', 'host', 'worker-host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
-  'tls-cert', 'tls-key', 'tls-ca', 'token', 'auth-tokens', 'worker-cert-names', 'role',
+  'tls-cert', 'tls-key', 'tls-ca', 'token', 'tokens-file', 'worker-cert-names', 'role',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
 
@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keep running until a signal
   }
   if (command === 'env') return envCommand(args, flags, env);
-  if (command === 'token') return tokenCommand(args, flags);
+  if (command === 'token') return tokenCommand(args, flags, env);
   const timeoutMs = 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30));
   const client = new SentinelClient(sentinelAddress(flags, env), timeoutMs, channelCredentials(compileTls(flags, env)), compileToken(flags, env));
   try {

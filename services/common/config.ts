@@ -224,10 +224,10 @@ export interface AuthSettings {
 }
 
 function compileAuth(flags: Flags, env: Env): AuthSettings | undefined {
-  const file = str(flags, 'auth-tokens') ?? env.CASPARIAN_AUTH_TOKENS;
+  const file = str(flags, 'tokens-file') ?? env.CASPARIAN_TOKENS_FILE;
   const names = (str(flags, 'worker-cert-names') ?? env.CASPARIAN_WORKER_CERT_NAMES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (!file) {
-    if (names.length) throw new ConfigError('--worker-cert-names (CASPARIAN_WORKER_CERT_NAMES) needs --auth-tokens: it admits workers where tokens are required');
+    if (names.length) throw new ConfigError('--worker-cert-names (CASPARIAN_WORKER_CERT_NAMES) needs --tokens-file: it admits workers where tokens are required');
     return undefined;
   }
   const tokensFile = path.resolve(file);
@@ -235,7 +235,7 @@ function compileAuth(flags: Flags, env: Env): AuthSettings | undefined {
   try {
     text = fs.readFileSync(tokensFile, 'utf8');
   } catch (e) {
-    throw new ConfigError(`--auth-tokens (CASPARIAN_AUTH_TOKENS): cannot read ${tokensFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigError(`--tokens-file (CASPARIAN_TOKENS_FILE): cannot read ${tokensFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   parseTokens(text, tokensFile); // fail at startup, naming the line
   return { tokensFile, workerCertNames: names };
@@ -257,7 +257,7 @@ function checkExposure(cfg: { tls?: Readonly<TlsMaterial>; auth?: Readonly<AuthS
   }
   if (isLoopback(cfg.host) || cfg.allowInsecure || cfg.auth || cfg.tls?.requireClientCert) return;
   throw new ConfigError(
-    `${what} would take calls from other hosts without asking who they are: give it --auth-tokens FILE or ` +
+    `${what} would take calls from other hosts without asking who they are: give it --tokens-file FILE or ` +
       `--require-client-cert, or pass --insecure (CASPARIAN_INSECURE=1) to run it open anyway`,
   );
 }

@@ -1,6 +1,6 @@
 /**
  * Tokens by role on real processes over loopback: a Sentinel started by the
- * CLI with --auth-tokens (via CASPARIAN_AUTH_TOKENS), a worker with a worker
+ * CLI with --tokens-file (via CASPARIAN_TOKENS_FILE), a worker with a worker
  * token, the CLI and raw gRPC clients with the right, the wrong and no
  * token; rotation without a restart; the worker allow-list by client
  * certificate (mTLS, openssl certificates made at test time).
@@ -60,7 +60,7 @@ describe('integration: tokens by role (real processes)', function () {
 
   clusters.it('a client token for the API, a worker token for Dispatch; the wrong role is PERMISSION_DENIED, none or a bad one UNAUTHENTICATED; rotation needs no restart', async () => {
     const file = tokensFile('tokens', [`client ${hashToken(client)} alice`, `worker ${hashToken(worker)} pool`]);
-    const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_AUTH_TOKENS: file }, clientToken: client }));
+    const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_TOKENS_FILE: file }, clientToken: client }));
     await c.startWorker('w1', { env: { CASPARIAN_TOKEN: worker } });
     await c.publish('values', faultPlugin('values.py'));
     const job = await c.waitJob((await c.submit('values', writeCsv(c.inputDir, 'auth.csv', 3, 1))).id);
@@ -82,9 +82,15 @@ describe('integration: tokens by role (real processes)', function () {
     assert.equal(await dispatchStatus(c.address, undefined), grpc.status.UNAUTHENTICATED);
     assert.deepEqual((await c.client.listWorkers({})).workers.map((w) => w.workerId), ['w1']);
 
-    // Rotation: alice is revoked and bob added by rewriting the file; no restart.
-    const bob = newToken();
-    fs.writeFileSync(file, `client ${hashToken(bob)} bob\nworker ${hashToken(worker)} pool\n`);
+    // Rotation, no restart: bob is added by `casparian token create`, alice revoked by deleting her line.
+    const created = await runCli(['token', 'create', '--role', 'client', '--name', 'bob', '--tokens-file', file], { timeoutMs: 30_000 });
+    assert.equal(created.code, 0, showCli(created));
+    const bob = created.stdout.trim();
+    assert.match(bob, /^cft_[A-Za-z0-9_-]{43}$/);
+    assert.ok(fs.readFileSync(file, 'utf8').includes(`client ${hashToken(bob)} bob`), 'only the hash is stored');
+    const again = await runCli(['token', 'create', '--role', 'client', '--name', 'bob', '--tokens-file', file], { timeoutMs: 30_000 });
+    assert.equal(again.code, 2, 'a second token named bob is refused');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').split('\n').filter((l) => !l.endsWith(' alice')).join('\n'));
     await waitFor('the old client token to be refused', async () => /UNAUTHENTICATED/.test((await jobs(c, '--token', client)).stderr), 15_000, 300);
     const withBob = await jobs(c, '--token', bob);
     assert.equal(withBob.code, 0, showCli(withBob));
@@ -102,9 +108,9 @@ describe('integration: tokens by role (real processes)', function () {
 
   clusters.it("the worker's own server (Run) needs a client token too", async () => {
     const file = tokensFile('worker-tokens', [`client ${hashToken(client)} alice`, `worker ${hashToken(worker)} pool`]);
-    const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_AUTH_TOKENS: file }, clientToken: client }));
+    const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_TOKENS_FILE: file }, clientToken: client }));
     const port = await freePort();
-    await c.startWorker('w1', { port, env: { CASPARIAN_TOKEN: worker, CASPARIAN_AUTH_TOKENS: file } });
+    await c.startWorker('w1', { port, env: { CASPARIAN_TOKEN: worker, CASPARIAN_TOKENS_FILE: file } });
     const runStatus = async (token: string | undefined): Promise<grpc.status> => {
       const wc = new WorkerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions(token));
       try {
@@ -129,7 +135,7 @@ describe('integration: tokens by role (real processes)', function () {
     const c = clusters.track(
       await ProcCluster.start({
         sentinelEnv: {
-          CASPARIAN_AUTH_TOKENS: file,
+          CASPARIAN_TOKENS_FILE: file,
           CASPARIAN_WORKER_CERT_NAMES: 'client',
           CASPARIAN_TLS_CERT: certs.serverCert,
           CASPARIAN_TLS_KEY: certs.serverKey,
@@ -153,12 +159,12 @@ describe('integration: tokens by role (real processes)', function () {
     const base = ['sentinel', '--port', String(await freePort()), '--data-dir', path.join(dir, 'data'), '--host', '0.0.0.0', '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey];
     const open = await runCli(base, { timeoutMs: 30_000 });
     assert.equal(open.code, 2, showCli(open));
-    assert.match(open.stderr, /without asking who they are: give it --auth-tokens FILE or --require-client-cert/);
+    assert.match(open.stderr, /without asking who they are: give it --tokens-file FILE or --require-client-cert/);
     const badFile = tokensFile('bad', [`client ${hashToken(client)}`, 'admin sha256:00']);
-    const bad = await runCli([...base, '--auth-tokens', badFile], { timeoutMs: 30_000 });
+    const bad = await runCli([...base, '--tokens-file', badFile], { timeoutMs: 30_000 });
     assert.equal(bad.code, 2, showCli(bad));
     assert.match(bad.stderr, /bad:3: role must be client or worker, got "admin"/);
-    const names = await runCli([...base, '--auth-tokens', tokensFile('ok', []), '--worker-cert-names', 'w'], { timeoutMs: 30_000 });
+    const names = await runCli([...base, '--tokens-file', tokensFile('ok', []), '--worker-cert-names', 'w'], { timeoutMs: 30_000 });
     assert.match(names.stderr, /--worker-cert-names .* needs --require-client-cert/, showCli(names));
   });
 });

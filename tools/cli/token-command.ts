@@ -1,21 +1,35 @@
 /**
- * `casparian token new --role client|worker [--name NAME]`: make a token.
- * Prints the token (shown once: only its hash is stored) and the line to add
- * to the Sentinel's --auth-tokens file. Nothing is sent anywhere.
+ * `casparian token create --role client|worker --name NAME --tokens-file FILE`:
+ * make a token, append its hash to FILE (created 0600 if missing) and print
+ * the token once: only its hash is stored. A running Sentinel picks the new
+ * line up by itself (the file is re-read when it changes). Revoking a token
+ * is deleting its line.
  */
+import * as fs from 'node:fs';
 import type { Flags } from '../../services/common/config';
-import { hashToken, newToken, ROLES, type Role } from '../../services/common/auth/tokens';
+import { hashToken, newToken, parseTokens, ROLES } from '../../services/common/auth/tokens';
 import { UsageError } from './usage';
 
-export function tokenCommand(args: string[], flags: Flags): number {
-  if (args[0] !== 'new' || args.length !== 1) throw new UsageError('usage: casparian token new --role client|worker [--name NAME]');
+const USAGE = 'usage: casparian token create --role client|worker --name NAME --tokens-file FILE';
+
+export function tokenCommand(args: string[], flags: Flags, env: Record<string, string | undefined>): number {
+  if (args[0] !== 'create' || args.length !== 1) throw new UsageError(USAGE);
   const role = flags.role;
-  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be ${ROLES.join(' or ')}`);
-  const name = typeof flags.name === 'string' ? flags.name : '';
-  if (/\s|#/.test(name)) throw new UsageError('--name may not contain spaces or "#"');
+  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be ${ROLES.join(' or ')}\n${USAGE}`);
+  const name = flags.name;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._@-]+$/.test(name)) throw new UsageError(`--name is required: letters, digits and . _ @ - only\n${USAGE}`);
+  const file = typeof flags['tokens-file'] === 'string' ? flags['tokens-file'] : env.CASPARIAN_TOKENS_FILE;
+  if (!file) throw new UsageError(`--tokens-file (or CASPARIAN_TOKENS_FILE) is required\n${USAGE}`);
+
+  const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const entries = parseTokens(existing, file); // refuse to append to a file the Sentinel could not read
+  if ([...entries.values()].some((e) => e.name === name)) throw new UsageError(`${file} already has a token named "${name}"; delete its line to revoke it first`);
   const token = newToken();
-  const line = `${role as Role} ${hashToken(token)}${name ? ` ${name}` : ''}`;
-  if (flags.json) process.stdout.write(`${JSON.stringify({ role, name, token, line })}\n`);
-  else process.stdout.write(`token: ${token}\n(shown once; give it to the ${role}: --token or CASPARIAN_TOKEN)\nadd this line to the Sentinel's --auth-tokens file:\n${line}\n`);
+  const line = `${role} ${hashToken(token)} ${name}\n`;
+  fs.appendFileSync(file, (existing && !existing.endsWith('\n') ? '\n' : '') + line, { mode: 0o600 });
+
+  if (flags.json) process.stdout.write(`${JSON.stringify({ role, name, token, tokensFile: file })}\n`);
+  else process.stdout.write(`${token}\n`);
+  process.stderr.write(`added ${role} token "${name}" to ${file}; the token above is shown once (give it as --token or CASPARIAN_TOKEN)\n`);
   return 0;
 }

@@ -1,12 +1,13 @@
 /**
- * Bearer tokens by role, stored hashed. The tokens file (`--auth-tokens FILE`,
- * CASPARIAN_AUTH_TOKENS) has one token per line:
+ * Bearer tokens by role, stored hashed. The tokens file (`--tokens-file FILE`,
+ * CASPARIAN_TOKENS_FILE) has one token per line:
  *
  *     # role   sha256 of the token                                                       name
  *     client   sha256:3f1c…(64 hex)                                                       alice
  *     worker   sha256:9ab0…(64 hex)                                                       pool-a
  *
- * `casparian token new --role R --name N` makes a token and prints its line.
+ * `casparian token create --role R --name N --tokens-file FILE` makes a token,
+ * appends its line and prints the token once.
  * The file holds only hashes, so reading it gives no one a token. It is read
  * again when it changes (checked at most once a second), so tokens are added
  * and revoked without a restart; an edit that does not parse keeps the
@@ -45,7 +46,7 @@ export function parseTokens(text: string, file: string): Map<string, TokenEntry>
     const where = `${file}:${i + 1}`;
     if (rest.length) throw new ConfigError(`${where}: expected "ROLE sha256:HEX [NAME]", got ${rest.length + 3} fields`);
     if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(`${where}: role must be ${ROLES.join(' or ')}, got "${role}"`);
-    if (!/^sha256:[0-9a-f]{64}$/.test(hash ?? '')) throw new ConfigError(`${where}: the token must be stored as sha256:<64 lowercase hex> (casparian token new prints the line)`);
+    if (!/^sha256:[0-9a-f]{64}$/.test(hash ?? '')) throw new ConfigError(`${where}: the token must be stored as sha256:<64 lowercase hex> (casparian token create writes the line)`);
     if (out.has(hash)) throw new ConfigError(`${where}: the same token is listed twice`);
     out.set(hash, { role: role as Role, name: name || `${role}@line${i + 1}` });
   });
@@ -82,7 +83,7 @@ export class TokenStore {
       const st = fs.statSync(this.file);
       return `${st.ino}:${st.size}:${st.mtimeMs}`;
     } catch (e) {
-      throw new ConfigError(`--auth-tokens (CASPARIAN_AUTH_TOKENS): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new ConfigError(`--tokens-file (CASPARIAN_TOKENS_FILE): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
 
@@ -91,7 +92,7 @@ export class TokenStore {
     try {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (e) {
-      throw new ConfigError(`--auth-tokens (CASPARIAN_AUTH_TOKENS): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new ConfigError(`--tokens-file (CASPARIAN_TOKENS_FILE): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     return parseTokens(text, this.file);
   }
