@@ -24,7 +24,7 @@ import { makeTestCerts } from '../helpers/tls-certs';
 import { sleep, waitFor } from '../helpers/wait';
 
 /** The status a raw Dispatch stream ends with after sending Hello with `token`. */
-function dispatchStatus(address: string, token: string | undefined, creds = grpc.credentials.createInsecure()): Promise<grpc.status> {
+function dispatchStatus(address: string, token: string | undefined, workerId = 'rogue', creds = grpc.credentials.createInsecure()): Promise<grpc.status> {
   const client = new RawSentinelClient(address, creds, channelOptions(token));
   return new Promise((resolve) => {
     const call = client.dispatch();
@@ -33,7 +33,7 @@ function dispatchStatus(address: string, token: string | undefined, creds = grpc
       client.close();
       resolve(e.code);
     });
-    const hello: DispatchRequest = { msg: { $case: 'hello', hello: { workerId: 'rogue', slots: 1024, version: 'x', envs: [], mayProvision: true, envMode: 'auto', hostname: 'rogue', active: [] } } };
+    const hello: DispatchRequest = { msg: { $case: 'hello', hello: { workerId, slots: 1024, version: 'x', envs: [], mayProvision: true, envMode: 'auto', hostname: 'rogue', active: [] } } };
     call.write(hello);
     setTimeout(() => call.cancel(), 5_000);
   });
@@ -104,6 +104,26 @@ describe('integration: tokens by role (real processes)', function () {
     assert.match(logs, /auth tokens reloaded/);
     assert.match(logs, /auth tokens file not reloaded; the tokens in force stay/);
     for (const t of [client, worker, bob]) assert.ok(!logs.includes(t), 'a token appears in a log');
+  });
+
+  clusters.it("a second Hello with a live worker's id is ALREADY_EXISTS; the live worker keeps its session and its running job", async () => {
+    const file = tokensFile('dup-tokens', [`client ${hashToken(client)} alice`, `worker ${hashToken(worker)} pool`]);
+    const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_TOKENS_FILE: file }, clientToken: client }));
+    await c.startWorker('w1', { env: { CASPARIAN_TOKEN: worker } });
+    await c.publish('values', faultPlugin('values.py'));
+    const input = writeCsv(c.inputDir, 'slow.csv', 3, 1, ['# sleep=2']);
+    const submitted = await c.submit('values', input);
+    await waitFor('the plugin to start', () => fs.existsSync(`${input}.runs`), 60_000, 50);
+    const before = (await c.client.listWorkers({})).workers.find((w) => w.workerId === 'w1');
+
+    assert.ok(before?.connectedAt, 'w1 is listed with its connection time');
+    assert.equal(await dispatchStatus(c.address, worker, 'w1'), grpc.status.ALREADY_EXISTS);
+
+    const job = await c.waitJob(submitted.id);
+    assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, JSON.stringify(job.error));
+    assert.equal(job.attempt, 1, 'the live worker\'s attempt was not taken from it');
+    const after = (await c.client.listWorkers({})).workers.find((w) => w.workerId === 'w1');
+    assert.deepEqual(after?.connectedAt, before?.connectedAt, 'the same session');
   });
 
   clusters.it("the worker's own server (Run) needs a client token too", async () => {

@@ -9,7 +9,7 @@
  * worker that reconnects in time loses nothing.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { invalidArgument } from '../../common/rpc-error';
+import { alreadyExists, invalidArgument } from '../../common/rpc-error';
 import { failCall, messagesOf } from '../../common/rpc-adapters';
 import { VERSION } from '../../common/version';
 import type { AttemptRef as PbAttemptRef, DispatchRequest, DispatchResponse } from '../../gen/casparian/v1/dispatch';
@@ -41,6 +41,7 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
           if (m.$case !== 'hello') throw invalidArgument('the first Dispatch message must be Hello');
           const active = m.hello.active.map(refFromPb);
           requireName('hello.worker_id', m.hello.workerId);
+          refuseLiveDuplicate(d, m.hello.workerId);
           await d.lifecycle.attemptsLost({ workerId: m.hello.workerId, stillRunning: active });
           session = register(d, call, m.hello);
           if (active.length) await heartbeat(d, session, active);
@@ -76,6 +77,21 @@ export function dispatchHandler(d: DispatchDeps): (call: Call) => void {
         }
       });
   };
+}
+
+/**
+ * A Hello for a worker id whose session still heartbeats is refused: it would
+ * take that worker's place and fail its attempts. A worker that really lost
+ * its connection stops heartbeating, so after two heartbeat intervals its
+ * reconnect (which retries) is accepted and replaces the old session.
+ */
+function refuseLiveDuplicate(d: DispatchDeps, workerId: string): void {
+  const live = d.scheduler.session(workerId);
+  if (!live) return;
+  const quietMs = d.clock.now() - live.lastHeartbeatAt;
+  if (quietMs < 2 * d.cfg.heartbeatIntervalMs) {
+    throw alreadyExists(`worker id "${workerId}" is connected on another stream (last heartbeat ${quietMs} ms ago); give each worker its own --worker-id`);
+  }
 }
 
 function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchRequest['msg'] & { $case: 'hello' }>['hello']): WorkerSession {

@@ -77,6 +77,11 @@ export class Scheduler implements SlotControl {
     this.kick();
   }
 
+  /** The current session of a worker id, if it is connected. */
+  session(workerId: string): WorkerSession | undefined {
+    return this.workers.get(workerId);
+  }
+
   removeWorker(w: WorkerSession): void {
     // Only remove if it is still the current session for that id.
     if (this.workers.get(w.workerId) === w) this.workers.delete(w.workerId);
