@@ -110,6 +110,8 @@ export interface WorkerConfig {
   auth?: Readonly<AuthSettings>;
   /** The worker token this worker sends to the Sentinel (--token, CASPARIAN_TOKEN). */
   token?: string;
+  /** Host variables pip/uv installs may see besides the base set (--install-env-allow, CASPARIAN_INSTALL_ENV_ALLOW). */
+  installEnvAllow: string[];
   basePython: string;
   indexUrl?: string;
   installTimeoutMs: number;
@@ -286,6 +288,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     allowInsecure: insecureAllowed(flags, env),
     auth: compileAuth(flags, env),
     token: compileToken(flags, env),
+    installEnvAllow: (str(flags, 'install-env-allow') ?? env.CASPARIAN_INSTALL_ENV_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     basePython: str(flags, 'python') ?? env.CASPARIAN_PYTHON ?? 'python3',
     indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
     installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),

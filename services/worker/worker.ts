@@ -88,6 +88,7 @@ export class Worker {
           basePython: cfg.basePython,
           indexUrl: cfg.indexUrl,
           installTimeoutMs: cfg.installTimeoutMs,
+          installEnvAllow: cfg.installEnvAllow,
           lockWaitTimeoutMs: cfg.installTimeoutMs + 60_000,
           failureCacheMs: 60_000,
           logger: this.logger.scope({ component: 'envs' }),

@@ -15,6 +15,7 @@ import { testIndexUrl } from './pip-index';
 import { PYARROW_LOCKFILE, REPO_ROOT, testHome } from './python-env';
 
 export const FAKE_UV_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'fake-uv');
+const FAKE_UV_KNOBS = ['FAKE_UV_LOG', 'FAKE_UV_CACHE', 'FAKE_UV_SLEEP', 'FAKE_UV_CHILD_PID_FILE', 'FAKE_UV_FAIL', 'FAKE_UV_FAIL_ON'];
 export const PYARROW = fs.readFileSync(PYARROW_LOCKFILE, 'utf8');
 /** Same packages, a different env hash. */
 export const variant = (name: string): string => `# variant: ${name}\n${PYARROW}`;
@@ -25,6 +26,8 @@ export interface UvCall {
   cwd: string;
   pid: number;
   UV_PROJECT_ENVIRONMENT: string | null;
+  /** Names of the variables the install saw. */
+  env_keys: string[];
 }
 
 /** The pyarrow version a python imports (throws when it cannot). */
@@ -65,7 +68,9 @@ export function useFakeUv(prefix: string): FakeUv {
       FAKE_UV_CACHE: path.join(testHome(), 'fake-uv-cache'),
       ...extra,
     }),
-    config: (h, cfg = {}) => envManagerConfig(h, { basePython: 'python3', indexUrl: testIndexUrl(), installTimeoutMs: 120_000, lockWaitTimeoutMs: 120_000, ...cfg }),
+    // The stand-in's knobs reach it the way an operator's extra variables reach a real uv: --install-env-allow.
+    config: (h, cfg = {}) =>
+      envManagerConfig(h, { basePython: 'python3', indexUrl: testIndexUrl(), installTimeoutMs: 120_000, lockWaitTimeoutMs: 120_000, installEnvAllow: FAKE_UV_KNOBS, ...cfg }),
     manager: (cfg = {}, deps = {}) => new EnvManager(u.config(cfg.home ?? u.home, cfg), { lockPollMs: 50, ...deps, env: deps.env ?? u.childEnv() }),
     uvCalls: (envHash) => {
       if (!fs.existsSync(uvLog())) return [];

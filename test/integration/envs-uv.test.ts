@@ -103,4 +103,27 @@ describe('envs: uv backend (stand-in uv)', function () {
     assert.equal(noPython.ok, false);
     assert.match(noPython.checks[0].detail, /does not run: ENOENT/);
   });
+
+  it("an install sees only what it needs of the worker's environment, plus what the operator allows; URL credentials never reach its log or error", async () => {
+    const lock = variant('uv-scrubbed');
+    const hash = envHashOf(lock);
+    const env = u.childEnv({ AWS_SECRET_ACCESS_KEY: 'aws-secret', CASPARIAN_TOKEN: 'cft_worker', OPERATOR_OPT_IN: 'yes', HTTPS_PROXY: 'http://proxy:3128' });
+    const lease = await u.manager({ installEnvAllow: ['FAKE_UV_LOG', 'FAKE_UV_CACHE', 'OPERATOR_OPT_IN'] }, { env }).acquire(hash, lock);
+    lease.release();
+    const seen = u.uvCalls(hash).flatMap((c) => c.env_keys);
+    assert.ok(seen.length > 0);
+    for (const k of ['PATH', 'HOME', 'HTTPS_PROXY', 'OPERATOR_OPT_IN']) assert.ok(seen.includes(k), `${k} reaches the install`);
+    for (const k of ['AWS_SECRET_ACCESS_KEY', 'CASPARIAN_TOKEN']) assert.ok(!seen.includes(k), `${k} must not reach the install`);
+
+    const failing = variant('uv-redacted');
+    const err = await expectJobFailure(
+      u.manager({ indexUrl: 'https://builder:pa55word@packages.example/simple' }, { env: u.childEnv({ FAKE_UV_FAIL: 'no index', FAKE_UV_FAIL_ON: 'pip' }) }).acquire(envHashOf(failing), failing),
+    );
+    const log = fs.readFileSync(path.join(u.home, 'venvs', '.logs', `${envHashOf(failing)}.log`), 'utf8');
+    for (const text of [err.jobError.message, err.jobError.traceback ?? '', log]) {
+      assert.ok(!text.includes('pa55word'), `a credential leaked: ${text}`);
+    }
+    assert.ok(log.length > 0 && (err.jobError.traceback ?? '').length > 0, JSON.stringify({ log, err: err.jobError }));
+    assert.match(log, /--index-url https:\/\/\*\*\*@packages\.example\/simple/);
+  });
 });

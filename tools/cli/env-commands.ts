@@ -34,6 +34,7 @@ export async function envCommand(args: string[], flags: Flags, env: Env): Promis
     lockWaitTimeoutMs: cfg.installTimeoutMs + 60_000,
     failureCacheMs: 0,
     logger,
+    installEnvAllow: cfg.installEnvAllow,
   }, { env });
   const [sub, ...rest] = args;
   switch (sub) {

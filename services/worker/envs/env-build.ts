@@ -33,6 +33,31 @@ export interface BuildContext {
   now: () => number;
   logger: Logger;
   onLine?: (line: string) => void;
+  /** Host variables an install may see besides INSTALL_ENV_BASE. */
+  installEnvAllow?: readonly string[];
+}
+
+/**
+ * What pip and uv see of the host's environment: enough to find and reach a
+ * package index (PATH, HOME for their config files, locale, proxies, CA
+ * bundles, the index settings), nothing else. An sdist's build code runs
+ * inside the install, so the worker's secrets must not be there. Other
+ * variables (PIP_*, UV_* settings, a uv.toml) only when the operator lists
+ * them (--install-env-allow).
+ */
+export const INSTALL_ENV_BASE: readonly string[] = [
+  'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR',
+  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE',
+  'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_TRUSTED_HOST', 'PIP_FIND_LINKS', 'PIP_CONFIG_FILE', 'PIP_CERT', 'PIP_NO_INDEX',
+  'UV_INDEX_URL', 'UV_EXTRA_INDEX_URL', 'UV_DEFAULT_INDEX', 'UV_INDEX', 'UV_FIND_LINKS', 'UV_CONFIG_FILE', 'UV_NATIVE_TLS',
+  'XDG_CONFIG_HOME', 'XDG_CONFIG_DIRS', 'XDG_CACHE_HOME',
+];
+
+export function installEnv(host: NodeJS.ProcessEnv, allow: readonly string[] = []): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const k of [...INSTALL_ENV_BASE, ...allow]) if (host[k] !== undefined) out[k] = host[k];
+  return cleanPythonEnv(out);
 }
 
 /** Work dirs of installs running in this process (any manager instance); init() never removes these. */
@@ -111,7 +136,7 @@ export async function buildEnv(ctx: BuildContext, envHash: string, lockfile: str
     const deadline = Date.now() + ctx.installTimeoutMs;
     for (const step of plan.steps) {
       const r = await runCommand(step.command, step.args, {
-        env: { ...cleanPythonEnv(ctx.env), PIP_DISABLE_PIP_VERSION_CHECK: '1', ...step.env },
+        env: { ...installEnv(ctx.env, ctx.installEnvAllow), PIP_DISABLE_PIP_VERSION_CHECK: '1', ...step.env },
         cwd: step.cwd,
         timeoutMs: Math.max(1, deadline - Date.now()),
         spawn: ctx.spawn,

@@ -69,6 +69,7 @@ export class EnvManager {
         which: this.which,
         now: this.now,
         logger: cfg.logger,
+        installEnvAllow: cfg.installEnvAllow,
       },
       isReady: (h) => this.readyState(h) === true,
     });

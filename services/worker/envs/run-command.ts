@@ -2,10 +2,12 @@
  * Runs one install command in its own process group with a deadline.
  * Output (stdout+stderr, interleaved as it arrives) goes line by line to an
  * optional listener, in full to an optional log sink, and its tail is kept
- * in memory for error reports. On timeout the whole group gets SIGTERM, then
- * SIGKILL after a grace period.
+ * in memory for error reports; every line, the command line included, has
+ * URL credentials redacted first (an index URL may carry them). On timeout
+ * the whole group gets SIGTERM, then SIGKILL after a grace period.
  */
 import { ChildProcess, spawn as nodeSpawn, SpawnOptions } from 'node:child_process';
+import { redactUrlCredentials } from '../../common/redact';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
@@ -44,9 +46,13 @@ export class TailBuffer {
 
 export function runCommand(command: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
-  const header = `$ ${[command, ...args].map(shellQuote).join(' ')}\n`;
-  opts.sink?.(header);
-  opts.tail?.write(header);
+  const emit = (line: string, listen: boolean): void => {
+    const clean = redactUrlCredentials(line);
+    opts.sink?.(`${clean}\n`);
+    opts.tail?.write(`${clean}\n`);
+    if (listen) opts.onLine?.(clean);
+  };
+  emit(`$ ${[command, ...args].map(shellQuote).join(' ')}`, false);
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
@@ -64,14 +70,9 @@ export function runCommand(command: string, args: readonly string[], opts: RunOp
     let settled = false;
     let partial = '';
     const onData = (chunk: Buffer) => {
-      const s = chunk.toString('utf8');
-      opts.sink?.(s);
-      opts.tail?.write(s);
-      if (opts.onLine) {
-        const lines = (partial + s).split(/\r?\n/);
-        partial = lines.pop() ?? '';
-        for (const l of lines) opts.onLine(l);
-      }
+      const lines = (partial + chunk.toString('utf8')).split(/\r?\n/);
+      partial = lines.pop() ?? '';
+      for (const l of lines) emit(l, true);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
@@ -87,7 +88,7 @@ export function runCommand(command: string, args: readonly string[], opts: RunOp
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
       if (timedOut) killGroup(child, 'SIGKILL'); // leftovers of the group, if any
-      if (partial && opts.onLine) opts.onLine(partial);
+      if (partial) emit(partial, true);
       resolve({ ...r, timedOut, durationMs: Date.now() - started });
     };
     child.on('error', (err) => finish({ code: null, signal: null, spawnError: err }));

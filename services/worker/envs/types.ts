@@ -20,6 +20,8 @@ export interface EnvManagerConfig {
   /** How long a failed install of a hash is remembered (fails fast meanwhile). */
   failureCacheMs: number;
   logger: Logger;
+  /** Host variables an install may see besides INSTALL_ENV_BASE (env-build.ts), chosen by the operator. */
+  installEnvAllow?: readonly string[];
 }
 
 export interface EnvManagerDeps {
