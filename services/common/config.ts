@@ -112,6 +112,8 @@ export interface WorkerConfig {
   token?: string;
   /** Host variables pip/uv installs may see besides the base set (--install-env-allow, CASPARIAN_INSTALL_ENV_ALLOW). */
   installEnvAllow: string[];
+  /** The only host variables a plugin's env_allow may name (--guest-env-allow, CASPARIAN_GUEST_ENV_ALLOW); default none. */
+  guestEnvAllow: string[];
   basePython: string;
   indexUrl?: string;
   installTimeoutMs: number;
@@ -225,9 +227,14 @@ export interface AuthSettings {
   workerCertNames: string[];
 }
 
+/** A comma-separated list of names, blanks dropped. */
+function nameList(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 function compileAuth(flags: Flags, env: Env): AuthSettings | undefined {
   const file = str(flags, 'tokens-file') ?? env.CASPARIAN_TOKENS_FILE;
-  const names = (str(flags, 'worker-cert-names') ?? env.CASPARIAN_WORKER_CERT_NAMES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const names = nameList(str(flags, 'worker-cert-names') ?? env.CASPARIAN_WORKER_CERT_NAMES);
   if (!file) {
     if (names.length) throw new ConfigError('--worker-cert-names (CASPARIAN_WORKER_CERT_NAMES) needs --tokens-file: it admits workers where tokens are required');
     return undefined;
@@ -288,7 +295,8 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     allowInsecure: insecureAllowed(flags, env),
     auth: compileAuth(flags, env),
     token: compileToken(flags, env),
-    installEnvAllow: (str(flags, 'install-env-allow') ?? env.CASPARIAN_INSTALL_ENV_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    installEnvAllow: nameList(str(flags, 'install-env-allow') ?? env.CASPARIAN_INSTALL_ENV_ALLOW),
+    guestEnvAllow: nameList(str(flags, 'guest-env-allow') ?? env.CASPARIAN_GUEST_ENV_ALLOW),
     basePython: str(flags, 'python') ?? env.CASPARIAN_PYTHON ?? 'python3',
     indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
     installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),

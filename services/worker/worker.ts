@@ -107,6 +107,7 @@ export class Worker {
       envs: this.envSource(),
       startGuest: opts.startGuest ?? isolatedGuest({ isolation: cfg.isolation, shimPath, hostEnv, forks: this.forks }),
       hostEnv,
+      guestEnvAllow: cfg.guestEnvAllow,
       logger: this.logger,
     };
     this.link = new SentinelLink({

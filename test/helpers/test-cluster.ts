@@ -45,6 +45,8 @@ export interface PublishOptions {
   description?: string;
   /** The manifest's isolation level ('' or absent: the worker's default). */
   isolation?: string;
+  /** Host variables the plugin asks for (the manifest's env_allow). */
+  envAllow?: string[];
 }
 
 export interface SubmitOptions {
@@ -122,7 +124,7 @@ export abstract class TestCluster {
       version: opts.version ?? '1.0.0',
       source,
       lockfile: opts.lockfile ?? SHARED_LOCKFILE,
-      manifest: { description: opts.description ?? '', envAllow: [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined, isolation: opts.isolation ?? '' },
+      manifest: { description: opts.description ?? '', envAllow: opts.envAllow ?? [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined, isolation: opts.isolation ?? '' },
     });
     return res.plugin!.envHash;
   }

@@ -17,6 +17,8 @@ export interface AttemptDeps {
   startGuest: StartGuest;
   /** The worker's own environment, from which envAllow variables are copied. */
   hostEnv: Readonly<Record<string, string | undefined>>;
+  /** The operator's allow-list (--guest-env-allow): the only variables a plugin's envAllow may name. Default none. */
+  guestEnvAllow?: readonly string[];
   logger: Logger;
 }
 
@@ -24,6 +26,17 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
   const started = Date.now();
   const metrics = { rows: 0, durationMs: 0, envMs: 0, envProvisioned: false, arrowBytes: 0 };
   const fail = (error: JobError): AttemptResult => ({ status: 'failed', error, metrics: { ...metrics, durationMs: Date.now() - started }, outputs: [] });
+
+  const refused = spec.envAllow.filter((name) => !(deps.guestEnvAllow ?? []).includes(name));
+  if (refused.length) {
+    const allowed = deps.guestEnvAllow?.length ? deps.guestEnvAllow.join(', ') : 'none';
+    return fail(
+      JobErrors.envNotAllowed(
+        `the plugin asks for environment variables this worker does not pass to plugins: ${refused.join(', ')} ` +
+          `(the worker's --guest-env-allow lists: ${allowed}); ask its operator, or publish the plugin without them`,
+      ),
+    );
+  }
 
   try {
     const st = await fs.stat(spec.inputPath);

@@ -118,6 +118,7 @@ describe('unit: AttemptRunner', () => {
       envs: { acquire: acquire ?? (async () => lease()) },
       startGuest: start,
       hostEnv: { ALLOWED: 'yes', SECRET: 'no' },
+      guestEnvAllow: ['ALLOWED', 'UNSET'],
       logger: silentLogger,
     };
   }
