@@ -64,6 +64,8 @@ const CODES = {
   ENV_UNAVAILABLE: { classes: ['env'], blame: 'environment' },
   /** The input file does not exist or cannot be read. */
   INPUT_MISSING: { classes: ['permanent'], blame: 'input' },
+  /** Staging or committing outputs failed on the Sentinel's output volume (full, over quota, an I/O error). */
+  SINK_FULL: { classes: ['transient'], blame: 'environment' },
   /** The plugin's manifest asks for host variables the worker's operator does not allow (--guest-env-allow). */
   ENV_NOT_ALLOWED: { classes: ['permanent'], blame: 'plugin' },
   CANCELLED: { classes: ['cancelled'], blame: 'user' },
@@ -154,6 +156,7 @@ export const JobErrors = {
   envProvisionTimeout: (message: string, traceback?: string): JobError => jobError('env', 'ENV_PROVISION_TIMEOUT', message, traceback),
   envUnavailable: (message: string): JobError => jobError('env', 'ENV_UNAVAILABLE', message),
   inputMissing: (message: string): JobError => jobError('permanent', 'INPUT_MISSING', message),
+  sinkFull: (message: string): JobError => jobError('transient', 'SINK_FULL', message),
   envNotAllowed: (message: string): JobError => jobError('permanent', 'ENV_NOT_ALLOWED', message),
   cancelled: (message: string): JobError => jobError('cancelled', 'CANCELLED', message),
   workerLost: (message: string): JobError => jobError('worker_lost', 'WORKER_LOST', message),

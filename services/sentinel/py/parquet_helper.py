@@ -29,7 +29,9 @@ A connection closed early by the Sentinel aborts its request.
 """
 from __future__ import annotations
 
+import errno
 import json
+import re
 import os
 import signal
 import socket
@@ -37,7 +39,7 @@ import socketserver
 import struct
 import sys
 import threading
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -46,6 +48,16 @@ import pyarrow.parquet as pq
 FRAME = struct.Struct(">I")
 ERROR_FRAME = 0xFFFFFFFF
 READ_CHUNK = 1 << 20
+#: Errors of the output volume itself (full, over quota, read-only, failing): reported as kind "io".
+IO_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
+
+
+def io_errno(e: OSError) -> Optional[int]:
+    """The volume errno behind an OSError; pyarrow's own I/O errors carry it only in their text."""
+    if e.errno in IO_ERRNOS:
+        return e.errno
+    m = re.search(r"[Ee]rrno (\d+)", str(e))
+    return int(m.group(1)) if m and int(m.group(1)) in IO_ERRNOS else None
 
 
 class FormatError(Exception):
@@ -166,6 +178,12 @@ class Handler(socketserver.BaseRequestHandler):
                 reply = {"ok": False, "kind": "format", "message": str(e)}
             except ConversionError as e:
                 reply = {"ok": False, "kind": "conversion", "message": str(e)}
+            except OSError as e:
+                code = io_errno(e)
+                if code is not None:
+                    reply = {"ok": False, "kind": "io", "message": f"{errno.errorcode.get(code, code)}: {_text(e)}"}
+                else:
+                    reply = {"ok": False, "kind": "internal", "message": f"{type(e).__name__}: {_text(e)}"}
             except Exception as e:  # noqa: BLE001 - reported to the Sentinel, which decides
                 reply = {"ok": False, "kind": "internal", "message": f"{type(e).__name__}: {_text(e)}"}
             try:

@@ -13,7 +13,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import { jobErrorFromPb } from '../../common/job-error-pb';
 import type { Logger } from '../../common/logger';
-import { failedPrecondition, invalidArgument, RpcError } from '../../common/rpc-error';
+import { failedPrecondition, invalidArgument, resourceExhausted, RpcError } from '../../common/rpc-error';
 import { failCall, messagesOf } from '../../common/rpc-adapters';
 import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdict } from '../../gen/casparian/v1/dispatch';
 import { getJob, getOutputs, type AttemptMetrics, type AttemptRef, type JobRow } from '../queue';
@@ -65,7 +65,7 @@ class ConcludeSession {
         // The worker sent something invalid for this attempt (e.g. a bad output name): fail the attempt.
         await this.staging?.discard().catch(() => {});
         await this.settleFailure(err.jobError, undefined);
-        this.fail(invalidArgument(err.message));
+        this.fail(err.jobError.code === 'SINK_FULL' ? resourceExhausted(err.message) : invalidArgument(err.message));
         return;
       }
       if (!(err instanceof RpcError) && (this.call.cancelled || (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE')) {
@@ -156,7 +156,15 @@ class ConcludeSession {
       if (err instanceof JobFailure) return this.settleFailure(err.jobError, metrics);
       throw err;
     }
-    const { dir, outputs } = await this.staging!.publish();
+    let published;
+    try {
+      published = await this.staging!.publish();
+    } catch (err) {
+      await this.staging!.discard();
+      if (err instanceof JobFailure) return this.settleFailure(err.jobError, metrics);
+      throw err;
+    }
+    const { dir, outputs } = published;
     let row: JobRow | undefined;
     try {
       row = await this.d.lifecycle.attemptSucceeded({

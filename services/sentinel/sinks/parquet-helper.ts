@@ -30,7 +30,7 @@ export class HelperError extends Error {
 
 export interface WriteReply {
   ok: boolean;
-  kind?: 'format' | 'conversion' | 'internal';
+  kind?: 'format' | 'conversion' | 'io' | 'internal';
   message?: string;
   rows?: number;
   batches?: number;

@@ -17,6 +17,7 @@ import type { ConversionResult, ConvertOptions, OutputWriter, OutputWriterFactor
 import { ConversionError, describeSchema, schemaOfIpc } from './parquet-convert';
 import { readIpcWithHelper } from './helper-reader';
 import { HelperError, type ParquetHelper, type WriteReply } from './parquet-helper';
+import { SinkIoError } from './sink-io';
 
 export interface PyarrowWriterOptions {
   /** Rows gathered into one Parquet row group (pyarrow's default is 1 Mi). */
@@ -31,6 +32,7 @@ function replyError(reply: WriteReply): Error {
   const message = reply.message ?? 'unknown failure';
   if (reply.kind === 'format') return new IpcFormatError(message);
   if (reply.kind === 'conversion') return new ConversionError(message);
+  if (reply.kind === 'io') return new SinkIoError(message);
   return new HelperError(`the Parquet helper failed: ${message}`);
 }
 

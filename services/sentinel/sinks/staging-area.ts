@@ -21,6 +21,7 @@ import { IpcFormatError } from './ipc-messages';
 import type { ConvertOptions, FieldInfo, OutputWriter, OutputWriterFactory } from './output-writer';
 import { ConversionError } from './parquet-convert';
 import { HelperError } from './parquet-helper';
+import { sinkFailure } from './sink-io';
 
 export const OUTPUT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
@@ -75,8 +76,10 @@ function invalidOutput(message: string): JobFailure {
   return new JobFailure(JobErrors.invalidOutput(message));
 }
 
-/** What a writer's failure means for the attempt: the output's fault, or ours (transient). */
-function writerFailure(name: string, err: unknown): unknown {
+/** What a writer's failure means for the attempt: the output's fault, the volume's (SINK_FULL), or ours (transient). */
+async function writerFailure(volume: string, name: string, err: unknown): Promise<unknown> {
+  const io = await sinkFailure(volume, `output ${JSON.stringify(name)}`, err);
+  if (io) return io;
   if (err instanceof IpcFormatError) return invalidOutput(`output ${JSON.stringify(name)} is not a valid Arrow IPC stream: ${err.message}`);
   if (err instanceof ConversionError) return invalidOutput(`output ${JSON.stringify(name)} ${err.message}`);
   if (err instanceof HelperError) return new JobFailure(JobErrors.internal(`output ${JSON.stringify(name)}: ${err.message}`));
@@ -138,12 +141,12 @@ export class Staging implements StagingArea {
     }
     const w = writer;
     const run = this.tail.then(async () => {
-      if (opening) await opening;
+      if (opening) await opening.catch(async (err) => Promise.reject((await sinkFailure(this.dir, 'staging the outputs', err)) ?? err));
       this.fsm.require('append', 'open');
       try {
         await w.write(bytes);
       } catch (err) {
-        throw writerFailure(name, err);
+        throw await writerFailure(this.dir, name, err);
       }
     });
     this.tail = run.catch(() => undefined);
@@ -162,7 +165,7 @@ export class Staging implements StagingArea {
         try {
           result = await this.writers.get(name)!.finish();
         } catch (err) {
-          throw writerFailure(name, err);
+          throw await writerFailure(this.dir, name, err);
         }
         const parquetPath = path.join(this.dir, `${name}.parquet`);
         out.push({ name, rows: result.rows, sizeBytes: result.parquetBytes, parquetPath, schema: result.schema });
@@ -173,7 +176,7 @@ export class Staging implements StagingArea {
       return out.map((o) => ({ ...o, schema: [...o.schema] }));
     } catch (err) {
       if (this.fsm.is('sealing')) this.fsm.to('failed');
-      throw err;
+      throw (await sinkFailure(this.dir, 'sealing the outputs', err)) ?? err;
     }
   }
 
@@ -192,7 +195,7 @@ export class Staging implements StagingArea {
       await fsyncDir(parent);
     } catch (err) {
       this.fsm.to('sealed');
-      throw err;
+      throw (await sinkFailure(this.dir, 'publishing the outputs', err)) ?? err;
     }
     this.fsm.to('published');
     this.hooks.published(this.finalDir);
