@@ -89,6 +89,8 @@ export interface SentinelConfig {
   /** Server keepalive: a client (worker) that answers no ping within keepaliveTimeoutMs is dropped. */
   keepaliveMs: number;
   keepaliveTimeoutMs: number;
+  /** Events one WatchJob may fall behind by before it ends with RESOURCE_EXHAUSTED (a slow watcher cannot grow memory without bound). */
+  watchQueueMax: number;
   commitWriter: CommitWriterSettings;
 }
 
@@ -209,6 +211,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     inputRoots: inputRoots(flags, env),
     keepaliveMs: int(env.CASPARIAN_KEEPALIVE_MS, 'CASPARIAN_KEEPALIVE_MS', DEFAULT_KEEPALIVE.timeMs, 1_000),
     keepaliveTimeoutMs: int(env.CASPARIAN_KEEPALIVE_TIMEOUT_MS, 'CASPARIAN_KEEPALIVE_TIMEOUT_MS', DEFAULT_KEEPALIVE.timeoutMs, 1_000),
+    watchQueueMax: int(env.CASPARIAN_WATCH_QUEUE_MAX, 'CASPARIAN_WATCH_QUEUE_MAX', 10_000, 1),
     commitWriter: compileCommitWriter(flags, env),
     ...overrides,
   };

@@ -3,7 +3,7 @@
  * generated request/response types. sentinel-service.ts wraps them for grpc-js.
  */
 import * as crypto from 'node:crypto';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, unavailable } from '../../common/rpc-error';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, unavailable } from '../../common/rpc-error';
 import {
   JobEventKind,
   type CancelJobRequest,
@@ -170,14 +170,24 @@ export class ClientApi {
     };
   }
 
-  /** WatchJob: a snapshot, then events until the job is final (or the client goes away). */
+  /**
+   * WatchJob: a snapshot, then events until the job is final (or the client
+   * goes away). Events wait in a queue while the client reads: state and
+   * progress events coalesce (each message carries the whole job, re-read),
+   * log lines do not; a watcher more than `watchQueueMax` events behind is
+   * ended with RESOURCE_EXHAUSTED rather than let the queue grow.
+   */
   async watchJob(req: WatchJobRequest, write: (m: WatchJobResponse) => Promise<void>, isCancelled: () => boolean): Promise<void> {
     if (!req.jobId) throw invalidArgument('job_id is required');
     // Subscribe before reading the snapshot, so no change can fall in between.
     const queue: JobEvent[] = [];
+    let overflow = false;
     let wake: (() => void) | undefined;
     const unsubscribe = this.d.events.subscribe(req.jobId, (e) => {
-      queue.push(e);
+      const last = queue[queue.length - 1];
+      if (e.kind !== 'log' && last?.kind === e.kind) queue[queue.length - 1] = e;
+      else if (queue.length >= this.d.cfg.watchQueueMax) overflow = true;
+      else queue.push(e);
       wake?.();
     });
     try {
@@ -186,6 +196,12 @@ export class ClientApi {
       await write({ kind: JobEventKind.JOB_EVENT_KIND_STATE, job: await this.jobPb(first) });
       if (FINAL_STATES.includes(first.state)) return;
       while (!isCancelled()) {
+        if (overflow) {
+          throw resourceExhausted(
+            `this watcher fell more than ${this.d.cfg.watchQueueMax} events behind job ${first.id} (it reads too slowly); ` +
+              'call WatchJob again for a fresh snapshot, or GetJob with include_logs for the logs',
+          );
+        }
         if (queue.length === 0) {
           const timedOut = await new Promise<boolean>((r) => {
             wake = () => r(false);
