@@ -49,6 +49,8 @@ export async function startServer(opts: {
   keepalive?: Keepalive;
   /** Run before every handler (e.g. services/common/auth/guard.ts). */
   interceptors?: grpc.ServerInterceptor[];
+  /** HTTP/2 streams one connection may have open at once; default 1000. */
+  maxConcurrentStreams?: number;
 }): Promise<ManagedServer> {
   const keepalive = opts.keepalive ?? DEFAULT_KEEPALIVE;
   const server = new grpc.Server({
@@ -58,6 +60,7 @@ export async function startServer(opts: {
     'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 1_000,
     interceptors: [...(opts.interceptors ?? []), decodeFailureInterceptor],
   });
   for (const s of opts.services) server.addService(guardDecoding(s.definition), s.impl);

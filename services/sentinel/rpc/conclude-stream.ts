@@ -21,7 +21,7 @@ import type { StagingArea } from '../sinks/staging-area';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 
-export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger'>;
+export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
 
 type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
 
@@ -40,6 +40,9 @@ class ConcludeSession {
   private ref: AttemptRef | undefined;
   /** The worker the attempt was dispatched to (from its job row at the header). */
   private workerId = '';
+  /** Arrow bytes and log bytes received for this attempt, against the caps. */
+  private outputBytes = 0;
+  private logBytes = 0;
   private staging: StagingArea | undefined;
   private logger: Logger;
 
@@ -95,11 +98,21 @@ class ConcludeSession {
       case 'header':
         throw invalidArgument('header sent twice on one Conclude call');
       case 'chunk':
+        this.outputBytes += m.chunk.data.length;
+        if (this.outputBytes > this.d.cfg.maxOutputBytes) {
+          throw new JobFailure(
+            JobErrors.invalidOutput(`the outputs of one attempt may be at most ${this.d.cfg.maxOutputBytes} bytes of Arrow (CASPARIAN_MAX_OUTPUT_BYTES); this one sent more, nothing was committed`),
+          );
+        }
         await this.staging!.append(m.chunk.outputName, m.chunk.data);
         return false;
       case 'log': {
         const level = ['debug', 'info', 'warn', 'error'].includes(m.log.level) ? m.log.level : 'info';
-        await this.d.lifecycle.attemptLogged({ ref, level, source: m.log.source || 'plugin', message: m.log.message });
+        const max = this.d.cfg.maxLogBytes;
+        if (this.logBytes > max) return false; // over the cap: dropped, after the note below
+        this.logBytes += Buffer.byteLength(m.log.message);
+        const message = this.logBytes > max ? `log truncated: this attempt logged more than ${max} bytes (CASPARIAN_MAX_LOG_BYTES); later lines are dropped` : m.log.message;
+        await this.d.lifecycle.attemptLogged({ ref, level: this.logBytes > max ? 'warn' : level, source: this.logBytes > max ? 'worker' : m.log.source || 'plugin', message });
         return false;
       }
       case 'progress':
