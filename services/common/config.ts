@@ -120,6 +120,8 @@ export interface WorkerConfig {
   token?: string;
   /** Host variables pip/uv installs may see besides the base set (--install-env-allow, CASPARIAN_INSTALL_ENV_ALLOW). */
   installEnvAllow: string[];
+  /** Directories inputs must resolve into, symlinks followed (--input-root, CASPARIAN_INPUT_ROOTS); unset = any. */
+  inputRoots?: string[];
   /** The only host variables a plugin's env_allow may name (--guest-env-allow, CASPARIAN_GUEST_ENV_ALLOW); default none. */
   guestEnvAllow: string[];
   basePython: string;
@@ -239,6 +241,12 @@ export interface AuthSettings {
   workerCertNames: string[];
 }
 
+/** A worker's input roots: only when set (a worker checks nothing unless told to). */
+function workerInputRoots(flags: Flags, env: Env): string[] | undefined {
+  const raw = str(flags, 'input-root') ?? env.CASPARIAN_INPUT_ROOTS;
+  return raw ? raw.split(path.delimiter).filter(Boolean).map((r) => path.resolve(r)) : undefined;
+}
+
 /** A comma-separated list of names, blanks dropped. */
 function nameList(raw: string | undefined): string[] {
   return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -309,6 +317,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     token: compileToken(flags, env),
     installEnvAllow: nameList(str(flags, 'install-env-allow') ?? env.CASPARIAN_INSTALL_ENV_ALLOW),
     guestEnvAllow: nameList(str(flags, 'guest-env-allow') ?? env.CASPARIAN_GUEST_ENV_ALLOW),
+    inputRoots: workerInputRoots(flags, env),
     basePython: str(flags, 'python') ?? env.CASPARIAN_PYTHON ?? 'python3',
     indexUrl: str(flags, 'index-url') ?? env.CASPARIAN_PIP_INDEX_URL ?? undefined,
     installTimeoutMs: 1000 * int(str(flags, 'install-timeout') ?? env.CASPARIAN_INSTALL_TIMEOUT, '--install-timeout (seconds)', 600, 1),

@@ -64,6 +64,8 @@ const CODES = {
   ENV_UNAVAILABLE: { classes: ['env'], blame: 'environment' },
   /** The input file does not exist or cannot be read. */
   INPUT_MISSING: { classes: ['permanent'], blame: 'input' },
+  /** The input resolves (through symlinks) to a file outside the worker's input roots. */
+  INPUT_OUTSIDE_ROOTS: { classes: ['permanent'], blame: 'input' },
   /** Staging or committing outputs failed on the Sentinel's output volume (full, over quota, an I/O error). */
   SINK_FULL: { classes: ['transient'], blame: 'environment' },
   /** The plugin's manifest asks for host variables the worker's operator does not allow (--guest-env-allow). */
@@ -156,6 +158,7 @@ export const JobErrors = {
   envProvisionTimeout: (message: string, traceback?: string): JobError => jobError('env', 'ENV_PROVISION_TIMEOUT', message, traceback),
   envUnavailable: (message: string): JobError => jobError('env', 'ENV_UNAVAILABLE', message),
   inputMissing: (message: string): JobError => jobError('permanent', 'INPUT_MISSING', message),
+  inputOutsideRoots: (message: string): JobError => jobError('permanent', 'INPUT_OUTSIDE_ROOTS', message),
   sinkFull: (message: string): JobError => jobError('transient', 'SINK_FULL', message),
   envNotAllowed: (message: string): JobError => jobError('permanent', 'ENV_NOT_ALLOWED', message),
   cancelled: (message: string): JobError => jobError('cancelled', 'CANCELLED', message),

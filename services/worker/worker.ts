@@ -108,6 +108,7 @@ export class Worker {
       startGuest: opts.startGuest ?? isolatedGuest({ isolation: cfg.isolation, shimPath, hostEnv, forks: this.forks }),
       hostEnv,
       guestEnvAllow: cfg.guestEnvAllow,
+      inputRoots: cfg.inputRoots,
       logger: this.logger,
     };
     this.link = new SentinelLink({

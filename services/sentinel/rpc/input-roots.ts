@@ -6,12 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isInside as inside } from '../../common/paths';
 import { permissionDenied } from '../../common/rpc-error';
-
-function inside(root: string, p: string): boolean {
-  if (root === path.parse(root).root) return true;
-  return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
-}
 
 function realOrSame(p: string): string {
   try {

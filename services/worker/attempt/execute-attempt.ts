@@ -5,7 +5,7 @@
  * as a typed error in the result. Throws only for faults of the worker
  * itself, which the AttemptRunner turns into an INTERNAL verdict.
  */
-import * as fs from 'node:fs/promises';
+import { resolveInput } from './input-path';
 import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { forwardingSink } from './event-forwarder';
@@ -17,6 +17,8 @@ export interface AttemptDeps {
   startGuest: StartGuest;
   /** The worker's own environment, from which envAllow variables are copied. */
   hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Directories inputs must resolve into (--input-root); undefined = any. */
+  inputRoots?: readonly string[];
   /** The operator's allow-list (--guest-env-allow): the only variables a plugin's envAllow may name. Default none. */
   guestEnvAllow?: readonly string[];
   logger: Logger;
@@ -38,12 +40,8 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
     );
   }
 
-  try {
-    const st = await fs.stat(spec.inputPath);
-    if (!st.isFile()) return fail(JobErrors.inputMissing(`input ${spec.inputPath} is not a regular file`));
-  } catch (err) {
-    return fail(JobErrors.inputMissing(`input ${spec.inputPath} cannot be read: ${(err as Error).message}`));
-  }
+  const input = await resolveInput(spec.inputPath, deps.inputRoots);
+  if ('error' in input) return fail(input.error);
 
   const envStart = Date.now();
   let lease;
@@ -76,7 +74,7 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
           pluginName: spec.pluginName,
           pluginVersion: spec.pluginVersion,
           source: spec.source,
-          inputPath: spec.inputPath,
+          inputPath: input.path,
           timeouts: {
             connectMs: spec.timeouts.guestConnectMs,
             idleMs: spec.timeouts.idleMs,
