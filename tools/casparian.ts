@@ -60,7 +60,7 @@ const STRING_FLAGS = [
   'data-dir', 'input-root', 'port', 'host', 'worker-host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
-  'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'token', 'tokens-file', 'worker-cert-names', 'role',
+  'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'token', 'tokens-file', 'worker-cert-names', 'role',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
 

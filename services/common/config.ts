@@ -91,6 +91,8 @@ export interface SentinelConfig {
   keepaliveTimeoutMs: number;
   /** Events one WatchJob may fall behind by before it ends with RESOURCE_EXHAUSTED (a slow watcher cannot grow memory without bound). */
   watchQueueMax: number;
+  /** Free bytes the data dir must keep; below, nothing is dispatched (--min-free-bytes, CASPARIAN_MIN_FREE_BYTES; 0 = off). */
+  minFreeBytes: number;
   /** Arrow bytes one attempt may send; more fails it as INVALID_OUTPUT (CASPARIAN_MAX_OUTPUT_BYTES, default 50 GiB). */
   maxOutputBytes: number;
   /** Log bytes kept per attempt; later lines are dropped after one note saying so (CASPARIAN_MAX_LOG_BYTES, default 10 MiB). */
@@ -220,6 +222,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     keepaliveMs: int(env.CASPARIAN_KEEPALIVE_MS, 'CASPARIAN_KEEPALIVE_MS', DEFAULT_KEEPALIVE.timeMs, 1_000),
     keepaliveTimeoutMs: int(env.CASPARIAN_KEEPALIVE_TIMEOUT_MS, 'CASPARIAN_KEEPALIVE_TIMEOUT_MS', DEFAULT_KEEPALIVE.timeoutMs, 1_000),
     watchQueueMax: int(env.CASPARIAN_WATCH_QUEUE_MAX, 'CASPARIAN_WATCH_QUEUE_MAX', 10_000, 1),
+    minFreeBytes: int(str(flags, 'min-free-bytes') ?? env.CASPARIAN_MIN_FREE_BYTES, '--min-free-bytes', 1024 ** 3, 0),
     maxOutputBytes: int(env.CASPARIAN_MAX_OUTPUT_BYTES, 'CASPARIAN_MAX_OUTPUT_BYTES', 50 * 1024 ** 3, 1),
     maxLogBytes: int(env.CASPARIAN_MAX_LOG_BYTES, 'CASPARIAN_MAX_LOG_BYTES', 10 * 1024 ** 2, 1),
     maxConcurrentStreams: int(env.CASPARIAN_MAX_CONCURRENT_STREAMS, 'CASPARIAN_MAX_CONCURRENT_STREAMS', 1_000, 1),

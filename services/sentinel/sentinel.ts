@@ -71,7 +71,14 @@ export class Sentinel {
       refreshPaused: () => this.scheduler.refreshPaused(),
     };
     this.lifecycle = new JobLifecycle({ db, clock, events: this.events, policy: cfg, slots, logger: logger.scope({ component: 'lifecycle' }) });
-    this.scheduler = new Scheduler({ db, clock, lifecycle: this.lifecycle, tickMs: cfg.tickMs, logger: logger.scope({ component: 'scheduler' }) });
+    this.scheduler = new Scheduler({
+      db,
+      clock,
+      lifecycle: this.lifecycle,
+      tickMs: cfg.tickMs,
+      logger: logger.scope({ component: 'scheduler' }),
+      diskFloor: { dir: cfg.dataDir, minFreeBytes: cfg.minFreeBytes },
+    });
     this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, logger };
     this.api = new ClientApi({ ...this.ctx, accepting: () => this.fsm.is('created', 'started') });
   }

@@ -5,13 +5,18 @@
  * naming the volume and its free space: never WORKER_LOST, never the
  * plugin's fault (the breaker, at threshold 1, does not pause it). The output
  * committed before stays readable, and the same plugin commits again once
- * there is room.
+ * there is room. And the free-space floor (--min-free-bytes): below it nothing
+ * is dispatched, and the reason is shown until space is freed.
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { freePort } from '../helpers/managed-proc';
+import { runCli, showCli } from '../helpers/cli-run';
 import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { sleep, waitFor } from '../helpers/wait';
 
 const PLUGIN = `
 import os
@@ -29,7 +34,8 @@ describe('faults: the output volume is full', function () {
   const clusters = useClusters();
 
   clusters.it('a 100 MB output on a 40 MB data dir fails as SINK_FULL (retryable, not the plugin\'s fault); earlier outputs stay readable', async () => {
-    const c = clusters.track(new ProcCluster({ sentinelEnv: { CASPARIAN_BREAKER_THRESHOLD: '1' } }));
+    // The free-space floor is off here: this test is about a commit that does not fit.
+    const c = clusters.track(new ProcCluster({ sentinelEnv: { CASPARIAN_BREAKER_THRESHOLD: '1', CASPARIAN_MIN_FREE_BYTES: '0' } }));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', c.dataDir]);
     try {
       c.port = await freePort();
@@ -51,6 +57,38 @@ describe('faults: the output volume is full', function () {
       assert.equal(again.state, JobState.JOB_STATE_SUCCEEDED, `the plugin still runs (not paused by the breaker): ${JSON.stringify(again.error)}`);
       const first = await c.client.fetchOutput(small.id);
       assert.equal(first.info?.rows, 1_000, 'the earlier output is still readable');
+    } finally {
+      await c.stopGracefully().catch(() => undefined);
+      execFileSync('umount', ['-l', c.dataDir]);
+    }
+  });
+
+  clusters.it('below --min-free-bytes nothing is dispatched, queued jobs and `casparian workers` say why, and dispatch resumes once space is freed', async () => {
+    const c = clusters.track(new ProcCluster({ sentinelEnv: { CASPARIAN_MIN_FREE_BYTES: String(30_000_000) } }));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', c.dataDir]);
+    try {
+      c.port = await freePort();
+      await c.startSentinel();
+      await c.startWorker('w1');
+      await c.publish('blobs', PLUGIN);
+      const first = await c.waitJob((await c.submit('blobs', c.input('one.txt', '0\n'))).id);
+      assert.equal(first.state, JobState.JOB_STATE_SUCCEEDED, 'above the floor: dispatched');
+
+      const junk = path.join(c.dataDir, 'junk.bin');
+      fs.writeFileSync(junk, Buffer.alloc(15_000_000, 1));
+      await waitFor('dispatch to pause', async () => (await c.client.listWorkers({})).dispatchPausedReason, 10_000, 200);
+      const held = await c.submit('blobs', c.input('two.txt', '0\n'));
+      await sleep(2_500);
+      const queued = await c.getJob(held.id);
+      assert.equal(queued.state, JobState.JOB_STATE_QUEUED);
+      assert.match(queued.waitingReason, new RegExp(`dispatch paused: the data dir ${c.dataDir} has [0-9.]+ MB free, below --min-free-bytes \\(30\\.0 MB\\)`));
+      const cli = await runCli(['workers', '--sentinel', c.address], { timeoutMs: 30_000 });
+      assert.match(cli.stdout, /dispatch paused: the data dir/, showCli(cli));
+
+      fs.rmSync(junk);
+      const done = await c.waitJob(held.id, 30_000);
+      assert.equal(done.state, JobState.JOB_STATE_SUCCEEDED, 'dispatch resumed once space was freed');
+      assert.equal((await c.client.listWorkers({})).dispatchPausedReason, '');
     } finally {
       await c.stopGracefully().catch(() => undefined);
       execFileSync('umount', ['-l', c.dataDir]);

@@ -145,4 +145,5 @@ export async function workers(c: SentinelClient, flags: Flags): Promise<void> {
   const res = await c.listWorkers({});
   if (flags.json) return json(res);
   out(workersTable(res.workers));
+  if (res.dispatchPausedReason) out(`\n${res.dispatchPausedReason}`);
 }

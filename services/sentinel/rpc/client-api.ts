@@ -167,6 +167,7 @@ export class ClientApi {
         lastHeartbeatAt: new Date(w.lastHeartbeatAt),
         draining: w.draining,
       })),
+      dispatchPausedReason: this.d.scheduler.dispatchPausedReason(),
     };
   }
 

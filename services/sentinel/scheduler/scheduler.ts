@@ -25,6 +25,7 @@ import type { Db } from '../db/open-database';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle';
 import type { SlotControl } from '../lifecycle/types';
 import { listPausedPlugins, pausedWaitingReason } from '../plugins/breaker';
+import { belowFloor, type DiskFloor } from './disk-floor';
 import { parseManifest } from '../plugins/manifest';
 import { findPlugin, type PluginRow } from '../plugins/registry';
 import { listRunnable, parseTimeouts, type JobRow } from '../queue';
@@ -38,6 +39,8 @@ export interface SchedulerDeps {
   /** How often expired leases are reclaimed and delayed retries become runnable. */
   tickMs: number;
   logger: Logger;
+  /** No dispatch while the data dir has less free space than this (checked at every tick). */
+  diskFloor?: DiskFloor;
 }
 
 export class Scheduler implements SlotControl {
@@ -52,6 +55,8 @@ export class Scheduler implements SlotControl {
   private tickDue = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Why nothing is dispatched (the data dir is below its free-space floor); '' otherwise. */
+  private lowDisk = '';
 
   constructor(private readonly d: SchedulerDeps) {}
 
@@ -89,7 +94,12 @@ export class Scheduler implements SlotControl {
 
   /** Why a queued job is not running, if the scheduler knows. */
   waitingReason(job: Pick<JobRow, 'id' | 'plugin_name' | 'plugin_version'>): string {
-    return this.paused.get(`${job.plugin_name}@${job.plugin_version}`) ?? this.waiting.get(job.id) ?? '';
+    return this.lowDisk || (this.paused.get(`${job.plugin_name}@${job.plugin_version}`) ?? this.waiting.get(job.id) ?? '');
+  }
+
+  /** Why the Sentinel dispatches nothing at all right now ('' when it dispatches). */
+  dispatchPausedReason(): string {
+    return this.lowDisk;
   }
 
   /** Re-read which plugin versions are paused (after a pause, resume or breaker trip). */
@@ -154,7 +164,14 @@ export class Scheduler implements SlotControl {
     if (isTick) {
       await this.refreshPaused();
       for (const job of await this.d.lifecycle.leaseExpired()) this.suspect(job.worker_id);
+      if (this.d.diskFloor) {
+        const low = await belowFloor(this.d.diskFloor);
+        if (low && !this.lowDisk) this.d.logger.warn(low);
+        if (!low && this.lowDisk) this.d.logger.info('dispatch resumed: the data dir is above its free-space floor');
+        this.lowDisk = low;
+      }
     }
+    if (this.lowDisk) return;
     const free = [...this.workers.values()].reduce((n, w) => n + freeSlots(w), 0);
     if (!isTick && free === 0) return;
     const now = this.d.clock.now();

@@ -416,6 +416,11 @@ export interface ListWorkersRequest {
 export interface ListWorkersResponse {
   /** Connected workers. */
   workers: WorkerInfo[];
+  /**
+   * Set when the Sentinel dispatches nothing at all, and why (e.g. its data
+   * dir is below --min-free-bytes); empty while it dispatches.
+   */
+  dispatchPausedReason: string;
 }
 
 function createBasePublishPluginRequest(): PublishPluginRequest {
@@ -3214,13 +3219,16 @@ export const ListWorkersRequest: MessageFns<ListWorkersRequest> = {
 };
 
 function createBaseListWorkersResponse(): ListWorkersResponse {
-  return { workers: [] };
+  return { workers: [], dispatchPausedReason: "" };
 }
 
 export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
   encode(message: ListWorkersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.workers) {
       WorkerInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dispatchPausedReason !== "") {
+      writer.uint32(18).string(message.dispatchPausedReason);
     }
     return writer;
   },
@@ -3246,6 +3254,14 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
             message.workers.push(WorkerInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dispatchPausedReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3261,6 +3277,11 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
   fromJSON(object: any): ListWorkersResponse {
     return {
       workers: globalThis.Array.isArray(object?.workers) ? object.workers.map((e: any) => WorkerInfo.fromJSON(e)) : [],
+      dispatchPausedReason: isSet(object.dispatchPausedReason)
+        ? globalThis.String(object.dispatchPausedReason)
+        : isSet(object.dispatch_paused_reason)
+        ? globalThis.String(object.dispatch_paused_reason)
+        : "",
     };
   },
 
@@ -3268,6 +3289,9 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
     const obj: any = {};
     if (message.workers?.length) {
       obj.workers = message.workers.map((e) => WorkerInfo.toJSON(e));
+    }
+    if (message.dispatchPausedReason !== "") {
+      obj.dispatchPausedReason = message.dispatchPausedReason;
     }
     return obj;
   },
@@ -3278,6 +3302,7 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListWorkersResponse>, I>>(object: I): ListWorkersResponse {
     const message = createBaseListWorkersResponse();
     message.workers = object.workers?.map((e) => WorkerInfo.fromPartial(e)) || [];
+    message.dispatchPausedReason = object.dispatchPausedReason ?? "";
     return message;
   },
 };
