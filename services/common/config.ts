@@ -35,6 +35,16 @@ export interface Keepalive {
 
 export const DEFAULT_KEEPALIVE: Readonly<Keepalive> = Object.freeze({ timeMs: 10_000, timeoutMs: 5_000 });
 
+/**
+ * Connection age: the server asks a client to reconnect (GOAWAY) once its
+ * connection is `maxAgeMs` old, and closes it `graceMs` later, so that load
+ * balancers in a service mesh can move clients between replicas. 0 = never.
+ */
+export interface ConnectionAge {
+  maxAgeMs: number;
+  graceMs: number;
+}
+
 export interface BackoffPolicy {
   initialMs: number;
   multiplier: number;
@@ -91,6 +101,8 @@ export interface SentinelConfig {
   keepaliveTimeoutMs: number;
   /** Events one WatchJob may fall behind by before it ends with RESOURCE_EXHAUSTED (a slow watcher cannot grow memory without bound). */
   watchQueueMax: number;
+  /** CASPARIAN_MAX_CONNECTION_AGE_MS / CASPARIAN_MAX_CONNECTION_AGE_GRACE_MS; 0 = connections live until closed. */
+  connectionAge: ConnectionAge;
   /** Free bytes the data dir must keep; below, nothing is dispatched (--min-free-bytes, CASPARIAN_MIN_FREE_BYTES; 0 = off). */
   minFreeBytes: number;
   /** Arrow bytes one attempt may send; more fails it as INVALID_OUTPUT (CASPARIAN_MAX_OUTPUT_BYTES, default 50 GiB). */
@@ -222,6 +234,10 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     keepaliveMs: int(env.CASPARIAN_KEEPALIVE_MS, 'CASPARIAN_KEEPALIVE_MS', DEFAULT_KEEPALIVE.timeMs, 1_000),
     keepaliveTimeoutMs: int(env.CASPARIAN_KEEPALIVE_TIMEOUT_MS, 'CASPARIAN_KEEPALIVE_TIMEOUT_MS', DEFAULT_KEEPALIVE.timeoutMs, 1_000),
     watchQueueMax: int(env.CASPARIAN_WATCH_QUEUE_MAX, 'CASPARIAN_WATCH_QUEUE_MAX', 10_000, 1),
+    connectionAge: {
+      maxAgeMs: int(env.CASPARIAN_MAX_CONNECTION_AGE_MS, 'CASPARIAN_MAX_CONNECTION_AGE_MS', 0, 0),
+      graceMs: int(env.CASPARIAN_MAX_CONNECTION_AGE_GRACE_MS, 'CASPARIAN_MAX_CONNECTION_AGE_GRACE_MS', 30_000, 0),
+    },
     minFreeBytes: int(str(flags, 'min-free-bytes') ?? env.CASPARIAN_MIN_FREE_BYTES, '--min-free-bytes', 1024 ** 3, 0),
     maxOutputBytes: int(env.CASPARIAN_MAX_OUTPUT_BYTES, 'CASPARIAN_MAX_OUTPUT_BYTES', 50 * 1024 ** 3, 1),
     maxLogBytes: int(env.CASPARIAN_MAX_LOG_BYTES, 'CASPARIAN_MAX_LOG_BYTES', 10 * 1024 ** 2, 1),

@@ -12,7 +12,7 @@ import { decodeFailureInterceptor, guardDecoding } from './decode-guard';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import { DEFAULT_KEEPALIVE, type Keepalive } from './config';
+import { DEFAULT_KEEPALIVE, type ConnectionAge, type Keepalive } from './config';
 
 /** Message size limit (both directions). Chunks are ≤ 1 MiB; requests with a plugin source may be larger. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -51,6 +51,8 @@ export async function startServer(opts: {
   interceptors?: grpc.ServerInterceptor[];
   /** HTTP/2 streams one connection may have open at once; default 1000. */
   maxConcurrentStreams?: number;
+  /** Close connections older than this (GOAWAY, then a grace period); absent or 0 = never. */
+  connectionAge?: ConnectionAge;
 }): Promise<ManagedServer> {
   const keepalive = opts.keepalive ?? DEFAULT_KEEPALIVE;
   const server = new grpc.Server({
@@ -61,6 +63,9 @@ export async function startServer(opts: {
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 1_000,
+    ...(opts.connectionAge?.maxAgeMs
+      ? { 'grpc.max_connection_age_ms': opts.connectionAge.maxAgeMs, 'grpc.max_connection_age_grace_ms': opts.connectionAge.graceMs }
+      : {}),
     interceptors: [...(opts.interceptors ?? []), decodeFailureInterceptor],
   });
   for (const s of opts.services) server.addService(guardDecoding(s.definition), s.impl);

@@ -118,6 +118,7 @@ export class Sentinel {
       credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the Sentinel'),
       interceptors: this.cfg.auth ? [sentinelGuard(this.cfg.auth, this.logger)] : [],
       maxConcurrentStreams: this.cfg.maxConcurrentStreams,
+      connectionAge: this.cfg.connectionAge,
       keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
