@@ -70,7 +70,22 @@ export interface CommitWriterSettings {
   installTimeoutMs: number;
 }
 
+/** Where /metrics is served (--metrics-port, --metrics-host); no port = not served. */
+export interface MetricsEndpoint {
+  port?: number;
+  host: string;
+}
+
+function compileMetrics(flags: Flags, env: Env): MetricsEndpoint {
+  const raw = str(flags, 'metrics-port') ?? env.CASPARIAN_METRICS_PORT;
+  return {
+    port: raw === undefined || raw === '' ? undefined : int(raw, '--metrics-port (CASPARIAN_METRICS_PORT)', 0, 0),
+    host: str(flags, 'metrics-host') ?? env.CASPARIAN_METRICS_HOST ?? '127.0.0.1',
+  };
+}
+
 export interface SentinelConfig {
+  metrics: MetricsEndpoint;
   dataDir: string;
   host: string;
   port: number;
@@ -117,6 +132,7 @@ export interface SentinelConfig {
 export type EnvMode = 'auto' | 'strict';
 
 export interface WorkerConfig {
+  metrics: MetricsEndpoint;
   sentinel: string;
   workerId: string;
   slots: number;
@@ -214,6 +230,7 @@ function compileCommitWriter(flags: Flags, env: Env): CommitWriterSettings {
 
 export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial<SentinelConfig> = {}): Readonly<SentinelConfig> {
   const cfg: SentinelConfig = {
+    metrics: compileMetrics(flags, env),
     dataDir: path.resolve(str(flags, 'data-dir') ?? env.CASPARIAN_DATA_DIR ?? '.casparian'),
     host: str(flags, 'host') ?? env.CASPARIAN_HOST ?? '127.0.0.1',
     port: int(str(flags, 'port') ?? env.CASPARIAN_PORT, '--port', DEFAULT_PORT),
@@ -323,6 +340,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
   const mode = str(flags, 'env-mode') ?? env.CASPARIAN_ENV_MODE ?? 'auto';
   if (mode !== 'auto' && mode !== 'strict') throw new ConfigError(`--env-mode must be "auto" or "strict", got "${mode}"`);
   const cfg: WorkerConfig = {
+    metrics: compileMetrics(flags, env),
     sentinel: sentinelAddress(flags, env),
     workerId: str(flags, 'worker-id') ?? env.CASPARIAN_WORKER_ID ?? `${os.hostname()}-${process.pid}`,
     slots: int(str(flags, 'slots') ?? env.CASPARIAN_SLOTS, '--slots', os.cpus().length || 1, 1),

@@ -15,6 +15,7 @@ import { TokenStore } from '../common/auth/tokens';
 import type { AuthSettings, SentinelConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
 import { serverCredentials, tlsMode } from '../common/tls';
+import { SentinelMetrics } from './sentinel-metrics';
 import type { Logger } from '../common/logger';
 import { systemClock, type Clock } from './clock';
 import { openDatabase, type Db } from './db/open-database';
@@ -47,6 +48,8 @@ export class Sentinel {
   readonly scheduler: Scheduler;
   readonly store: OutputStore;
   readonly api: ClientApi;
+  /** Prometheus metrics; served by the CLI when --metrics-port is set. */
+  readonly metrics: SentinelMetrics;
   private readonly ctx: RpcContext;
   private server: ManagedServer | undefined;
   private stopping: Promise<void> | undefined;
@@ -78,8 +81,10 @@ export class Sentinel {
       tickMs: cfg.tickMs,
       logger: logger.scope({ component: 'scheduler' }),
       diskFloor: { dir: cfg.dataDir, minFreeBytes: cfg.minFreeBytes },
+      onDispatched: (waitedMs) => this.metrics.dispatchLatency.observe(waitedMs / 1000),
     });
-    this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, logger };
+    this.metrics = new SentinelMetrics(db, () => this.scheduler);
+    this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, logger, metrics: this.metrics };
     this.api = new ClientApi({ ...this.ctx, accepting: () => this.fsm.is('created', 'started') });
   }
 
@@ -116,7 +121,7 @@ export class Sentinel {
       host: this.cfg.host,
       port: this.cfg.port,
       credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the Sentinel'),
-      interceptors: this.cfg.auth ? [sentinelGuard(this.cfg.auth, this.logger)] : [],
+      interceptors: [this.metrics.interceptor, ...(this.cfg.auth ? [sentinelGuard(this.cfg.auth, this.logger)] : [])],
       maxConcurrentStreams: this.cfg.maxConcurrentStreams,
       connectionAge: this.cfg.connectionAge,
       keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },

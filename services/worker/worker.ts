@@ -21,6 +21,7 @@ import { startServer, type ManagedServer } from '../common/grpc-server';
 import { channelCredentials, serverCredentials } from '../common/tls';
 import { authInterceptor } from '../common/auth/guard';
 import { TokenStore } from '../common/auth/tokens';
+import { WorkerMetrics } from './worker-metrics';
 import { JobFailure } from '../common/job-error';
 import type { Logger } from '../common/logger';
 import { StateMachine, type Transitions } from '../common/state-machine';
@@ -55,6 +56,8 @@ export class Worker {
   readonly envs: EnvManager;
   /** This worker's fork servers (isolation fork and reuse), one per env, started on first use. */
   readonly forks: ForkServerPool;
+  /** Prometheus metrics; served by the CLI when --metrics-port is set. */
+  readonly metrics: WorkerMetrics;
   private readonly lifecycle: StateMachine<WorkerState>;
   private readonly link: SentinelLink;
   private readonly running = new Map<string, Running>();
@@ -95,6 +98,7 @@ export class Worker {
         },
         { env: hostEnv },
       );
+    this.metrics = new WorkerMetrics(cfg.slots, () => this.running.size);
     const shimPath = opts.shimPath ?? SHIM_PATH;
     this.forks = new ForkServerPool({
       script: opts.forkServerPath ?? forkServerBeside(shimPath),
@@ -109,6 +113,7 @@ export class Worker {
       hostEnv,
       guestEnvAllow: cfg.guestEnvAllow,
       inputRoots: cfg.inputRoots,
+      observer: this.metrics.observer,
       logger: this.logger,
     };
     this.link = new SentinelLink({
@@ -159,7 +164,7 @@ export class Worker {
           host: this.cfg.host,
           port: this.cfg.port,
           credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the worker\'s server (--worker-port)'),
-          interceptors: this.cfg.auth ? [workerGuard(this.cfg.auth, this.logger)] : [],
+          interceptors: [this.metrics.interceptor, ...(this.cfg.auth ? [workerGuard(this.cfg.auth, this.logger)] : [])],
           services: [workerService(this.deps, this.cfg.workerId, this.logger)],
         });
       }

@@ -2,7 +2,9 @@
  * `casparian start|sentinel|worker`: run services in this process until
  * SIGINT/SIGTERM. The first signal drains; a second one forces exit.
  */
-import { compileLogger, compileSentinelConfig, compileWorkerConfig, type Flags } from '../../services/common/config';
+import type { Registry } from 'prom-client';
+import { compileLogger, compileSentinelConfig, compileWorkerConfig, type Flags, type MetricsEndpoint } from '../../services/common/config';
+import { serveMetrics, type MetricsServer } from '../../services/common/metrics';
 import type { Logger } from '../../services/common/logger';
 import { Sentinel } from '../../services/sentinel/sentinel';
 import { Worker } from '../../services/worker/worker';
@@ -47,19 +49,37 @@ export async function runServices(cmd: 'start' | 'sentinel' | 'worker', flags: F
   const logger = compileLogger(flags, env, {});
   if (cmd === 'sentinel') {
     const s = await startSentinel(flags, env, logger);
-    onSignals(logger, () => s.shutdown());
+    const m = await maybeServeMetrics(s.cfg.metrics, [s.metrics.registry], logger);
+    onSignals(logger, async () => {
+      await s.shutdown();
+      await m?.close();
+    });
     return;
   }
   if (cmd === 'worker') {
     const w = await startWorker(flags, env, logger);
-    onSignals(logger, () => w.shutdown());
+    const m = await maybeServeMetrics(w.cfg.metrics, [w.metrics.registry], logger);
+    onSignals(logger, async () => {
+      await w.shutdown();
+      await m?.close();
+    });
     return;
   }
   const s = await startSentinel(flags, env, logger);
   const w = await startWorker(flags, env, logger, `127.0.0.1:${s.port}`);
+  // One process, one endpoint: both services' metrics together.
+  const m = await maybeServeMetrics(s.cfg.metrics, [s.metrics.registry, w.metrics.registry], logger);
   process.stdout.write(`casparian running: sentinel on 127.0.0.1:${s.port}, worker ${w.cfg.workerId} with ${w.cfg.slots} slots\n`);
   onSignals(logger, async () => {
     await w.shutdown();
     await s.shutdown();
+    await m?.close();
   });
+}
+
+async function maybeServeMetrics(at: MetricsEndpoint, registries: Registry[], logger: Logger): Promise<MetricsServer | undefined> {
+  if (at.port === undefined) return undefined;
+  const m = await serveMetrics(registries, at.host, at.port);
+  logger.info('metrics served', { url: `http://${at.host}:${m.port}/metrics` });
+  return m;
 }

@@ -21,7 +21,7 @@ import type { StagingArea } from '../sinks/staging-area';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 
-export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
+export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
 
 type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
 
@@ -156,6 +156,8 @@ class ConcludeSession {
       throw invalidArgument('verdict status must be SUCCEEDED, FAILED or CANCELLED');
     }
     if (!row) throw failedPrecondition(`attempt ${ref.attempt} of job ${ref.jobId} lost its lease; the verdict was not applied`);
+    this.d.metrics?.jobDuration.observe({ outcome: row.state === 'succeeded' ? 'succeeded' : v.status === VerdictStatus.VERDICT_STATUS_CANCELLED ? 'cancelled' : 'failed' }, metrics.durationMs / 1000);
+    if (row.state === 'succeeded') this.d.metrics?.arrowBytesCommitted.inc(metrics.arrowBytes);
     const outputs = row.state === 'succeeded' ? await getOutputs(this.d.db, ref.jobId) : [];
     this.call.write({ msg: { $case: 'verdictAck', verdictAck: { state: stateToPb(row.state), outputs: outputs.map(outputToPb) } } });
   }

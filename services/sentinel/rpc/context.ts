@@ -1,5 +1,6 @@
 /** What the Sentinel's RPC handlers share; built once by Sentinel and passed to each handler (types only). */
 import type { SentinelConfig } from '../../common/config';
+import type { SentinelMetrics } from '../sentinel-metrics';
 import type { Logger } from '../../common/logger';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
@@ -18,6 +19,8 @@ export interface RpcContext {
   scheduler: Scheduler;
   store: OutputStore;
   logger: Logger;
+  /** Prometheus metrics the handlers feed. */
+  metrics?: SentinelMetrics;
 }
 
 export interface ClientApiDeps extends RpcContext {

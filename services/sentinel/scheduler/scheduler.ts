@@ -41,6 +41,8 @@ export interface SchedulerDeps {
   logger: Logger;
   /** No dispatch while the data dir has less free space than this (checked at every tick). */
   diskFloor?: DiskFloor;
+  /** Told, per dispatched attempt, how long its job waited since it became runnable (metrics). */
+  onDispatched?: (waitedMs: number) => void;
 }
 
 export class Scheduler implements SlotControl {
@@ -269,6 +271,7 @@ export class Scheduler implements SlotControl {
         limits: manifest.limits,
         isolation: manifest.isolation,
       });
+      if (sent) this.d.onDispatched?.(Math.max(0, this.d.clock.now() - row.run_at));
       // If the send failed the stream is gone; the lease expires and the job is reclaimed.
       this.d.logger.debug('dispatched', { jobId: row.id, attempt: row.attempt, workerId: p.worker.workerId, sent });
     }

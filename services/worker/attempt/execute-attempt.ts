@@ -17,11 +17,19 @@ export interface AttemptDeps {
   startGuest: StartGuest;
   /** The worker's own environment, from which envAllow variables are copied. */
   hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Told about env installs and finished attempts (the worker's metrics). */
+  observer?: AttemptObserver;
   /** Directories inputs must resolve into (--input-root); undefined = any. */
   inputRoots?: readonly string[];
   /** The operator's allow-list (--guest-env-allow): the only variables a plugin's envAllow may name. Default none. */
   guestEnvAllow?: readonly string[];
   logger: Logger;
+}
+
+export interface AttemptObserver {
+  envProvisioned(ms: number): void;
+  envFailed(code: string): void;
+  attemptDone(arrowBytes: number): void;
 }
 
 export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporter, deps: AttemptDeps, signal: AbortSignal): Promise<AttemptResult> {
@@ -50,10 +58,14 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
       log: (line) => void reporter.log('info', 'env', line).catch(() => {}),
     });
   } catch (err) {
-    if (err instanceof JobFailure) return fail(err.jobError);
+    if (err instanceof JobFailure) {
+      deps.observer?.envFailed(err.jobError.code);
+      return fail(err.jobError);
+    }
     throw err;
   }
   metrics.envMs = Date.now() - envStart;
+  if (lease.provisioned) deps.observer?.envProvisioned(lease.durationMs);
   metrics.envProvisioned = lease.provisioned;
   if (lease.provisioned) await reporter.log('info', 'env', `provisioned env ${spec.envHash.slice(0, 12)} with ${lease.backend} in ${lease.durationMs} ms`);
 
@@ -99,5 +111,6 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
     };
   } finally {
     lease.release();
+    deps.observer?.attemptDone(metrics.arrowBytes);
   }
 }
