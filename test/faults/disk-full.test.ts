@@ -33,16 +33,25 @@ describe('faults: the output volume is full', function () {
   this.timeout(300_000);
   const clusters = useClusters();
 
-  clusters.it('a 100 MB output on a 40 MB data dir fails as SINK_FULL (retryable, not the plugin\'s fault); earlier outputs stay readable', async () => {
-    // The free-space floor is off here: this test is about a commit that does not fit.
-    const c = clusters.track(new ProcCluster({ sentinelEnv: { CASPARIAN_BREAKER_THRESHOLD: '1', CASPARIAN_MIN_FREE_BYTES: '0' } }));
+  /** A Sentinel whose data dir is a 40 MB tmpfs, one worker, the plugin published; unmounted (lazily) afterwards. */
+  async function onSmallDisk(sentinelEnv: Record<string, string>, body: (c: ProcCluster) => Promise<void>): Promise<void> {
+    const c = clusters.track(new ProcCluster({ sentinelEnv }));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', c.dataDir]);
     try {
       c.port = await freePort();
       await c.startSentinel();
       await c.startWorker('w1');
       await c.publish('blobs', PLUGIN);
+      await body(c);
+    } finally {
+      await c.stopGracefully().catch(() => undefined);
+      execFileSync('umount', ['-l', c.dataDir]);
+    }
+  }
 
+  clusters.it('a 100 MB output on a 40 MB data dir fails as SINK_FULL (retryable, not the plugin\'s fault); earlier outputs stay readable', async () => {
+    // The free-space floor is off here: this test is about a commit that does not fit.
+    await onSmallDisk({ CASPARIAN_BREAKER_THRESHOLD: '1', CASPARIAN_MIN_FREE_BYTES: '0' }, async (c) => {
       const small = await c.waitJob((await c.submit('blobs', c.input('small.txt', '10\n'))).id);
       assert.equal(small.state, JobState.JOB_STATE_SUCCEEDED, JSON.stringify(small.error));
 
@@ -57,20 +66,11 @@ describe('faults: the output volume is full', function () {
       assert.equal(again.state, JobState.JOB_STATE_SUCCEEDED, `the plugin still runs (not paused by the breaker): ${JSON.stringify(again.error)}`);
       const first = await c.client.fetchOutput(small.id);
       assert.equal(first.info?.rows, 1_000, 'the earlier output is still readable');
-    } finally {
-      await c.stopGracefully().catch(() => undefined);
-      execFileSync('umount', ['-l', c.dataDir]);
-    }
+    });
   });
 
   clusters.it('below --min-free-bytes nothing is dispatched, queued jobs and `casparian workers` say why, and dispatch resumes once space is freed', async () => {
-    const c = clusters.track(new ProcCluster({ sentinelEnv: { CASPARIAN_MIN_FREE_BYTES: String(30_000_000) } }));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', c.dataDir]);
-    try {
-      c.port = await freePort();
-      await c.startSentinel();
-      await c.startWorker('w1');
-      await c.publish('blobs', PLUGIN);
+    await onSmallDisk({ CASPARIAN_MIN_FREE_BYTES: String(30_000_000) }, async (c) => {
       const first = await c.waitJob((await c.submit('blobs', c.input('one.txt', '0\n'))).id);
       assert.equal(first.state, JobState.JOB_STATE_SUCCEEDED, 'above the floor: dispatched');
 
@@ -89,9 +89,6 @@ describe('faults: the output volume is full', function () {
       const done = await c.waitJob(held.id, 30_000);
       assert.equal(done.state, JobState.JOB_STATE_SUCCEEDED, 'dispatch resumed once space was freed');
       assert.equal((await c.client.listWorkers({})).dispatchPausedReason, '');
-    } finally {
-      await c.stopGracefully().catch(() => undefined);
-      execFileSync('umount', ['-l', c.dataDir]);
-    }
+    });
   });
 });
