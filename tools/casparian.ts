@@ -10,6 +10,7 @@ import { envCommand } from './cli/env-commands';
 import * as recovery from './cli/recovery-commands';
 import { runServices } from './cli/services';
 import { tokenCommand } from './cli/token-command';
+import { purge } from './cli/purge-command';
 import { channelCredentials, compileTls } from '../services/common/tls';
 
 const HELP = `casparian — turn files into Arrow/Parquet datasets with Python plugins
@@ -42,6 +43,7 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
   casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION
   casparian fetch JOB [--output NAME] (--out FILE.parquet|FILE.arrows | --format table|csv)
   casparian workers
+  casparian purge --older-than 30d [--state S,S] [--dry-run] [--limit N]   (retention: finished jobs, their logs and output files)
 TLS (services and clients; or CASPARIAN_TLS_CERT, _KEY, _CA, _REQUIRE_CLIENT_CERT=1):
   --tls-cert FILE --tls-key FILE   a server's certificate; a client's for mTLS
   --tls-ca FILE                    a client checks the server with it; a server checks client certificates
@@ -61,7 +63,7 @@ const STRING_FLAGS = [
   'data-dir', 'input-root', 'port', 'host', 'worker-host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
-  'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'token', 'tokens-file', 'worker-cert-names', 'role',
+  'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'token', 'tokens-file', 'worker-cert-names', 'role',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
 
@@ -111,6 +113,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'workers':
         await cmd.workers(client, flags);
+        return 0;
+      case 'purge':
+        await purge(client, flags);
         return 0;
       case 'retry':
         return await recovery.retryDeadLetter(client, flags);

@@ -10,6 +10,7 @@ import {
   ListWorkersRequest,
   PausePluginRequest,
   PublishPluginRequest,
+  PurgeJobsRequest,
   ResumePluginRequest,
   RetryJobRequest,
   SentinelClient as GeneratedSentinelClient,
@@ -25,6 +26,7 @@ import {
   type ListWorkersResponse,
   type PausePluginResponse,
   type PublishPluginResponse,
+  type PurgeJobsResponse,
   type ResumePluginResponse,
   type RetryJobResponse,
   type SubmitJobResponse,
@@ -83,6 +85,7 @@ export class SentinelClient {
 
   publishPlugin = this.unary<PublishPluginRequest, PublishPluginResponse>('publishPlugin', PublishPluginRequest);
   listPlugins = this.unary<ListPluginsRequest, ListPluginsResponse>('listPlugins', ListPluginsRequest);
+  purgeJobs = this.unary<PurgeJobsRequest, PurgeJobsResponse>('purgeJobs', PurgeJobsRequest);
   submitJob = this.unary<SubmitJobRequest, SubmitJobResponse>('submitJob', SubmitJobRequest);
   submitJobs = this.unary<SubmitJobsRequest, SubmitJobsResponse>('submitJobs', SubmitJobsRequest);
   getJob = this.unary<GetJobRequest, GetJobResponse>('getJob', GetJobRequest);

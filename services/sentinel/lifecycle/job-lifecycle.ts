@@ -36,8 +36,11 @@ import {
   type JobRow,
   type NewBatch,
   type NewJob,
+  type PurgeResult,
+  purgeFinishedJobs,
   type RetryResult,
 } from '../queue';
+import type { JobStateName } from '../db/schema';
 import type { LifecycleDeps } from './types';
 
 export class JobLifecycle {
@@ -59,6 +62,11 @@ export class JobLifecycle {
    */
   verdictArrived(o: { ref: AttemptRef; workerId: string }): void {
     this.d.slots.freeSlot(o.workerId, o.ref.jobId);
+  }
+
+  /** Retention: finished jobs removed (or counted, dry run); no event, the jobs are gone. */
+  purge(o: { cutoff: number; states: JobStateName[]; dryRun: boolean; limit: number }): Promise<PurgeResult> {
+    return purgeFinishedJobs(this.d.db, o);
   }
 
   /** The attempt is over (settled or lost): its slot is free. */

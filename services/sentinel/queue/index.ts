@@ -16,3 +16,4 @@ export * from './read-jobs';
 export * from './job-logs';
 export * from './fail-queued';
 export * from './retry';
+export * from './purge';

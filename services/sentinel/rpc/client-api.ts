@@ -33,6 +33,8 @@ import {
   type WatchJobResponse,
   type WatchJobsRequest,
   type WatchJobsResponse,
+  PurgeJobsRequest,
+  PurgeJobsResponse,
 } from '../../gen/casparian/v1/sentinel';
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent } from '../job-events';
@@ -45,6 +47,7 @@ import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
 import { submitJobsRpc, watchJobsRpc } from './batch-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
+import { purgeJobsRpc } from './retention-api';
 
 export class ClientApi {
   constructor(private readonly d: ClientApiDeps) {}
@@ -139,6 +142,11 @@ export class ClientApi {
   }
   watchJobs(req: WatchJobsRequest, write: (m: WatchJobsResponse) => Promise<void>, isCancelled: () => boolean): Promise<void> {
     return watchJobsRpc(this.d, req, write, isCancelled, (j) => this.jobPb(j));
+  }
+
+  /** PurgeJobs: see retention-api.ts. */
+  purgeJobs(req: PurgeJobsRequest): Promise<PurgeJobsResponse> {
+    return purgeJobsRpc(this.d, req);
   }
 
   /** RetryJob, PausePlugin, ResumePlugin: see recovery-api.ts. */

@@ -33,6 +33,7 @@ export function sentinelImplementation(api: ClientApi, deps: RpcContext, logger:
     pausePlugin: unary(logger, 'PausePlugin', (req) => api.pausePlugin(req)),
     resumePlugin: unary(logger, 'ResumePlugin', (req) => api.resumePlugin(req)),
     listWorkers: unary(logger, 'ListWorkers', () => api.listWorkers()),
+    purgeJobs: unary(logger, 'PurgeJobs', (req) => api.purgeJobs(req)),
     watchJob: serverStream(logger, 'WatchJob', (req, write, call) => api.watchJob(req, write, () => call.cancelled || closing())),
     watchJobs: serverStream(logger, 'WatchJobs', (req, write, call) => api.watchJobs(req, write, () => call.cancelled || closing())),
     fetchOutput: serverStream(logger, 'FetchOutput', (req, write) => api.fetchOutput(req, write)),

@@ -140,6 +140,13 @@ export class OutputStore {
     return { removed };
   }
 
+  /** Remove every committed attempt of a job (retention, after its rows are gone). */
+  async removeJob(jobId: string): Promise<void> {
+    const dir = this.insideOutputs(path.join(this.outputsRoot, jobId));
+    for (const d of this.published) if (d.startsWith(dir + path.sep)) this.published.delete(d);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+
   /** Remove a dir returned by publish() whose DB rows could not be written. */
   async unpublish(dir: string): Promise<void> {
     const resolved = this.insideOutputs(dir);

@@ -423,6 +423,38 @@ export interface ListWorkersResponse {
   dispatchPausedReason: string;
 }
 
+/** Request of PurgeJobs. */
+export interface PurgeJobsRequest {
+  /** Purge jobs that finished at least this many seconds ago (required, > 0). */
+  olderThanSeconds: number;
+  /**
+   * Only jobs in these states (each must be final: SUCCEEDED, FAILED,
+   * CANCELLED or DEAD_LETTER); empty = all final states.
+   */
+  states: JobState[];
+  /** Count what would be purged, remove nothing. */
+  dryRun: boolean;
+  /**
+   * At most this many jobs per call (default 10000, at most 100000); call
+   * again while `jobs` comes back equal to it.
+   */
+  limit: number;
+}
+
+/** Response of PurgeJobs. */
+export interface PurgeJobsResponse {
+  /** Jobs purged (or, with dry_run, that would be). */
+  jobs: number;
+  /** Their log lines. */
+  logLines: number;
+  /** Their committed output files. */
+  outputFiles: number;
+  /** Bytes of those files. */
+  outputBytes: number;
+  /** The purged jobs' ids. */
+  jobIds: string[];
+}
+
 function createBasePublishPluginRequest(): PublishPluginRequest {
   return { name: "", version: "", source: "", lockfile: "", manifest: undefined };
 }
@@ -3307,6 +3339,294 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
   },
 };
 
+function createBasePurgeJobsRequest(): PurgeJobsRequest {
+  return { olderThanSeconds: 0, states: [], dryRun: false, limit: 0 };
+}
+
+export const PurgeJobsRequest: MessageFns<PurgeJobsRequest> = {
+  encode(message: PurgeJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.olderThanSeconds !== 0) {
+      writer.uint32(8).uint32(message.olderThanSeconds);
+    }
+    if (message.states.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.states) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(24).bool(message.dryRun);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.olderThanSeconds = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.states.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.states.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeJobsRequest {
+    return {
+      olderThanSeconds: isSet(object.olderThanSeconds)
+        ? globalThis.Number(object.olderThanSeconds)
+        : isSet(object.older_than_seconds)
+        ? globalThis.Number(object.older_than_seconds)
+        : 0,
+      states: globalThis.Array.isArray(object?.states) ? object.states.map((e: any) => jobStateFromJSON(e)) : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: PurgeJobsRequest): unknown {
+    const obj: any = {};
+    if (message.olderThanSeconds !== 0) {
+      obj.olderThanSeconds = Math.round(message.olderThanSeconds);
+    }
+    if (message.states?.length) {
+      obj.states = message.states.map((e) => jobStateToJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PurgeJobsRequest>, I>>(base?: I): PurgeJobsRequest {
+    return PurgeJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PurgeJobsRequest>, I>>(object: I): PurgeJobsRequest {
+    const message = createBasePurgeJobsRequest();
+    message.olderThanSeconds = object.olderThanSeconds ?? 0;
+    message.states = object.states?.map((e) => e) || [];
+    message.dryRun = object.dryRun ?? false;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBasePurgeJobsResponse(): PurgeJobsResponse {
+  return { jobs: 0, logLines: 0, outputFiles: 0, outputBytes: 0, jobIds: [] };
+}
+
+export const PurgeJobsResponse: MessageFns<PurgeJobsResponse> = {
+  encode(message: PurgeJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobs !== 0) {
+      writer.uint32(8).uint32(message.jobs);
+    }
+    if (message.logLines !== 0) {
+      writer.uint32(16).uint32(message.logLines);
+    }
+    if (message.outputFiles !== 0) {
+      writer.uint32(24).uint32(message.outputFiles);
+    }
+    if (message.outputBytes !== 0) {
+      writer.uint32(32).uint64(message.outputBytes);
+    }
+    for (const v of message.jobIds) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.jobs = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.logLines = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.outputFiles = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.outputBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.jobIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeJobsResponse {
+    return {
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+      logLines: isSet(object.logLines)
+        ? globalThis.Number(object.logLines)
+        : isSet(object.log_lines)
+        ? globalThis.Number(object.log_lines)
+        : 0,
+      outputFiles: isSet(object.outputFiles)
+        ? globalThis.Number(object.outputFiles)
+        : isSet(object.output_files)
+        ? globalThis.Number(object.output_files)
+        : 0,
+      outputBytes: isSet(object.outputBytes)
+        ? globalThis.Number(object.outputBytes)
+        : isSet(object.output_bytes)
+        ? globalThis.Number(object.output_bytes)
+        : 0,
+      jobIds: globalThis.Array.isArray(object?.jobIds)
+        ? object.jobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.job_ids)
+        ? object.job_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PurgeJobsResponse): unknown {
+    const obj: any = {};
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    if (message.logLines !== 0) {
+      obj.logLines = Math.round(message.logLines);
+    }
+    if (message.outputFiles !== 0) {
+      obj.outputFiles = Math.round(message.outputFiles);
+    }
+    if (message.outputBytes !== 0) {
+      obj.outputBytes = Math.round(message.outputBytes);
+    }
+    if (message.jobIds?.length) {
+      obj.jobIds = message.jobIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PurgeJobsResponse>, I>>(base?: I): PurgeJobsResponse {
+    return PurgeJobsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PurgeJobsResponse>, I>>(object: I): PurgeJobsResponse {
+    const message = createBasePurgeJobsResponse();
+    message.jobs = object.jobs ?? 0;
+    message.logLines = object.logLines ?? 0;
+    message.outputFiles = object.outputFiles ?? 0;
+    message.outputBytes = object.outputBytes ?? 0;
+    message.jobIds = object.jobIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * The control plane. Clients (grpcurl, the casparian CLI, generated clients)
  * use the plugin and job RPCs; workers use Dispatch and Conclude.
@@ -3454,6 +3774,19 @@ export const SentinelService = {
     responseDeserialize: (value: Buffer): ListWorkersResponse => ListWorkersResponse.decode(value),
   },
   /**
+   * Retention: remove jobs that finished before a cutoff, with their logs and
+   * output files. Only final states; a queued or running job is never purged.
+   */
+  purgeJobs: {
+    path: "/casparian.v1.Sentinel/PurgeJobs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PurgeJobsRequest): Buffer => Buffer.from(PurgeJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PurgeJobsRequest => PurgeJobsRequest.decode(value),
+    responseSerialize: (value: PurgeJobsResponse): Buffer => Buffer.from(PurgeJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PurgeJobsResponse => PurgeJobsResponse.decode(value),
+  },
+  /**
    * Pause a plugin version (circuit breaker by hand): its queued jobs stay
    * queued until ResumePlugin. Running attempts finish. Idempotent.
    */
@@ -3554,6 +3887,11 @@ export interface SentinelServer extends UntypedServiceImplementation {
   fetchOutput: handleServerStreamingCall<FetchOutputRequest, FetchOutputResponse>;
   /** List connected workers with their slots and environments. */
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
+  /**
+   * Retention: remove jobs that finished before a cutoff, with their logs and
+   * output files. Only final states; a queued or running job is never purged.
+   */
+  purgeJobs: handleUnaryCall<PurgeJobsRequest, PurgeJobsResponse>;
   /**
    * Pause a plugin version (circuit breaker by hand): its queued jobs stay
    * queued until ResumePlugin. Running attempts finish. Idempotent.
@@ -3764,6 +4102,25 @@ export interface SentinelClient extends Client {
     callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
   ): ClientUnaryCall;
   /**
+   * Retention: remove jobs that finished before a cutoff, with their logs and
+   * output files. Only final states; a queued or running job is never purged.
+   */
+  purgeJobs(
+    request: PurgeJobsRequest,
+    callback: (error: ServiceError | null, response: PurgeJobsResponse) => void,
+  ): ClientUnaryCall;
+  purgeJobs(
+    request: PurgeJobsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PurgeJobsResponse) => void,
+  ): ClientUnaryCall;
+  purgeJobs(
+    request: PurgeJobsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PurgeJobsResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * Pause a plugin version (circuit breaker by hand): its queued jobs stay
    * queued until ResumePlugin. Running attempts finish. Idempotent.
    */
@@ -3845,6 +4202,17 @@ type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -1,0 +1,50 @@
+/**
+ * Retention on real processes: `casparian purge` removes finished jobs older
+ * than the cutoff with their logs, rows and output files; a dry run removes
+ * nothing; newer jobs and their outputs stay; unfinished states are refused.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { JobState } from '../../services/gen/casparian/v1/types';
+import { runCli, showCli } from '../helpers/cli-run';
+import { checkValues, faultPlugin, writeCsv } from '../helpers/data-fixtures';
+import { ProcCluster, useClusters } from '../helpers/proc-cluster';
+import { sleep } from '../helpers/wait';
+
+describe('integration: retention with casparian purge (real processes)', function () {
+  this.timeout(300_000);
+  const clusters = useClusters();
+
+  clusters.it('purges finished jobs older than the cutoff, files included; keeps newer ones; dry run and bad states', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'] }));
+    await c.publish('values', faultPlugin('values.py'));
+    const old = [];
+    for (let i = 0; i < 3; i++) old.push(await c.waitJob((await c.submit('values', writeCsv(c.inputDir, `old-${i}.csv`, 2, i))).id));
+    assert.ok(old.every((j) => j.state === JobState.JOB_STATE_SUCCEEDED));
+    await sleep(2_500);
+    const fresh = await c.waitJob((await c.submit('values', writeCsv(c.inputDir, 'fresh.csv', 3, 9))).id);
+    const purge = (...args: string[]) => runCli(['purge', '--sentinel', c.address, ...args], { timeoutMs: 30_000 });
+
+    const dry = await purge('--older-than', '2s', '--dry-run');
+    assert.equal(dry.code, 0, showCli(dry));
+    assert.match(dry.stdout, /^would purge 3 finished jobs older than 2s: \d+ log lines, 3 output files, [0-9.]+ MB/);
+    assert.ok(old.every((j) => c.attemptDirs(j.id).length === 1), 'a dry run removes nothing');
+
+    const bad = await purge('--older-than', '2s', '--state', 'running');
+    assert.equal(bad.code, 1, showCli(bad));
+    assert.match(bad.stderr, /INVALID_ARGUMENT: states: only final states can be purged/);
+
+    const real = await purge('--older-than', '2s', '--json');
+    assert.equal(real.code, 0, showCli(real));
+    assert.deepEqual({ ...JSON.parse(real.stdout), outputBytes: undefined, logLines: undefined }, { dryRun: false, jobs: 3, outputFiles: 3, outputBytes: undefined, logLines: undefined });
+    for (const j of old) {
+      await assert.rejects(c.client.getJob({ jobId: j.id, includeLogs: true }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+      assert.equal(fs.existsSync(path.join(c.dataDir, 'outputs', j.id)), false, 'its output files are gone');
+    }
+    assert.equal(await checkValues(c, fresh.id, 3, 9), '', 'the newer job and its output stay');
+    const again = await purge('--older-than', '2s');
+    assert.match(again.stdout, /^purged 0 finished jobs/);
+  });
+});
