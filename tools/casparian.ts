@@ -21,6 +21,7 @@ services:
   casparian sentinel [--data-dir DIR] [--port N] [--host H] [--input-root DIR[:DIR…]]
                      [--commit-writer auto|pyarrow|wasm] [--home DIR] [--python PY] [--index-url URL]
                      (auto: Parquet by a pyarrow helper in an env under --home, else parquet-wasm)
+                     [--retain-seconds N]   (automatic retention: purge finished jobs older than N s, hourly)
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS] [--install-env-allow VAR,VAR]
                      [--guest-env-allow VAR,VAR]   (the only variables plugins' --env-allow may name)
@@ -63,7 +64,7 @@ const STRING_FLAGS = [
   'data-dir', 'input-root', 'port', 'host', 'worker-host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
-  'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'token', 'tokens-file', 'worker-cert-names', 'role',
+  'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
 

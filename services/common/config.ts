@@ -118,6 +118,9 @@ export interface SentinelConfig {
   watchQueueMax: number;
   /** CASPARIAN_MAX_CONNECTION_AGE_MS / CASPARIAN_MAX_CONNECTION_AGE_GRACE_MS; 0 = connections live until closed. */
   connectionAge: ConnectionAge;
+  /** Automatic retention: finished jobs older than this many seconds are purged (--retain-seconds, CASPARIAN_RETAIN_SECONDS; 0 = off), checked every retentionEveryMs. */
+  retainSeconds: number;
+  retentionEveryMs: number;
   /** Free bytes the data dir must keep; below, nothing is dispatched (--min-free-bytes, CASPARIAN_MIN_FREE_BYTES; 0 = off). */
   minFreeBytes: number;
   /** Arrow bytes one attempt may send; more fails it as INVALID_OUTPUT (CASPARIAN_MAX_OUTPUT_BYTES, default 50 GiB). */
@@ -255,6 +258,8 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
       maxAgeMs: int(env.CASPARIAN_MAX_CONNECTION_AGE_MS, 'CASPARIAN_MAX_CONNECTION_AGE_MS', 0, 0),
       graceMs: int(env.CASPARIAN_MAX_CONNECTION_AGE_GRACE_MS, 'CASPARIAN_MAX_CONNECTION_AGE_GRACE_MS', 30_000, 0),
     },
+    retainSeconds: int(str(flags, 'retain-seconds') ?? env.CASPARIAN_RETAIN_SECONDS, '--retain-seconds', 0, 0),
+    retentionEveryMs: int(env.CASPARIAN_RETENTION_EVERY_MS, 'CASPARIAN_RETENTION_EVERY_MS', 3_600_000, 100),
     minFreeBytes: int(str(flags, 'min-free-bytes') ?? env.CASPARIAN_MIN_FREE_BYTES, '--min-free-bytes', 1024 ** 3, 0),
     maxOutputBytes: int(env.CASPARIAN_MAX_OUTPUT_BYTES, 'CASPARIAN_MAX_OUTPUT_BYTES', 50 * 1024 ** 3, 1),
     maxLogBytes: int(env.CASPARIAN_MAX_LOG_BYTES, 'CASPARIAN_MAX_LOG_BYTES', 10 * 1024 ** 2, 1),

@@ -53,6 +53,9 @@ export class Sentinel {
   private readonly ctx: RpcContext;
   private server: ManagedServer | undefined;
   private stopping: Promise<void> | undefined;
+  /** The automatic retention timer (--retain-seconds). */
+  private retention: NodeJS.Timeout | undefined;
+  private retaining = false;
   /** How the gRPC server stopped: 'graceful' when every call ended within the grace period. */
   stoppedHow: 'graceful' | 'forced' | undefined;
 
@@ -128,6 +131,7 @@ export class Sentinel {
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
     this.scheduler.start();
+    if (this.cfg.retainSeconds > 0) this.retention = setInterval(() => void this.retain(), this.cfg.retentionEveryMs).unref();
     this.fsm.to('started');
     this.logger.info('sentinel listening', { port: this.server.port, dataDir: this.cfg.dataDir, tls: tlsMode(this.cfg.tls), auth: this.cfg.auth ? 'tokens' : 'none' });
     return this.server.port;
@@ -137,8 +141,25 @@ export class Sentinel {
     return this.server?.port ?? 0;
   }
 
+  /** One round of automatic retention: the same purge as `casparian purge`, pages until none is full. */
+  private async retain(): Promise<void> {
+    if (this.retaining || !this.fsm.is('started')) return;
+    this.retaining = true;
+    try {
+      for (;;) {
+        const r = await this.api.purgeJobs({ olderThanSeconds: this.cfg.retainSeconds, states: [], dryRun: false, limit: 0 });
+        if (r.jobs < 10_000) break;
+      }
+    } catch (err) {
+      this.logger.error('automatic retention failed', { error: String(err) });
+    } finally {
+      this.retaining = false;
+    }
+  }
+
   shutdown(graceMs = 5_000): Promise<void> {
     this.stopping ??= (async () => {
+      if (this.retention) clearInterval(this.retention);
       this.fsm.to('draining');
       this.server?.setServing(false);
       await this.scheduler.stop();

@@ -2,6 +2,7 @@
  * Retention on real processes: `casparian purge` removes finished jobs older
  * than the cutoff with their logs, rows and output files; a dry run removes
  * nothing; newer jobs and their outputs stay; unfinished states are refused.
+ * And the Sentinel's automatic retention (--retain-seconds).
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -11,7 +12,7 @@ import { JobState } from '../../services/gen/casparian/v1/types';
 import { runCli, showCli } from '../helpers/cli-run';
 import { checkValues, faultPlugin, writeCsv } from '../helpers/data-fixtures';
 import { ProcCluster, useClusters } from '../helpers/proc-cluster';
-import { sleep } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 
 describe('integration: retention with casparian purge (real processes)', function () {
   this.timeout(300_000);
@@ -46,5 +47,26 @@ describe('integration: retention with casparian purge (real processes)', functio
     assert.equal(await checkValues(c, fresh.id, 3, 9), '', 'the newer job and its output stay');
     const again = await purge('--older-than', '2s');
     assert.match(again.stdout, /^purged 0 finished jobs/);
+  });
+
+  clusters.it('automatic retention (--retain-seconds) purges finished jobs by itself, never a running one', async () => {
+    const c = clusters.track(await ProcCluster.start({ workers: ['w1'], sentinelEnv: { CASPARIAN_RETAIN_SECONDS: '1', CASPARIAN_RETENTION_EVERY_MS: '300' } }));
+    await c.publish('values', faultPlugin('values.py'));
+    const quick = await c.waitJob((await c.submit('values', writeCsv(c.inputDir, 'quick.csv', 2, 1))).id);
+    assert.equal(quick.state, JobState.JOB_STATE_SUCCEEDED);
+    const slowInput = writeCsv(c.inputDir, 'slow.csv', 2, 2, ['# sleep=4']);
+    const slow = await c.submit('values', slowInput);
+    // Follow it on WatchJob from the start: its final state arrives as it settles, before retention could take it.
+    const finalState = (async () => {
+      let last = JobState.JOB_STATE_UNSPECIFIED;
+      for await (const m of c.client.watchJob(slow.id)) last = m.job?.state ?? last;
+      return last;
+    })();
+    await waitFor('the quick job to be purged', () => c.client.getJob({ jobId: quick.id, includeLogs: false }).then(() => false, (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND), 15_000, 200);
+    assert.equal(fs.existsSync(path.join(c.dataDir, 'outputs', quick.id)), false);
+    await waitFor('the slow job to run', () => fs.existsSync(`${slowInput}.runs`), 30_000, 50);
+    await sleep(2_000); // running for longer than the retention age
+    assert.notEqual((await c.getJob(slow.id)).state, JobState.JOB_STATE_SUCCEEDED, 'still running');
+    assert.equal(await finalState, JobState.JOB_STATE_SUCCEEDED, 'a running job is never purged');
   });
 });
