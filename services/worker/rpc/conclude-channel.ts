@@ -43,6 +43,7 @@ export class ConcludeChannel implements AttemptChannel {
   static async open(client: SentinelClient, ref: AttemptRef): Promise<ConcludeChannel> {
     const c = new ConcludeChannel(client.conclude(), ref.attempt);
     const ack = new Promise<HeaderAck>((resolve, reject) => (c.headerWaiter = { resolve, reject }));
+    ack.catch(() => undefined); // the same race on the header: a failed send is what gets reported
     await c.send({ msg: { $case: 'header', header: { jobId: ref.jobId, attempt: ref.attempt, leaseToken: ref.leaseToken } } });
     await ack;
     c.headerWaiter = undefined;
@@ -68,6 +69,9 @@ export class ConcludeChannel implements AttemptChannel {
 
   async finish(result: AttemptResult): Promise<VerdictReceipt> {
     const ack = new Promise<VerdictAck>((resolve, reject) => (this.verdictWaiter = { resolve, reject }));
+    // The call may break while the verdict is being sent (the Sentinel failed the attempt on the last
+    // chunk): then the send rejects and is what we report; the ack's rejection must not go unhandled.
+    ack.catch(() => undefined);
     if (this.error) throw this.error;
     await this.send({
       msg: {
