@@ -3,7 +3,6 @@
  * here, validated, and handed to constructors as frozen typed objects. Nothing
  * else reads process.env.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from './config-error';
@@ -11,7 +10,7 @@ import { DEFAULT_ISOLATION, ISOLATION_LEVELS, isIsolation, type Isolation } from
 import type { LogLevel, Logger } from './logger';
 import { Logger as LoggerImpl } from './logger';
 import { checkPlaintext, compileTls, insecureAllowed, isLoopback, type TlsMaterial } from './tls';
-import { parseTokens } from './auth/tokens';
+import { readTokensFile } from './auth/tokens';
 
 export interface TimeoutDefaults {
   guestConnectMs: number;
@@ -301,13 +300,7 @@ function compileAuth(flags: Flags, env: Env): AuthSettings | undefined {
     return undefined;
   }
   const tokensFile = path.resolve(file);
-  let text: string;
-  try {
-    text = fs.readFileSync(tokensFile, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`--tokens-file (CASPARIAN_TOKENS_FILE): cannot read ${tokensFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  parseTokens(text, tokensFile); // fail at startup, naming the line
+  readTokensFile(tokensFile); // fail at startup, naming the file or the line
   return { tokensFile, workerCertNames: names };
 }
 

@@ -53,6 +53,21 @@ export function parseTokens(text: string, file: string): Map<string, TokenEntry>
   return out;
 }
 
+function unreadable(file: string, e: unknown): ConfigError {
+  return new ConfigError(`--tokens-file (CASPARIAN_TOKENS_FILE): cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+}
+
+/** The tokens of `file`; a ConfigError naming the setting (or the bad line) when it cannot be read or parsed. */
+export function readTokensFile(file: string): Map<string, TokenEntry> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw unreadable(file, e);
+  }
+  return parseTokens(text, file);
+}
+
 export class TokenStore {
   private tokens: Map<string, TokenEntry>;
   private stamp: string;
@@ -83,18 +98,12 @@ export class TokenStore {
       const st = fs.statSync(this.file);
       return `${st.ino}:${st.size}:${st.mtimeMs}`;
     } catch (e) {
-      throw new ConfigError(`--tokens-file (CASPARIAN_TOKENS_FILE): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw unreadable(this.file, e);
     }
   }
 
   private read(): Map<string, TokenEntry> {
-    let text: string;
-    try {
-      text = fs.readFileSync(this.file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`--tokens-file (CASPARIAN_TOKENS_FILE): cannot read ${this.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    return parseTokens(text, this.file);
+    return readTokensFile(this.file);
   }
 
   /** Re-read the file when it changed; at most once a second. */
