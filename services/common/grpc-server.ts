@@ -35,8 +35,16 @@ export interface ManagedServer {
   server: grpc.Server;
   health: HealthImplementation;
   port: number;
-  /** Set every served service (and the overall "") to SERVING or NOT_SERVING. */
+  /**
+   * Drain (false) or undrain (true): while draining every health name reports
+   * NOT_SERVING whatever setHealth says.
+   */
   setServing(serving: boolean): void;
+  /**
+   * One health name's own readiness (a served service's name, or one of
+   * `healthNames`); reported as is unless draining. "" follows setServing only.
+   */
+  setHealth(name: string, serving: boolean): void;
   /** Graceful stop; forces after graceMs. Idempotent. Resolves to how it ended. */
   shutdown(graceMs?: number): Promise<'graceful' | 'forced'>;
 }
@@ -53,6 +61,10 @@ export async function startServer(opts: {
   maxConcurrentStreams?: number;
   /** Close connections older than this (GOAWAY, then a grace period); absent or 0 = never. */
   connectionAge?: ConnectionAge;
+  /** Health names besides "" and the services' (e.g. a readiness of one part), SERVING until setHealth says otherwise. */
+  healthNames?: string[];
+  /** Services' health names that start NOT_SERVING (their owner calls setHealth when ready). */
+  startNotServing?: string[];
 }): Promise<ManagedServer> {
   const keepalive = opts.keepalive ?? DEFAULT_KEEPALIVE;
   const server = new grpc.Server({
@@ -70,8 +82,18 @@ export async function startServer(opts: {
   });
   for (const s of opts.services) server.addService(guardDecoding(s.definition), s.impl);
 
-  const names = opts.services.map((s) => s.name);
-  const health = new HealthImplementation(Object.fromEntries(['', ...names].map((n) => [n, 'SERVING' as const])));
+  const names = ['', ...opts.services.map((s) => s.name), ...(opts.healthNames ?? [])];
+  const ready = new Map(names.map((n) => [n, !(opts.startNotServing ?? []).includes(n)]));
+  let draining = false;
+  const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, ready.get(n) ? 'SERVING' : 'NOT_SERVING'])));
+  const shown = new Map(names.map((n) => [n, ready.get(n)]));
+  // Watchers hear a status only when it changes.
+  const report = (n: string): void => {
+    const now = !draining && ready.get(n) === true;
+    if (shown.get(n) === now) return;
+    shown.set(n, now);
+    health.setStatus(n, now ? 'SERVING' : 'NOT_SERVING');
+  };
   health.addToServer(server);
 
   // Reflection describes exactly what this server serves: its own services
@@ -80,7 +102,7 @@ export async function startServer(opts: {
     ...protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH)),
     ...protoLoader.loadSync(healthProtoPath),
   };
-  new ReflectionService(pkg, { services: [...names, 'grpc.health.v1.Health'] }).addToServer(server);
+  new ReflectionService(pkg, { services: [...opts.services.map((s) => s.name), 'grpc.health.v1.Health'] }).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
@@ -94,7 +116,14 @@ export async function startServer(opts: {
     health,
     port,
     setServing(serving) {
-      for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+      draining = !serving;
+      for (const n of names) report(n);
+    },
+    setHealth(name, serving) {
+      if (!ready.has(name) || name === '') throw new Error(`no health name ${JSON.stringify(name)} on this server`);
+      if (ready.get(name) === serving) return;
+      ready.set(name, serving);
+      report(name);
     },
     shutdown(graceMs = 5_000) {
       stopping ??= new Promise<'graceful' | 'forced'>((resolve) => {

@@ -23,6 +23,7 @@ export type Transitions<S extends string> = { readonly [K in S]: readonly S[] };
 
 export class StateMachine<S extends string> {
   private current: S;
+  private readonly listeners: ((to: S, from: S) => void)[] = [];
 
   constructor(
     private readonly name: string,
@@ -45,7 +46,14 @@ export class StateMachine<S extends string> {
   to(next: S): void {
     if (!this.transitions[this.current].includes(next)) throw new IllegalStateError(this.name, this.current, `move to ${next}`);
     this.logger?.debug(`${this.name} state`, { from: this.current, to: next });
+    const from = this.current;
     this.current = next;
+    for (const l of this.listeners) l(next, from);
+  }
+
+  /** Call `listener` after every move. */
+  onMove(listener: (to: S, from: S) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Throw IllegalStateError naming `action` unless the current state is one of `allowed`. */

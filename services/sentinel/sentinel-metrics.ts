@@ -45,6 +45,14 @@ export class SentinelMetrics {
       },
     });
     new Gauge({
+      name: 'casparian_dispatch_paused',
+      help: '1 while dispatch is paused because the data dir is below --min-free-bytes, else 0',
+      registers,
+      collect() {
+        this.set(scheduler().dispatchPausedReason() ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'casparian_slots',
       help: 'Worker slots of connected workers, busy and free',
       labelNames: ['state'] as const,

@@ -34,6 +34,13 @@ import { openCommitWriters } from './sinks/writer-setup';
 
 export type SentinelState = 'created' | 'started' | 'draining' | 'stopped';
 
+/**
+ * A health name of its own for dispatch: NOT_SERVING while the free-space
+ * floor pauses it. The client API (and "" and casparian.v1.Sentinel) stay
+ * SERVING then, so that an operator can still reach the Sentinel to purge.
+ */
+export const DISPATCH_HEALTH = 'casparian.v1.Sentinel/dispatch';
+
 const TRANSITIONS: Transitions<SentinelState> = {
   created: ['started', 'draining'],
   started: ['draining'],
@@ -85,6 +92,7 @@ export class Sentinel {
       logger: logger.scope({ component: 'scheduler' }),
       diskFloor: { dir: cfg.dataDir, minFreeBytes: cfg.minFreeBytes },
       onDispatched: (waitedMs) => this.metrics.dispatchLatency.observe(waitedMs / 1000),
+      onDispatchPaused: (reason) => this.server?.setHealth(DISPATCH_HEALTH, !reason),
     });
     this.metrics = new SentinelMetrics(db, () => this.scheduler);
     this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, logger, metrics: this.metrics };
@@ -128,6 +136,7 @@ export class Sentinel {
       maxConcurrentStreams: this.cfg.maxConcurrentStreams,
       connectionAge: this.cfg.connectionAge,
       keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },
+      healthNames: [DISPATCH_HEALTH],
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
     this.scheduler.start();

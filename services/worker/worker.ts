@@ -33,7 +33,7 @@ import { sweepStaleBridgeDirs } from './bridge/bridge-dirs';
 import { ForkServerPool } from './bridge/fork-pool';
 import { EnvManager } from './envs/env-manager';
 import type { EnvInfo } from './envs/types';
-import { workerService } from './rpc/run-service';
+import { WORKER_SERVICE, workerService } from './rpc/run-service';
 import { SentinelLink } from './rpc/sentinel-link';
 
 export type WorkerState = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
@@ -166,6 +166,7 @@ export class Worker {
           credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the worker\'s server (--worker-port)'),
           interceptors: [this.metrics.interceptor, ...(this.cfg.auth ? [workerGuard(this.cfg.auth, this.logger)] : [])],
           services: [workerService(this.deps, this.cfg.workerId, this.logger)],
+          startNotServing: [WORKER_SERVICE],
         });
       }
     } catch (err) {
@@ -181,7 +182,19 @@ export class Worker {
       this.logger.info('worker service listening', { port: server.port });
     }
     this.lifecycle.to('running');
+    this.link.dispatch.onStateChange(() => this.refreshHealth());
     this.link.dispatch.connect();
+  }
+
+  /**
+   * The health of casparian.v1.Worker: SERVING while this worker can take a
+   * job now (running, connected to the Sentinel, a slot free). "" stays
+   * SERVING until the worker drains, whatever the Sentinel does, so a
+   * liveness probe on it does not restart workers when the Sentinel is away.
+   */
+  private refreshHealth(): void {
+    const ready = this.lifecycle.is('running') && this.link.dispatch.state === 'connected' && this.running.size < this.cfg.slots;
+    this.server?.setHealth(WORKER_SERVICE, ready);
   }
 
   get port(): number {
@@ -224,6 +237,7 @@ export class Worker {
     const runner = new AttemptRunner(spec, this.deps, { workerId: this.cfg.workerId, accepting: () => this.lifecycle.is('running') });
     const entry: Running = { ref, runner, done: Promise.resolve() };
     this.running.set(key, entry);
+    this.refreshHealth();
     entry.done = runner
       .run(() => this.link.openAttempt(ref))
       .then(
@@ -232,6 +246,7 @@ export class Worker {
       )
       .finally(() => {
         this.running.delete(key);
+        this.refreshHealth();
         this.link.dispatch.ready(Math.max(0, this.cfg.slots - this.running.size), !this.lifecycle.is('running'));
       });
   }

@@ -3,7 +3,10 @@
  * Health.Watch opened before the signal sees SERVING, then NOT_SERVING while
  * the process drains, and the process then exits 0. Checked for the Sentinel
  * process and for a worker process's own gRPC server (--worker-port), the
- * latter while it still finishes a running job.
+ * latter while it still finishes a running job. And a worker's readiness:
+ * casparian.v1.Worker is SERVING only while the worker is connected to the
+ * Sentinel with a slot free, while "" (what a liveness probe asks) stays
+ * SERVING through a Sentinel outage.
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -86,5 +89,34 @@ describe('faults: health while draining on SIGTERM (real processes)', function (
     assert.equal(done.workerId, 'w1', 'the job finished on the draining worker');
     assert.deepEqual(server.statuses, ['SERVING', 'NOT_SERVING']);
     assert.deepEqual(api.statuses, ['SERVING', 'NOT_SERVING']);
+  });
+
+  clusters.it('a worker process: casparian.v1.Worker SERVING only while connected with a free slot; "" stays SERVING when the Sentinel dies', async () => {
+    const c = clusters.track(await ProcCluster.start());
+    await c.publish('values', faultPlugin('values.py'));
+    const port = await freePort();
+    await c.startWorker('w1', { port, slots: 1 });
+    await warmUp(c);
+    const address = `127.0.0.1:${port}`;
+    const server = watch(address, '');
+    const ready = watch(address, 'casparian.v1.Worker');
+    await sees(server, 'SERVING');
+    await sees(ready, 'SERVING');
+
+    const file = writeCsv(c.inputDir, 'two-seconds.csv', 4, 1, ['# sleep=2']);
+    const job = await c.submit('values', file);
+    await waitFor('the plugin to start', () => fs.existsSync(`${file}.runs`), 60_000, 50);
+    assert.deepEqual(ready.statuses, ['SERVING', 'NOT_SERVING'], `its one slot is busy: ${ready}`);
+    assert.equal((await c.waitJob(job.id, 30_000)).state, JobState.JOB_STATE_SUCCEEDED);
+    await waitFor(`${ready} to free up`, () => ready.statuses.length === 3, 10_000, 20);
+    assert.deepEqual(ready.statuses, ['SERVING', 'NOT_SERVING', 'SERVING']);
+
+    await c.sentinel!.kill9();
+    await waitFor(`${ready} to see the Sentinel gone`, () => ready.statuses.length === 4, 20_000, 20);
+    assert.deepEqual(ready.statuses.slice(3), ['NOT_SERVING'], String(ready));
+    await c.startSentinel();
+    await waitFor(`${ready} to see the worker reconnected`, () => ready.statuses.length === 5, 30_000, 20);
+    assert.deepEqual(ready.statuses.slice(3), ['NOT_SERVING', 'SERVING'], String(ready));
+    assert.deepEqual(server.statuses, ['SERVING'], `the worker itself was up all along: ${server}`);
   });
 });

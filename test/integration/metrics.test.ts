@@ -6,25 +6,8 @@ import { strict as assert } from 'node:assert';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { faultPlugin, writeCsv } from '../helpers/data-fixtures';
 import { freePort } from '../helpers/managed-proc';
+import { scrape, sample } from '../helpers/metrics-scrape';
 import { ProcCluster, useClusters } from '../helpers/proc-cluster';
-
-async function scrape(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
-  return res.text();
-}
-
-/** The value of the first sample of `metric` whose labels include all of `labels`. */
-function sample(text: string, metric: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(metric)) continue;
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== metric) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) return Number(m[3]);
-  }
-  return undefined;
-}
 
 describe('integration: Prometheus metrics (real processes)', function () {
   this.timeout(300_000);

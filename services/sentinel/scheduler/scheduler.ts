@@ -43,6 +43,8 @@ export interface SchedulerDeps {
   diskFloor?: DiskFloor;
   /** Told, per dispatched attempt, how long its job waited since it became runnable (metrics). */
   onDispatched?: (waitedMs: number) => void;
+  /** Called when dispatch pauses for lack of disk (the reason) or resumes (''). */
+  onDispatchPaused?: (reason: string) => void;
 }
 
 export class Scheduler implements SlotControl {
@@ -170,7 +172,9 @@ export class Scheduler implements SlotControl {
         const low = await belowFloor(this.d.diskFloor);
         if (low && !this.lowDisk) this.d.logger.warn(low);
         if (!low && this.lowDisk) this.d.logger.info('dispatch resumed: the data dir is above its free-space floor');
+        const changed = !low !== !this.lowDisk;
         this.lowDisk = low;
+        if (changed) this.d.onDispatchPaused?.(low);
       }
     }
     if (this.lowDisk) return;

@@ -69,6 +69,11 @@ export class DispatchClient {
     return this.lifecycle.state;
   }
 
+  /** Call `listener` after every state change (connected, disconnected…). */
+  onStateChange(listener: (state: DispatchClientState) => void): void {
+    this.lifecycle.onMove(listener);
+  }
+
   /** Dial the Sentinel; a no-op unless disconnected. */
   connect(): void {
     if (!this.lifecycle.is('disconnected')) return;

@@ -80,7 +80,10 @@ export function workerImplementation(deps: AttemptDeps, workerId: string, logger
   };
 }
 
+/** The worker's service name, also its health name for "can take a job now". */
+export const WORKER_SERVICE = 'casparian.v1.Worker';
+
 /** The casparian.v1.Worker service, for startServer. */
 export function workerService(deps: AttemptDeps, workerId: string, logger: Logger) {
-  return { name: 'casparian.v1.Worker', definition: WorkerService, impl: workerImplementation(deps, workerId, logger) };
+  return { name: WORKER_SERVICE, definition: WorkerService, impl: workerImplementation(deps, workerId, logger) };
 }
