@@ -52,7 +52,7 @@ TLS (services and clients; or CASPARIAN_TLS_CERT, _KEY, _CA, _REQUIRE_CLIENT_CER
   --insecure                       serve plaintext on a non-loopback --host anyway (CASPARIAN_INSECURE=1)
 metrics: --metrics-port N [--metrics-host H]   Prometheus /metrics of a sentinel, worker or start (CASPARIAN_METRICS_PORT)
 auth (tokens by role, stored hashed; see README "Tokens"):
-  casparian token create --role client|worker --name NAME --tokens-file FILE   (appends its hash; prints the token once)
+  casparian token create --role client|worker --name NAME --tokens-file FILE [--expires-in 90d]   (appends its hash; prints the token once)
   --tokens-file FILE               a server requires tokens from FILE (CASPARIAN_TOKENS_FILE; re-read when it changes)
   --worker-cert-names CN,CN        the Sentinel admits workers by client certificate CN (needs --require-client-cert)
   --token TOKEN                    a client's or worker's token (CASPARIAN_TOKEN)
@@ -65,6 +65,7 @@ const STRING_FLAGS = [
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
+  'expires-in',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
 

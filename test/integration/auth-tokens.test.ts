@@ -106,6 +106,27 @@ describe('integration: tokens by role (real processes)', function () {
     for (const t of [client, worker, bob]) assert.ok(!logs.includes(t), 'a token appears in a log');
   });
 
+  clusters.it('an expired token is UNAUTHENTICATED and says so; `token create --expires-in` writes an expiry the Sentinel enforces', async () => {
+    const expired = newToken();
+    const file = tokensFile('timed', [`client ${hashToken(client)} alice`, `client ${hashToken(expired)} carol expires=2020-01-01T00:00:00Z`]);
+    const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_TOKENS_FILE: file }, clientToken: client }));
+    const old = await jobs(c, '--token', expired);
+    assert.equal(old.code, 1, showCli(old));
+    assert.match(old.stderr, /UNAUTHENTICATED: the token "carol" expired at 2020-01-01T00:00:00.000Z/);
+
+    const created = await runCli(['token', 'create', '--role', 'client', '--name', 'dave', '--expires-in', '3s', '--tokens-file', file, '--json'], { timeoutMs: 30_000 });
+    assert.equal(created.code, 0, showCli(created));
+    const dave = JSON.parse(created.stdout) as { token: string; expires: string };
+    assert.ok(fs.readFileSync(file, 'utf8').includes(`client ${hashToken(dave.token)} dave expires=${dave.expires}`));
+    await waitFor('the new token to be taken', async () => (await jobs(c, '--token', dave.token)).code === 0, 15_000, 200);
+    await sleep(Math.max(0, Date.parse(dave.expires) - Date.now()) + 100);
+    const late = await jobs(c, '--token', dave.token);
+    assert.match(late.stderr, /UNAUTHENTICATED: the token "dave" expired at/, showCli(late));
+    const bad = await runCli(['token', 'create', '--role', 'client', '--name', 'erin', '--expires-in', 'soon', '--tokens-file', file], { timeoutMs: 30_000 });
+    assert.equal(bad.code, 2, showCli(bad));
+    assert.match(bad.stderr, /--expires-in wants a number and a unit/);
+  });
+
   clusters.it("a second Hello with a live worker's id is ALREADY_EXISTS; the live worker keeps its session and its running job", async () => {
     const file = tokensFile('dup-tokens', [`client ${hashToken(client)} alice`, `worker ${hashToken(worker)} pool`]);
     const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_TOKENS_FILE: file }, clientToken: client }));

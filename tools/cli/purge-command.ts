@@ -11,11 +11,12 @@ import { intFlag, strFlag, UsageError } from './usage';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
-export function parseDuration(text: string): number {
+/** A duration flag such as 30d, 12h, 90m or 45s, in seconds; a usage error naming `flag` otherwise. */
+export function parseDuration(text: string, flag = '--older-than'): number {
   const m = /^(\d+)([smhd])$/.exec(text.trim());
-  if (!m) throw new UsageError(`--older-than wants a number and a unit (s, m, h, d), e.g. 30d; got "${text}"`);
+  if (!m) throw new UsageError(`${flag} wants a number and a unit (s, m, h, d), e.g. 30d; got "${text}"`);
   const seconds = Number(m[1]) * UNITS[m[2]];
-  if (seconds <= 0 || seconds > 0xffffffff) throw new UsageError(`--older-than must be between 1s and 136 years; got "${text}"`);
+  if (seconds <= 0 || seconds > 0xffffffff) throw new UsageError(`${flag} must be between 1s and 136 years; got "${text}"`);
   return seconds;
 }
 

@@ -8,8 +8,9 @@
  *    that role in the TokenStore), or, for the worker role only, with a
  *    verified client certificate (mTLS) whose subject CN is on
  *    `workerCertNames`;
- *  - no credentials, or an unknown token: UNAUTHENTICATED; a valid token of
- *    the other role: PERMISSION_DENIED. Messages never quote the token.
+ *  - no credentials, or an unknown or expired token: UNAUTHENTICATED; a
+ *    valid token of the other role: PERMISSION_DENIED. Messages never quote
+ *    the token.
  *
  * Health and reflection are not guarded: probes and `grpcurl list` need them,
  * and they reveal no data.
@@ -25,6 +26,8 @@ export interface GuardOptions {
   workerMethods: readonly string[];
   /** Services whose methods are guarded ("pkg.Service"); others pass. */
   guardedServices: readonly string[];
+  /** The clock tokens expire by; default Date.now. */
+  now?: () => number;
 }
 
 export interface Denial {
@@ -52,6 +55,12 @@ export function checkCall(o: GuardOptions, path: string, md: grpc.Metadata, cert
   }
   const entry = token ? o.tokens.lookup(token) : undefined;
   if (!entry) return { code: grpc.status.UNAUTHENTICATED, details: 'the token is not valid (malformed, unknown or revoked)' };
+  if (entry.expiresAt !== undefined && (o.now ?? Date.now)() >= entry.expiresAt) {
+    return {
+      code: grpc.status.UNAUTHENTICATED,
+      details: `the token "${entry.name}" expired at ${new Date(entry.expiresAt).toISOString()}: make a new one (casparian token create) and delete the old line`,
+    };
+  }
   if (entry.role !== needs) {
     return { code: grpc.status.PERMISSION_DENIED, details: `${method} needs a ${needs} token; "${entry.name}" holds a ${entry.role} token` };
   }

@@ -2,12 +2,14 @@
  * Bearer tokens by role, stored hashed. The tokens file (`--tokens-file FILE`,
  * CASPARIAN_TOKENS_FILE) has one token per line:
  *
- *     # role   sha256 of the token                                                       name
- *     client   sha256:3f1c…(64 hex)                                                       alice
- *     worker   sha256:9ab0…(64 hex)                                                       pool-a
+ *     # role   sha256 of the token          name     optional expiry
+ *     client   sha256:3f1c…(64 hex)          alice
+ *     worker   sha256:9ab0…(64 hex)          pool-a   expires=2027-03-01T00:00:00Z
  *
- * `casparian token create --role R --name N --tokens-file FILE` makes a token,
- * appends its line and prints the token once.
+ * `casparian token create --role R --name N --tokens-file FILE [--expires-in 90d]`
+ * makes a token, appends its line and prints the token once. An expired
+ * token is refused (UNAUTHENTICATED, saying it expired) until its line is
+ * deleted.
  * The file holds only hashes, so reading it gives no one a token. It is read
  * again when it changes (checked at most once a second), so tokens are added
  * and revoked without a restart; an edit that does not parse keeps the
@@ -24,6 +26,8 @@ export type Role = (typeof ROLES)[number];
 export interface TokenEntry {
   role: Role;
   name: string;
+  /** Epoch ms from which the token is refused; undefined = never. */
+  expiresAt?: number;
 }
 
 /** The stored form of a token: `sha256:` + hex of its SHA-256. */
@@ -42,15 +46,25 @@ export function parseTokens(text: string, file: string): Map<string, TokenEntry>
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
-    const [role, hash, name = '', ...rest] = line.split(/\s+/);
+    const [role, hash, name = '', expiry, ...rest] = line.split(/\s+/);
     const where = `${file}:${i + 1}`;
-    if (rest.length) throw new ConfigError(`${where}: expected "ROLE sha256:HEX [NAME]", got ${rest.length + 3} fields`);
+    if (rest.length) throw new ConfigError(`${where}: expected "ROLE sha256:HEX [NAME [expires=ISO-8601]]", got ${rest.length + 4} fields`);
     if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(`${where}: role must be ${ROLES.join(' or ')}, got "${role}"`);
     if (!/^sha256:[0-9a-f]{64}$/.test(hash ?? '')) throw new ConfigError(`${where}: the token must be stored as sha256:<64 lowercase hex> (casparian token create writes the line)`);
     if (out.has(hash)) throw new ConfigError(`${where}: the same token is listed twice`);
-    out.set(hash, { role: role as Role, name: name || `${role}@line${i + 1}` });
+    const entry: TokenEntry = { role: role as Role, name: name || `${role}@line${i + 1}` };
+    if (expiry !== undefined) entry.expiresAt = parseExpiry(expiry, where);
+    out.set(hash, entry);
   });
   return out;
+}
+
+/** `expires=2027-03-01T00:00:00Z` (any ISO-8601 time with a zone) as epoch ms. */
+function parseExpiry(field: string, where: string): number {
+  const m = /^expires=(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d))$/.exec(field);
+  const at = m ? Date.parse(m[1]) : NaN;
+  if (Number.isNaN(at)) throw new ConfigError(`${where}: the fourth field must be expires=<ISO-8601 time with a zone>, e.g. expires=2027-03-01T00:00:00Z; got "${field}"`);
+  return at;
 }
 
 function unreadable(file: string, e: unknown): ConfigError {

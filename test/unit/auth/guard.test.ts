@@ -40,6 +40,24 @@ describe('unit: auth tokens and the call guard', () => {
     assert.throws(() => parseTokens(`client ${hashToken('a')}\nclient ${hashToken('a')}`, 'f'), /f:2: the same token is listed twice/);
     assert.throws(() => parseTokens('client cft_plaintext', 'f'), (e: Error) => e instanceof ConfigError && /f:1: the token must be stored as sha256/.test(e.message));
     assert.throws(() => parseTokens(`root ${hashToken('a')}`, 'f'), /f:1: role must be client or worker/);
+    const timed = parseTokens(`client ${hashToken('a')} carol expires=2027-03-01T00:00:00Z\nworker ${hashToken('b')} pool expires=2027-03-01T01:00:00+01:00`, 'f');
+    assert.deepEqual([...timed.values()].map((e) => e.expiresAt), [Date.UTC(2027, 2, 1), Date.UTC(2027, 2, 1)]);
+    assert.throws(() => parseTokens(`client ${hashToken('a')} carol expires=2027-03-01`, 'f'), /f:1: the fourth field must be expires=<ISO-8601 time with a zone>/);
+    assert.throws(() => parseTokens(`client ${hashToken('a')} carol soon`, 'f'), /f:1: the fourth field must be expires=/);
+    assert.throws(() => parseTokens(`client ${hashToken('a')} carol expires=2027-13-45T00:00:00Z`, 'f'), /f:1: the fourth field/);
+  });
+
+  it('refuses a token from its expiry on, saying it expired and never quoting it', () => {
+    const carol = newToken();
+    const file = path.join(dir, 'timed');
+    fs.writeFileSync(file, `client ${hashToken(carol)} carol expires=2027-03-01T00:00:00Z\n`);
+    let t = Date.UTC(2027, 1, 28, 23, 59, 59);
+    const timed: GuardOptions = { ...o, tokens: new TokenStore(file, silentLogger, () => t), now: () => t };
+    assert.equal(checkCall(timed, '/s.S/ListJobs', md(`Bearer ${carol}`), undefined), undefined, 'a second before: allowed');
+    t += 1_000;
+    const refused = checkCall(timed, '/s.S/ListJobs', md(`Bearer ${carol}`), undefined);
+    assert.equal(refused?.code, grpc.status.UNAUTHENTICATED);
+    assert.equal(refused?.details, 'the token "carol" expired at 2027-03-01T00:00:00.000Z: make a new one (casparian token create) and delete the old line');
   });
 
   it('sorts callers into UNAUTHENTICATED, PERMISSION_DENIED and allowed', () => {
