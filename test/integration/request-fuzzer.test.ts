@@ -4,11 +4,13 @@
  * Every call ends with a proper status (never INTERNAL or UNKNOWN), and the
  * Sentinel still serves afterwards. CASPARIAN_FUZZ_SEED and
  * CASPARIAN_FUZZ_PER_METHOD change the run (default seed 8, 16 per method).
+ * Also: a uint64 past 2^53 and a message over the size limit, each with its
+ * own status.
  */
 import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { channelOptions } from '../../services/common/grpc-server';
+import { channelOptions, MAX_MESSAGE_BYTES } from '../../services/common/grpc-server';
 import { ProcCluster, useClusters } from '../helpers/proc-cluster';
 import { callRaw, RequestFuzzer, rng, serviceMethods } from '../helpers/request-fuzz';
 
@@ -72,5 +74,28 @@ describe('integration: request fuzzer (real Sentinel process)', function () {
     } finally {
       client.close();
     }
+  });
+
+  clusters.it('a request over the 16 MiB message limit is RESOURCE_EXHAUSTED saying so, unary and streaming; the Sentinel stays SERVING', async () => {
+    const c = clusters.track(await ProcCluster.start());
+    // A client that sends whatever it is given: the limit must hold at the server.
+    const client = new grpc.Client(c.address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 });
+    try {
+      const methods = serviceMethods(SERVICE);
+      const publish = methods.find((m) => m.name === 'PublishPlugin')!;
+      const conclude = methods.find((m) => m.name === 'Conclude')!;
+      const huge = Buffer.from(toBinary(publish.input, create(publish.input, { name: 'big', source: 'x'.repeat(MAX_MESSAGE_BYTES + 1024) } as never)));
+      const chunk = Buffer.from(toBinary(conclude.input, create(conclude.input, { msg: { case: 'chunk', value: { data: Buffer.alloc(MAX_MESSAGE_BYTES + 1024) } } } as never)));
+      for (const [method, message] of [[publish, huge], [conclude, chunk]] as const) {
+        const r = await callRaw(client, SERVICE, method, [message], 20_000);
+        assert.equal(r.code, grpc.status.RESOURCE_EXHAUSTED, `${method.name}: ${grpc.status[r.code]} ${r.details}`);
+        assert.match(r.details, new RegExp(`larger than max \\(${message.length} vs ${MAX_MESSAGE_BYTES}\\)`), `${method.name}: ${r.details}`);
+      }
+      assert.equal((await c.client.listPlugins({})).plugins.length, 0, 'nothing was published');
+      await c.client.listWorkers({});
+    } finally {
+      client.close();
+    }
+    assert.ok(c.sentinel!.alive);
   });
 });
