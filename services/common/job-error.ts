@@ -68,6 +68,12 @@ const CODES = {
   INPUT_OUTSIDE_ROOTS: { classes: ['permanent'], blame: 'input' },
   /** Staging or committing outputs failed on the Sentinel's output volume (full, over quota, an I/O error). */
   SINK_FULL: { classes: ['transient'], blame: 'environment' },
+  /** An output's columns differ from the plugin's declared contract (missing, extra, incompatible type, reserved name), or an undeclared output. */
+  SCHEMA_MISMATCH: { classes: ['permanent'], blame: 'plugin' },
+  /** More of an output's rows were quarantined than the plugin's QUARANTINE limits allow: the input is bad, not the plugin. */
+  QUARANTINE_LIMIT: { classes: ['permanent'], blame: 'input' },
+  /** The Sentinel's commit writer cannot enforce the plugin's contract (parquet-wasm instead of pyarrow). */
+  CONTRACT_UNSUPPORTED: { classes: ['permanent'], blame: 'environment' },
   /** The plugin's manifest asks for host variables the worker's operator does not allow (--guest-env-allow). */
   ENV_NOT_ALLOWED: { classes: ['permanent'], blame: 'plugin' },
   CANCELLED: { classes: ['cancelled'], blame: 'user' },
@@ -161,6 +167,9 @@ export const JobErrors = {
   inputOutsideRoots: (message: string): JobError => jobError('permanent', 'INPUT_OUTSIDE_ROOTS', message),
   sinkFull: (message: string): JobError => jobError('transient', 'SINK_FULL', message),
   envNotAllowed: (message: string): JobError => jobError('permanent', 'ENV_NOT_ALLOWED', message),
+  schemaMismatch: (message: string): JobError => jobError('permanent', 'SCHEMA_MISMATCH', message),
+  quarantineLimit: (message: string): JobError => jobError('permanent', 'QUARANTINE_LIMIT', message),
+  contractUnsupported: (message: string): JobError => jobError('permanent', 'CONTRACT_UNSUPPORTED', message),
   cancelled: (message: string): JobError => jobError('cancelled', 'CANCELLED', message),
   workerLost: (message: string): JobError => jobError('worker_lost', 'WORKER_LOST', message),
   internal: (message: string): JobError => jobError('transient', 'INTERNAL', message),

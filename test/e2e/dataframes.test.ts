@@ -10,6 +10,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { Cluster } from '../helpers/cluster';
 import { DATAFRAMES_LOCKFILE, dataframesPython } from '../helpers/python-env';
+import { LINEAGE_COLUMNS } from '../helpers/data-fixtures';
 
 const CSV = 'id,name,score\n1,ada,9.5\n2,grace,8.25\n3,linus,7\n';
 
@@ -49,7 +50,7 @@ describe('e2e: plugins returning pandas and polars DataFrames', function () {
       const { info, ipc } = await c.client.fetchOutput(job.id);
       assert.equal(info?.rows, 2);
       const table = tableFromIPC(ipc);
-      assert.deepEqual(table.schema.fields.map((f) => f.name), ['id', 'name', 'score', 'double'], 'the columns, and no index column');
+      assert.deepEqual(table.schema.fields.map((f) => f.name), ['id', 'name', 'score', 'double', ...LINEAGE_COLUMNS], 'the columns, no index column, and the lineage');
       assert.deepEqual([...table.getChild('id')!.toArray()].map(Number), [1, 3]);
       assert.deepEqual([...table.getChild('name')!.toArray()], ['ada', 'linus']);
       assert.deepEqual([...table.getChild('score')!.toArray()], [9.5, 7]);

@@ -11,6 +11,7 @@ import { JobEventKind, type FetchOutputResponse, type WatchJobResponse } from '.
 import { JobState, type OutputInfo } from '../../services/gen/casparian/v1/types';
 import { Cluster } from '../helpers/cluster';
 import { SHARED_LOCKFILE } from '../helpers/python-env';
+import { LINEAGE_COLUMNS } from '../helpers/data-fixtures';
 
 /** The shared test lockfile, so the worker's pyarrow env is built once per run. */
 const E2E_LOCKFILE = SHARED_LOCKFILE;
@@ -202,7 +203,7 @@ describe('e2e: WatchJob and FetchOutput streams', function () {
     assert.equal(Number(info?.rows), BIG_ROWS);
     assert.deepEqual(
       info?.columns.map((c) => c.name),
-      ['id', 'half', 'batch'],
+      ['id', 'half', 'batch', ...LINEAGE_COLUMNS],
     );
     assert.ok(ipc.byteLength > 20 * MiB, `fetched ${ipc.byteLength} bytes of Arrow`);
     assert.ok(Math.max(...sizes) <= MiB, `largest FetchOutput message: ${Math.max(...sizes)} bytes`);
@@ -254,7 +255,7 @@ describe('e2e: WatchJob and FetchOutput streams', function () {
     const wt = tableFromIPC(words.ipc);
     assert.deepEqual(
       wt.schema.fields.map((f) => f.name),
-      ['w', 'len'],
+      ['w', 'len', ...LINEAGE_COLUMNS],
     );
     const expected: [string, number][] = [];
     for (let i = 0; i < 4; i++) for (let k = 0; k < 3; k++) expected.push([`w${i}-${k}`, i]);

@@ -12,6 +12,9 @@ import type { TestCluster } from './test-cluster';
 export const FAULT_PLUGINS = path.join(REPO_ROOT, 'test', 'fixtures', 'plugins', 'faults');
 
 /** The source of a fault fixture plugin, e.g. faultPlugin('values.py'). */
+/** The lineage columns the Sentinel appends to every committed output (services/sentinel/py/output_rules.py). */
+export const LINEAGE_COLUMNS = ['_cf_job_id', '_cf_source_hash', '_cf_plugin_version'] as const;
+
 export function faultPlugin(file: string): string {
   return fs.readFileSync(path.join(FAULT_PLUGINS, file), 'utf8');
 }

@@ -5,6 +5,7 @@
  * and the files `fetch` writes.
  */
 import { strict as assert } from 'node:assert';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -109,14 +110,18 @@ describe('integration: casparian CLI as a subprocess', function () {
   it('fetch --format csv prints exactly the rows, RFC 4180 quoted', async () => {
     const r = await cli(['fetch', jobId, '--format', 'csv', ...sentinel]);
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout, 'id,value,doubled,file\r\n1,0.5,1,"in put, v1.csv"\r\n2,-1.25,-2.5,"in put, v1.csv"\r\n3,10,20,"in put, v1.csv"\r\n');
+    const lineage = `${jobId},${crypto.createHash('sha256').update(fs.readFileSync(input)).digest('hex')},1.0.0`;
+    assert.equal(
+      r.stdout,
+      `id,value,doubled,file,_cf_job_id,_cf_source_hash,_cf_plugin_version\r\n1,0.5,1,"in put, v1.csv",${lineage}\r\n2,-1.25,-2.5,"in put, v1.csv",${lineage}\r\n3,10,20,"in put, v1.csv",${lineage}\r\n`,
+    );
   });
 
   it('fetch --format table renders a table', async () => {
     const r = await cli(['fetch', jobId, ...sentinel]);
     assert.equal(r.code, 0, show(r));
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0], /^id\s*\|\s*value\s*\|\s*doubled\s*\|\s*file$/);
+    assert.match(lines[0], /^id\s*\|\s*value\s*\|\s*doubled\s*\|\s*file\s*\|\s*_cf_job_id\s*\|\s*_cf_source_hash\s*\|\s*_cf_plugin_version$/);
     assert.equal(lines.length, 2 + rows.length, r.stdout);
     assert.match(lines[3], /-1\.25\s*\|\s*-2\.5\s*\|\s*in put, v1\.csv/);
   });

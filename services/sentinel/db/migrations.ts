@@ -130,6 +130,14 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex('jobs_batch').on('jobs').columns(['batch_id', 'seq']).execute();
     },
   },
+  {
+    id: 6,
+    name: 'output contracts per plugin version',
+    async up(db) {
+      // JSON PluginContracts (services/sentinel/plugins/contracts.ts) read from the source at publish; null = none declared.
+      await db.schema.alterTable('plugins').addColumn('contracts_json', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

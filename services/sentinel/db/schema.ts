@@ -33,6 +33,8 @@ export interface PluginsTable {
   consecutive_failures: Generated<number>;
   paused_reason: Generated<string | null>;
   paused_at: Generated<number | null>;
+  /** Declared output contracts and quarantine limits (migration 6), JSON; null = none. */
+  contracts_json: Generated<string | null>;
 }
 
 export interface JobsTable {

@@ -7,6 +7,7 @@ import type { Selectable } from 'kysely';
 import type { Db } from '../db/open-database';
 import type { PluginsTable } from '../db/schema';
 import { artifactHash, envHashOfLockfile } from './hashes';
+import type { PluginContracts } from './contracts';
 import { canonicalManifest, type PluginManifestData } from './manifest';
 
 export type PluginRow = Selectable<PluginsTable>;
@@ -15,7 +16,7 @@ export type PublishResult = { kind: 'created' | 'unchanged'; plugin: PluginRow }
 
 export async function publishPlugin(
   db: Db,
-  p: { name: string; version: string; source: string; lockfile: string; manifest: PluginManifestData },
+  p: { name: string; version: string; source: string; lockfile: string; manifest: PluginManifestData; contracts?: PluginContracts },
   now: number,
 ): Promise<PublishResult> {
   const manifestJson = canonicalManifest(p.manifest);
@@ -39,6 +40,7 @@ export async function publishPlugin(
         env_hash: envHashOfLockfile(p.lockfile),
         artifact_hash: artifact,
         created_at: now,
+        contracts_json: p.contracts ? JSON.stringify(p.contracts) : null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -51,6 +53,11 @@ export async function findPlugin(db: Db, name: string, version?: string): Promis
   let q = db.selectFrom('plugins').selectAll().where('name', '=', name);
   if (version) q = q.where('version', '=', version);
   return q.orderBy('seq', 'desc').limit(1).executeTakeFirst();
+}
+
+/** The contracts stored with a plugin version. */
+export function contractsOf(p: Pick<PluginRow, 'contracts_json'>): PluginContracts | undefined {
+  return p.contracts_json ? (JSON.parse(p.contracts_json) as PluginContracts) : undefined;
 }
 
 export async function listPlugins(db: Db, name?: string): Promise<PluginRow[]> {

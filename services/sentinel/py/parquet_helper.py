@@ -10,15 +10,24 @@ only.
 
 One connection carries one request: a JSON line, then data.
 
-``{"op": "write", "parquet": PATH, "codec": C, "rowGroupRows": N, "rowGroupBytes": N}``
+``{"op": "write", "parquet": PATH, "codec": C, "rowGroupRows": N, "rowGroupBytes": N,
+"rules": {"output": NAME, "contract": [COLUMN…] | null, "lineage": {…} | null,
+"quarantine": QPATH, "metadata": {KEY: VALUE}}}``
     followed by the bytes of one Arrow IPC stream; the Sentinel then shuts down
     its writing side. Every record batch is fully validated, batches are
     gathered into row groups of about N rows or bytes, and the Parquet file is
-    created at PATH (which must not exist) and fsynced. Reply, one JSON line:
-    ``{"ok": true, "rows": R, "batches": B, "parquetBytes": S}`` or
-    ``{"ok": false, "kind": "format" | "conversion", "message": M}``
-    (``format``: the bytes are not a valid stream; ``conversion``: valid data
-    Parquet cannot hold). On any failure PATH is removed.
+    created at PATH (which must not exist) and fsynced. With ``rules``
+    (optional; output_rules.py), each batch is checked against the contract
+    and given the lineage columns on its way, bad rows go to a second Parquet
+    file at QPATH (created only if there are any), and both files carry the
+    metadata as Parquet key-value metadata. Reply, one JSON line:
+    ``{"ok": true, "rows": R, "inputRows": I, "batches": B, "parquetBytes": S,
+    "schema": B64, "quarantined": Q, "quarantineBytes": QS, "quarantineSchema": B64}``
+    (schemas as base64 of their Arrow IPC serialization; the quarantine fields
+    only with rules) or ``{"ok": false, "kind": "format" | "conversion" |
+    "schema", "message": M}`` (``format``: the bytes are not a valid stream;
+    ``conversion``: valid data Parquet cannot hold; ``schema``: the columns do
+    not match the contract). On any failure neither file is left.
 
 ``{"op": "read", "parquet": PATH, "batchRows": N}``
     Reply: frames ``[u32 BE length][bytes]`` of one uncompressed Arrow IPC
@@ -41,9 +50,13 @@ import sys
 import threading
 from typing import Any, Dict, List, Optional
 
+import base64
+
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
+
+from output_rules import OutputRules, SchemaMismatch
 
 FRAME = struct.Struct(">I")
 ERROR_FRAME = 0xFFFFFFFF
@@ -72,23 +85,75 @@ def _text(err: BaseException) -> str:
     return str(err).strip().splitlines()[0][:2000] if str(err).strip() else type(err).__name__
 
 
+def _b64_schema(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+class _Quarantine:
+    """The quarantine file of one output, opened at its first row."""
+
+    def __init__(self, path: str, codec: str, metadata: Dict[str, str]):
+        self.path, self.codec, self.metadata = path, codec, metadata
+        self.writer: Optional[pq.ParquetWriter] = None
+        self.schema: Optional[pa.Schema] = None
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None:
+            self.schema = batch.schema.with_metadata(self.metadata)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            self.file = os.fdopen(fd, "wb")
+            self.writer = pq.ParquetWriter(self.file, self.schema, compression=self.codec)
+        self.writer.write_batch(batch.replace_schema_metadata(self.metadata))
+        self.rows += batch.num_rows
+
+    def close(self) -> int:
+        if self.writer is None:
+            return 0
+        self.writer.close()
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        return os.path.getsize(self.path)
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
 def write_parquet(source: Any, req: Dict[str, Any]) -> Dict[str, Any]:
     path = req["parquet"]
     rows_per_group = int(req.get("rowGroupRows") or 1 << 20)
     bytes_per_group = int(req.get("rowGroupBytes") or 64 << 20)
     codec = req.get("codec") or "snappy"
+    spec = req.get("rules")
     try:
         reader = ipc.open_stream(source)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
         raise FormatError(f"schema does not decode ({_text(e)})") from None
-    rows = batches = 0
+    rules: Optional[OutputRules] = None
+    quarantine: Optional[_Quarantine] = None
+    schema = reader.schema
+    if spec is not None:
+        rules = OutputRules(spec["output"], spec.get("contract"), spec.get("lineage"))
+        metadata = {str(k): str(v) for k, v in (spec.get("metadata") or {}).items()}
+        schema = rules.split(pa.RecordBatch.from_pylist([], schema=reader.schema), 0)[0].schema.with_metadata(metadata)
+        quarantine = _Quarantine(spec["quarantine"], codec, metadata)
+    rows = batches = written = 0
     pending: List[pa.RecordBatch] = []
     pending_rows = pending_bytes = 0
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
             try:
-                writer = pq.ParquetWriter(f, reader.schema, compression=codec)
+                writer = pq.ParquetWriter(f, schema, compression=codec)
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as e:
                 raise ConversionError(f"cannot be stored as Parquet ({_text(e)})") from None
 
@@ -97,7 +162,7 @@ def write_parquet(source: Any, req: Dict[str, Any]) -> Dict[str, Any]:
                 if not pending:
                     return
                 try:
-                    writer.write_table(pa.Table.from_batches(pending, reader.schema), row_group_size=max(pending_rows, 1))
+                    writer.write_table(pa.Table.from_batches(pending, schema), row_group_size=max(pending_rows, 1))
                 except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as e:
                     raise ConversionError(f"cannot be stored as Parquet ({_text(e)})") from None
                 pending, pending_rows, pending_bytes = [], 0, 0
@@ -113,7 +178,17 @@ def write_parquet(source: Any, req: Dict[str, Any]) -> Dict[str, Any]:
                     batch.validate(full=True)
                 except pa.ArrowInvalid as e:
                     raise FormatError(f"record batch {batches} is invalid ({_text(e)})") from None
+                first_row = rows
                 rows += batch.num_rows
+                if rules is not None:
+                    try:
+                        keep, aside = rules.split(batch, first_row)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+                        raise ConversionError(f"record batch {batches} cannot be checked against its contract ({_text(e)})") from None
+                    if aside is not None:
+                        quarantine.write(aside)
+                    batch = keep.replace_schema_metadata(schema.metadata)
+                written += batch.num_rows
                 batches += 1
                 pending.append(batch)
                 pending_rows += batch.num_rows
@@ -124,8 +199,17 @@ def write_parquet(source: Any, req: Dict[str, Any]) -> Dict[str, Any]:
             writer.close()
             f.flush()
             os.fsync(f.fileno())
-        return {"ok": True, "rows": rows, "batches": batches, "parquetBytes": os.path.getsize(path)}
+        reply: Dict[str, Any] = {"ok": True, "rows": written, "inputRows": rows, "batches": batches, "parquetBytes": os.path.getsize(path)}
+        if rules is not None:
+            reply["schema"] = _b64_schema(schema)
+            reply["quarantined"] = quarantine.rows
+            reply["quarantineBytes"] = quarantine.close()
+            if quarantine.schema is not None:
+                reply["quarantineSchema"] = _b64_schema(quarantine.schema)
+        return reply
     except BaseException:
+        if quarantine is not None:
+            quarantine.discard()
         try:
             os.unlink(path)
         except OSError:
@@ -178,6 +262,8 @@ class Handler(socketserver.BaseRequestHandler):
                 reply = {"ok": False, "kind": "format", "message": str(e)}
             except ConversionError as e:
                 reply = {"ok": False, "kind": "conversion", "message": str(e)}
+            except SchemaMismatch as e:
+                reply = {"ok": False, "kind": "schema", "message": str(e)}
             except OSError as e:
                 code = io_errno(e)
                 if code is not None:

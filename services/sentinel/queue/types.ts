@@ -33,6 +33,8 @@ export interface AttemptMetrics {
   envMs: number;
   envProvisioned: boolean;
   arrowBytes: number;
+  /** Rows the Sentinel set aside in `_quarantine` outputs at commit (absent = none). */
+  quarantinedRows?: number;
 }
 
 export function parseError(row: JobRow): JobError | undefined {

@@ -39,6 +39,7 @@ import {
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent } from '../job-events';
 import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from '../../common/validate';
+import { ContractError, extractContracts, type PluginContracts } from '../plugins/contracts';
 import { compileManifest, jobSettings, parseManifest } from '../plugins/manifest';
 import { findPlugin, listPlugins, publishPlugin } from '../plugins/registry';
 import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyConflict, submitFingerprint, type JobRow } from '../queue';
@@ -59,7 +60,8 @@ export class ClientApi {
     const source = requireText('source', req.source, MAX_SOURCE_BYTES);
     const lockfile = requireText('lockfile', req.lockfile, MAX_LOCKFILE_BYTES);
     const manifest = compileManifest(req.manifest);
-    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest }, this.d.clock.now());
+    const contracts = await readContracts(source, this.d.cfg.commitWriter.basePython);
+    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest, contracts }, this.d.clock.now());
     if (res.kind === 'conflict') {
       throw alreadyExists(`plugin ${name} version ${version} is already published with different content; publish a new version`);
     }
@@ -272,5 +274,15 @@ export class ClientApi {
   private async jobPb(job: JobRow) {
     const outputs = job.state === 'succeeded' ? await getOutputs(this.d.db, job.id) : [];
     return jobToPb(job, outputs, this.d.scheduler.waitingReason(job));
+  }
+}
+
+/** The contracts a source declares: INVALID_ARGUMENT for a bad declaration, FAILED_PRECONDITION when this Sentinel cannot read it. */
+async function readContracts(source: string, python: string): Promise<PluginContracts | undefined> {
+  try {
+    return await extractContracts(source, python);
+  } catch (err) {
+    if (err instanceof ContractError) throw invalidArgument(`the plugin's output declaration: ${err.message}`);
+    throw failedPrecondition((err as Error).message);
   }
 }

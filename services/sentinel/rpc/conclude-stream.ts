@@ -18,6 +18,8 @@ import { failCall, messagesOf } from '../../common/rpc-adapters';
 import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdict } from '../../gen/casparian/v1/dispatch';
 import { getJob, getOutputs, type AttemptMetrics, type AttemptRef, type JobRow } from '../queue';
 import type { StagingArea } from '../sinks/staging-area';
+import { overQuarantineLimit, quarantinePolicy, type PluginContracts } from '../plugins/contracts';
+import { contractsOf, findPlugin, type PluginRow } from '../plugins/registry';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 
@@ -44,6 +46,8 @@ class ConcludeSession {
   private outputBytes = 0;
   private logBytes = 0;
   private staging: StagingArea | undefined;
+  private plugin: PluginRow | undefined;
+  private contracts: PluginContracts | undefined;
   private logger: Logger;
 
   constructor(
@@ -118,6 +122,10 @@ class ConcludeSession {
       case 'progress':
         this.d.lifecycle.attemptProgressed({ ref, rows: m.progress.rows, fraction: m.progress.fraction, message: m.progress.message });
         return false;
+      case 'source':
+        if (!/^[0-9a-f]{64}$/.test(m.source.sha256)) throw invalidArgument('source.sha256 must be 64 lowercase hex digits');
+        this.staging!.setSourceHash(m.source.sha256);
+        return false;
       case 'verdict':
         await this.applyVerdict(m.verdict);
         return true;
@@ -132,7 +140,19 @@ class ConcludeSession {
     this.ref = ref;
     this.workerId = job.worker_id ?? '';
     this.logger = this.d.logger.scope({ jobId, attempt });
-    this.staging = this.d.store.stage(jobId, attempt);
+    this.plugin = await findPlugin(this.d.db, job.plugin_name, job.plugin_version);
+    this.contracts = this.plugin ? contractsOf(this.plugin) : undefined;
+    this.staging = this.d.store.stage(jobId, attempt, {
+      contracts: this.contracts?.outputs,
+      lineage: { jobId, pluginVersion: job.plugin_version },
+      metadata: {
+        'casparian.job_id': jobId,
+        'casparian.plugin': `${job.plugin_name}@${job.plugin_version}`,
+        'casparian.artifact_hash': this.plugin?.artifact_hash ?? '',
+        'casparian.env_hash': job.env_hash,
+        'casparian.input_path': job.input_path,
+      },
+    });
     this.call.write({ msg: { $case: 'headerAck', headerAck: { state: stateToPb(job.state) } } });
   }
 
@@ -164,13 +184,21 @@ class ConcludeSession {
 
   /** Seal and publish the staged files, then write the DB rows; undo the files if the lease was lost. */
   private async commit(ref: AttemptRef, metrics: AttemptMetrics): Promise<JobRow | undefined> {
+    let sealed;
     try {
-      await this.staging!.seal();
+      sealed = await this.staging!.seal();
     } catch (err) {
       await this.staging!.discard();
       if (err instanceof JobFailure) return this.settleFailure(err.jobError, metrics);
       throw err;
     }
+    const over = sealed.map((o) => overQuarantineLimit(o.name, o.rows, o.quarantined ?? 0, quarantinePolicy(this.contracts, o.name))).filter(Boolean);
+    if (over.length) {
+      await this.staging!.discard();
+      return this.settleFailure(JobErrors.quarantineLimit(`${over.join('; ')}; nothing was committed (the plugin's QUARANTINE sets the limits)`), metrics);
+    }
+    const quarantinedRows = sealed.reduce((n, o) => n + (o.quarantined ?? 0), 0);
+    if (quarantinedRows) metrics = { ...metrics, quarantinedRows };
     let published;
     try {
       published = await this.staging!.publish();

@@ -2,11 +2,12 @@
  * Conversions between domain rows and generated proto types. Only the rpc
  * layer imports services/gen.
  */
-import { JobState, type Job, type Plugin, type OutputInfo, type Timeouts } from '../../gen/casparian/v1/types';
+import { JobState, type Job, type OutputContract, type Plugin, type OutputInfo, type Timeouts } from '../../gen/casparian/v1/types';
 import { jobErrorToPb } from '../../common/job-error-pb';
 import type { JobStateName } from '../db/schema';
 import { parseManifest, type PluginManifestData } from '../plugins/manifest';
-import type { PluginRow } from '../plugins/registry';
+import { quarantinePolicy, type PluginContracts } from '../plugins/contracts';
+import { contractsOf, type PluginRow } from '../plugins/registry';
 import { parseError, parseMetrics, type JobRow, type JobTimeouts, type OutputRow } from '../queue';
 
 const STATE_TO_PB: Record<JobStateName, JobState> = {
@@ -55,6 +56,8 @@ export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = 
       : undefined,
     envHash: row.env_hash,
     batchId: row.batch_id ?? '',
+    partial: row.state === 'succeeded' && (m?.quarantinedRows ?? 0) > 0,
+    quarantinedRows: m?.quarantinedRows ?? 0,
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
     startedAt: date(row.started_at),
@@ -85,5 +88,15 @@ export function pluginToPb(p: PluginRow): Plugin {
     paused: p.paused === 1,
     consecutiveFailures: p.consecutive_failures,
     pausedReason: p.paused ? (p.paused_reason ?? 'paused') : '',
+    contracts: contractsToPb(contractsOf(p)),
   };
+}
+
+function contractsToPb(c: PluginContracts | undefined): OutputContract[] {
+  if (!c) return [];
+  const names = [...new Set([...Object.keys(c.outputs ?? {}), ...Object.keys(c.quarantine)])].sort();
+  return names.map((output) => {
+    const q = quarantinePolicy(c, output);
+    return { output, columns: (c.outputs?.[output] ?? []).map((col) => ({ ...col })), maxQuarantineFraction: q.maxFraction, maxQuarantineRows: q.maxRows };
+  });
 }

@@ -28,11 +28,11 @@ import * as path from 'node:path';
 import { DEFAULT_IPC_LIMITS, type IpcLimits } from './ipc-messages';
 import type { OutputWriterFactory, ParquetCodec } from './output-writer';
 import { parquetToIpcMessages } from './parquet-convert';
-import { OUTPUT_NAME_RE, Staging, type StagingArea } from './staging-area';
+import { Staging, type AttemptRules, type StagingArea } from './staging-area';
 import { WasmWriterFactory } from './wasm-writer';
 
-/** Job ids become directory names, so they obey the same rule as output names. */
-const JOB_ID_RE = OUTPUT_NAME_RE;
+/** Job ids (UUIDs, or a test's names) name directories: no separators, no leading dot. */
+const JOB_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export const DEFAULT_MAX_CHUNK = 1024 * 1024;
 
 export interface OutputStoreOptions {
@@ -93,7 +93,7 @@ export class OutputStore {
   }
 
   /** Start staging one attempt. */
-  stage(jobId: string, attempt: number): StagingArea {
+  stage(jobId: string, attempt: number, rules?: AttemptRules): StagingArea {
     if (!JOB_ID_RE.test(jobId)) throw new TypeError(`job id ${JSON.stringify(jobId)} cannot name a directory`);
     if (!Number.isSafeInteger(attempt) || attempt < 0) throw new TypeError(`bad attempt number ${attempt}`);
     const dir = path.join(
@@ -104,7 +104,7 @@ export class OutputStore {
     return new Staging(dir, this.attemptDir(jobId, attempt), this.maxOutputs, { limits: this.ipcLimits, codec: this.codec }, this.writers, {
       released: () => this.active.delete(dir),
       published: (finalDir) => this.published.add(finalDir),
-    });
+    }, rules);
   }
 
   /**

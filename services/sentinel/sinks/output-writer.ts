@@ -14,11 +14,35 @@ export interface FieldInfo {
 }
 
 export interface ConversionResult {
+  /** Rows written to the output's Parquet file. */
   rows: number;
   batches: number;
   schema: FieldInfo[];
   ipcBytes: number;
   parquetBytes: number;
+  /** With rules: the rows set aside, written to `${stem}_quarantine.parquet` (present only when rows > 0). */
+  quarantine?: { rows: number; parquetBytes: number; schema: FieldInfo[] };
+}
+
+/** The lineage columns every committed row carries (services/sentinel/py/output_rules.py). */
+export interface LineageValues {
+  _cf_job_id: string;
+  /** Null when the worker sent no hash of the input (an older worker). */
+  _cf_source_hash: string | null;
+  _cf_plugin_version: string;
+}
+
+/**
+ * What the writer applies to each batch on its way (only the pyarrow writer
+ * can): the output's contract, quarantine of bad rows, lineage columns, and
+ * Parquet key-value metadata.
+ */
+export interface OutputRulesSpec {
+  output: string;
+  /** Declared columns, or null for none (then only reserved names and `_cf_row_error` are checked). */
+  contract: { name: string; type: string; nullable: boolean }[] | null;
+  lineage: LineageValues | null;
+  metadata: Record<string, string>;
 }
 
 export type ParquetCodec = 'zstd' | 'snappy' | 'none';
@@ -34,6 +58,8 @@ export interface ConvertOptions {
   limits?: IpcLimits;
   /** Parquet codec (default snappy). */
   codec?: ParquetCodec;
+  /** Contract, quarantine and lineage; only for a factory with `appliesRules`. */
+  rules?: OutputRulesSpec;
 }
 
 /**
@@ -63,6 +89,8 @@ export interface OutputWriter {
 export interface OutputWriterFactory {
   /** Which writer this is, for logs and the ADR's figures. */
   readonly kind: 'pyarrow' | 'wasm';
+  /** Whether open() honours ConvertOptions.rules (contracts, quarantine, lineage). */
+  readonly appliesRules: boolean;
   /** A writer for one output staged as `${stem}.arrows` (if it stages bytes) and `${stem}.parquet`. */
   open(stem: string, options: ConvertOptions): OutputWriter;
   /**

@@ -75,6 +75,10 @@ export function schemaOfIpc(schemaMessage: IpcMessage): arrow.Schema {
   }
 }
 
+/** A schema from pyarrow's `Schema.serialize()`, base64: one IPC schema message. */
+export function schemaOfSerialized(base64: string): arrow.Schema {
+  return arrow.tableFromIPC(concatBytes([Buffer.from(base64, 'base64'), EOS_MARKER])).schema;
+}
 
 const CODECS: Record<ParquetCodec, pw.Compression> = {
   zstd: pw.Compression.ZSTD,

@@ -30,11 +30,19 @@ export class HelperError extends Error {
 
 export interface WriteReply {
   ok: boolean;
-  kind?: 'format' | 'conversion' | 'io' | 'internal';
+  kind?: 'format' | 'conversion' | 'schema' | 'io' | 'internal';
   message?: string;
+  /** Rows written (with rules: the rows kept). */
   rows?: number;
+  /** Rows read from the stream (with rules: kept + quarantined). */
+  inputRows?: number;
   batches?: number;
   parquetBytes?: number;
+  /** With rules: the written schema, base64 of its Arrow IPC serialization. */
+  schema?: string;
+  quarantined?: number;
+  quarantineBytes?: number;
+  quarantineSchema?: string;
 }
 
 const START_TIMEOUT_MS = 60_000;

@@ -14,7 +14,7 @@ import type * as net from 'node:net';
 import { IpcFramer } from './ipc-framer';
 import { IpcFormatError } from './ipc-messages';
 import type { ConversionResult, ConvertOptions, OutputWriter, OutputWriterFactory } from './output-writer';
-import { ConversionError, describeSchema, schemaOfIpc } from './parquet-convert';
+import { ConversionError, describeSchema, schemaOfIpc, schemaOfSerialized } from './parquet-convert';
 import { readIpcWithHelper } from './helper-reader';
 import { HelperError, type ParquetHelper, type WriteReply } from './parquet-helper';
 import { SinkIoError } from './sink-io';
@@ -28,9 +28,18 @@ export interface PyarrowWriterOptions {
 
 export const DEFAULT_PYARROW_WRITER: Readonly<PyarrowWriterOptions> = Object.freeze({ rowGroupRows: 1024 * 1024, rowGroupBytes: 64 * 1024 * 1024 });
 
+/** An output whose columns do not match its contract (the helper's "schema" reply). */
+export class SchemaMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SchemaMismatchError';
+  }
+}
+
 function replyError(reply: WriteReply): Error {
   const message = reply.message ?? 'unknown failure';
   if (reply.kind === 'format') return new IpcFormatError(message);
+  if (reply.kind === 'schema') return new SchemaMismatchError(message);
   if (reply.kind === 'conversion') return new ConversionError(message);
   if (reply.kind === 'io') return new SinkIoError(message);
   return new HelperError(`the Parquet helper failed: ${message}`);
@@ -45,7 +54,8 @@ class PyarrowOutputWriter implements OutputWriter {
 
   constructor(helper: ParquetHelper, stem: string, options: ConvertOptions, tuning: PyarrowWriterOptions) {
     this.framer = new IpcFramer(options.limits);
-    this.sock = helper.connect({ op: 'write', parquet: `${stem}.parquet`, codec: options.codec ?? 'snappy', ...tuning });
+    const rules = options.rules ? { ...options.rules, quarantine: `${stem}_quarantine.parquet` } : undefined;
+    this.sock = helper.connect({ op: 'write', parquet: `${stem}.parquet`, codec: options.codec ?? 'snappy', ...tuning, ...(rules ? { rules } : {}) });
     this.reply = this.sock.then((s) => this.readReply(s));
     this.reply.catch(() => undefined); // awaited by write/finish
   }
@@ -97,15 +107,19 @@ class PyarrowOutputWriter implements OutputWriter {
     const reply = await this.reply;
     sock.destroy();
     if (!reply.ok) throw replyError(reply);
-    if (reply.rows !== this.framer.rows) {
-      throw new IpcFormatError(`the record batches declare ${this.framer.rows} rows but decode to ${reply.rows}`);
+    const decoded = reply.inputRows ?? reply.rows;
+    if (decoded !== this.framer.rows) {
+      throw new IpcFormatError(`the record batches declare ${this.framer.rows} rows but decode to ${decoded}`);
     }
     return {
       rows: reply.rows ?? 0,
       batches: reply.batches ?? 0,
-      schema: describeSchema(schemaOfIpc(this.framer.schemaMessage!)),
+      schema: describeSchema(reply.schema ? schemaOfSerialized(reply.schema) : schemaOfIpc(this.framer.schemaMessage!)),
       ipcBytes: this.bytes,
       parquetBytes: reply.parquetBytes ?? 0,
+      ...(reply.quarantined && reply.quarantineSchema
+        ? { quarantine: { rows: reply.quarantined, parquetBytes: reply.quarantineBytes ?? 0, schema: describeSchema(schemaOfSerialized(reply.quarantineSchema)) } }
+        : {}),
     };
   }
 
@@ -117,6 +131,7 @@ class PyarrowOutputWriter implements OutputWriter {
 
 export class PyarrowWriterFactory implements OutputWriterFactory {
   readonly kind = 'pyarrow';
+  readonly appliesRules = true;
 
   constructor(
     readonly helper: ParquetHelper,

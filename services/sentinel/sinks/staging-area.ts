@@ -21,13 +21,31 @@ import { IpcFormatError } from './ipc-messages';
 import type { ConvertOptions, FieldInfo, OutputWriter, OutputWriterFactory } from './output-writer';
 import { ConversionError } from './parquet-convert';
 import { HelperError } from './parquet-helper';
+import { SchemaMismatchError } from './pyarrow-writer';
+import { QUARANTINE_SUFFIX, type ColumnSpec } from '../plugins/contracts';
 import { sinkFailure } from './sink-io';
 
-export const OUTPUT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export const OUTPUT_NAME_RE = /^[a-z][a-z0-9_]{0,127}$/;
+
+/**
+ * What every output of one attempt is checked against and given on its way
+ * (applied by a writer factory with `appliesRules`; output-writer.ts).
+ */
+export interface AttemptRules {
+  /** Declared columns by output; absent = the plugin declares no contract. */
+  contracts?: Record<string, ColumnSpec[]>;
+  /** Lineage values; the source hash arrives later (setSourceHash). */
+  lineage: { jobId: string; pluginVersion: string };
+  /** Parquet key-value metadata of every output file. */
+  metadata: Record<string, string>;
+}
 
 export interface StagedOutput {
   name: string;
+  /** Rows kept (written to this output). */
   rows: number;
+  /** For an output with rules: its rows set aside into `${name}_quarantine` (also staged, when > 0). */
+  quarantined?: number;
   /** Size of the Parquet file on disk. */
   sizeBytes: number;
   parquetPath: string;
@@ -58,6 +76,8 @@ export interface StagingArea {
   publish(): Promise<{ dir: string; outputs: StagedOutput[] }>;
   /** Throw the staged data away. Idempotent; a no-op once published. */
   discard(): Promise<void>;
+  /** The SHA-256 of the attempt's input, for the lineage of outputs opened after this call. */
+  setSourceHash(sha256: string): void;
 }
 
 type StagingState = 'open' | 'sealing' | 'sealed' | 'publishing' | 'published' | 'failed' | 'discarded';
@@ -82,6 +102,7 @@ async function writerFailure(volume: string, name: string, err: unknown): Promis
   if (io) return io;
   if (err instanceof IpcFormatError) return invalidOutput(`output ${JSON.stringify(name)} is not a valid Arrow IPC stream: ${err.message}`);
   if (err instanceof ConversionError) return invalidOutput(`output ${JSON.stringify(name)} ${err.message}`);
+  if (err instanceof SchemaMismatchError) return new JobFailure(JobErrors.schemaMismatch(err.message));
   if (err instanceof HelperError) return new JobFailure(JobErrors.internal(`output ${JSON.stringify(name)}: ${err.message}`));
   return err;
 }
@@ -110,6 +131,7 @@ export class Staging implements StagingArea {
   private tail: Promise<unknown> = Promise.resolve();
   private created: Promise<void> | undefined;
   private staged: StagedOutput[] = [];
+  private sourceHash: string | null = null;
 
   constructor(
     readonly dir: string,
@@ -118,7 +140,43 @@ export class Staging implements StagingArea {
     private readonly convertOptions: ConvertOptions,
     private readonly factory: OutputWriterFactory,
     private readonly hooks: StagingHooks,
+    private readonly rules?: AttemptRules,
   ) {}
+
+  setSourceHash(sha256: string): void {
+    this.sourceHash = sha256;
+  }
+
+  /** The writer options of output `name`; throws JobFailure when the output may not be written. */
+  private optionsFor(name: string): ConvertOptions {
+    if (name.endsWith(QUARANTINE_SUFFIX)) {
+      throw invalidOutput(`invalid output name ${JSON.stringify(name)}: names ending in ${QUARANTINE_SUFFIX} are where the Sentinel puts quarantined rows`);
+    }
+    const r = this.rules;
+    if (!r) return this.convertOptions;
+    const contract = r.contracts ? r.contracts[name] : undefined;
+    if (r.contracts && !contract) {
+      const declared = Object.keys(r.contracts).sort().join(', ') || 'none';
+      throw new JobFailure(JobErrors.schemaMismatch(`output ${JSON.stringify(name)} is not declared in the plugin's OUTPUTS (declared: ${declared})`));
+    }
+    if (!this.factory.appliesRules) {
+      if (!r.contracts) return this.convertOptions; // no contract to enforce; parquet-wasm adds no lineage columns (docs/operations.md)
+      throw new JobFailure(
+        JobErrors.contractUnsupported(
+          `the plugin declares OUTPUTS, but this Sentinel commits with parquet-wasm, which cannot enforce them; start it with --commit-writer pyarrow (needs a pyarrow env)`,
+        ),
+      );
+    }
+    return {
+      ...this.convertOptions,
+      rules: {
+        output: name,
+        contract: contract ?? null,
+        lineage: { _cf_job_id: r.lineage.jobId, _cf_source_hash: this.sourceHash, _cf_plugin_version: r.lineage.pluginVersion },
+        metadata: r.metadata,
+      },
+    };
+  }
 
   append(name: string, bytes: Uint8Array): Promise<void> {
     if (!this.fsm.is('open')) return Promise.reject(new IllegalStateError('staging area', this.fsm.state, 'append'));
@@ -133,9 +191,17 @@ export class Staging implements StagingArea {
     // Open the writer synchronously so concurrent first appends share it; it
     // is used only after the staging dir exists (the chain below).
     let writer = this.writers.get(name);
+    let options = this.convertOptions;
+    if (!writer) {
+      try {
+        options = this.optionsFor(name);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const opening = writer ? undefined : this.ensureDir();
     if (!writer) {
-      const w = this.factory.open(path.join(this.dir, name), this.convertOptions);
+      const w = this.factory.open(path.join(this.dir, name), options);
       this.writers.set(name, w);
       writer = w;
     }
@@ -168,7 +234,12 @@ export class Staging implements StagingArea {
           throw await writerFailure(this.dir, name, err);
         }
         const parquetPath = path.join(this.dir, `${name}.parquet`);
-        out.push({ name, rows: result.rows, sizeBytes: result.parquetBytes, parquetPath, schema: result.schema });
+        const q = result.quarantine;
+        out.push({ name, rows: result.rows, sizeBytes: result.parquetBytes, parquetPath, schema: result.schema, ...(this.rules && this.factory.appliesRules ? { quarantined: q?.rows ?? 0 } : {}) });
+        if (q && q.rows > 0) {
+          const qname = `${name}${QUARANTINE_SUFFIX}`;
+          out.push({ name: qname, rows: q.rows, sizeBytes: q.parquetBytes, parquetPath: path.join(this.dir, `${qname}.parquet`), schema: q.schema });
+        }
       }
       if (names.length > 0) await fsyncDir(this.dir);
       this.staged = out;

@@ -49,6 +49,7 @@ class WasmOutputWriter implements OutputWriter {
 
 export class WasmWriterFactory implements OutputWriterFactory {
   readonly kind = 'wasm';
+  readonly appliesRules = false;
   private readonly pool: ConvertPool;
 
   /** `threads`: conversions that may run at once (each on its own worker thread). */

@@ -53,6 +53,7 @@ async function startPyarrow(cfg: CommitWriterSettings, dataDir: string, logger: 
   const factory = new PyarrowWriterFactory(helper);
   return {
     kind: factory.kind,
+    appliesRules: factory.appliesRules,
     open: (stem, options) => factory.open(stem, options),
     readIpc: (parquetPath) => readIpcWithHelper(helper, parquetPath),
     close: async () => {
@@ -73,9 +74,9 @@ export async function openCommitWriters(
       return await startPyarrow(cfg, dataDir, logger, hostEnv);
     } catch (err) {
       if (cfg.mode === 'pyarrow') throw err;
-      logger.warn('commit writer: no pyarrow helper; outputs are converted by parquet-wasm in a worker thread (slower)', { error: (err as Error).message });
+      logger.warn('commit writer: no pyarrow helper; outputs are converted by parquet-wasm in a worker thread (slower, no lineage columns, and jobs of plugins that declare OUTPUTS fail with CONTRACT_UNSUPPORTED)', { error: (err as Error).message });
     }
   }
-  if (cfg.mode === 'wasm') logger.info('commit writer: parquet-wasm in a worker thread');
+  if (cfg.mode === 'wasm') logger.info('commit writer: parquet-wasm in a worker thread (no lineage columns; plugins that declare OUTPUTS fail with CONTRACT_UNSUPPORTED)');
   return new WasmWriterFactory(1);
 }

@@ -11,11 +11,22 @@ import type { AttemptMetricsOut, AttemptReporter } from './types';
 
 export const MAX_CHUNK_BYTES = 1024 * 1024;
 
-export function forwardingSink(reporter: AttemptReporter, metrics: Pick<AttemptMetricsOut, 'rows' | 'arrowBytes'>): BridgeSink {
+export function forwardingSink(
+  reporter: AttemptReporter,
+  metrics: Pick<AttemptMetricsOut, 'rows' | 'arrowBytes'>,
+  /** The input's hash, reported (reporter.source) before the first chunk; undefined = not reported. */
+  sourceHash?: Promise<string | undefined>,
+): BridgeSink {
+  let sourceSent = !sourceHash || !reporter.source;
   return {
     onEvent: async (e: GuestEvent): Promise<void> => {
       switch (e.kind) {
         case 'arrow':
+          if (!sourceSent) {
+            sourceSent = true;
+            const hash = await sourceHash;
+            if (hash) await reporter.source!(hash);
+          }
           metrics.arrowBytes += e.bytes.length;
           for (let off = 0; off < e.bytes.length; off += MAX_CHUNK_BYTES) {
             await reporter.chunk(e.name, e.bytes.subarray(off, Math.min(e.bytes.length, off + MAX_CHUNK_BYTES)));

@@ -5,7 +5,7 @@
  * as a typed error in the result. Throws only for faults of the worker
  * itself, which the AttemptRunner turns into an INTERNAL verdict.
  */
-import { resolveInput } from './input-path';
+import { resolveInput, sha256File } from './input-path';
 import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { forwardingSink } from './event-forwarder';
@@ -50,6 +50,11 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
 
   const input = await resolveInput(spec.inputPath, deps.inputRoots);
   if ('error' in input) return fail(input.error);
+  // Hashed while the env and the guest start; awaited only before the first output chunk.
+  const sourceHash = sha256File(input.path).catch((err) => {
+    deps.logger.warn('cannot hash the input for lineage', { input: input.path, error: (err as Error).message });
+    return undefined;
+  });
 
   const envStart = Date.now();
   let lease;
@@ -97,7 +102,7 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
           limits: spec.limits,
         },
       },
-      forwardingSink(reporter, metrics),
+      forwardingSink(reporter, metrics, sourceHash),
       { signal, logger: deps.logger },
     );
     if (outcome.status !== 'succeeded' && outcome.stderrTail.trim()) {

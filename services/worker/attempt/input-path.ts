@@ -7,6 +7,8 @@
  * still rename directories along the resolved path inside a root can race
  * the guest's open; that is inside the roots by definition.
  */
+import * as crypto from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { JobErrors, type JobError } from '../../common/job-error';
 import { isInside } from '../../common/paths';
@@ -35,4 +37,11 @@ export async function resolveInput(inputPath: string, roots: readonly string[] |
     }
   }
   return { path: real };
+}
+
+/** Lowercase hex SHA-256 of a file's bytes (the `_cf_source_hash` lineage column), read in a stream. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(piece as Buffer);
+  return hash.digest('hex');
 }

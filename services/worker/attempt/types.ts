@@ -41,6 +41,8 @@ export interface AttemptReporter {
   progress(p: { rows: number; fraction: number; message: string }): Promise<void>;
   /** A piece (≤ 1 MiB) of an output's Arrow IPC stream. */
   chunk(outputName: string, bytes: Buffer): Promise<void>;
+  /** The input's SHA-256 (lineage), sent before the first chunk; receivers without lineage leave it out. */
+  source?(sha256: string): Promise<void>;
 }
 
 export interface AttemptMetricsOut {

@@ -62,6 +62,10 @@ export class ConcludeChannel implements AttemptChannel {
     return this.send({ msg: { $case: 'chunk', chunk: { outputName, data } } });
   }
 
+  source(sha256: string): Promise<void> {
+    return this.send({ msg: { $case: 'source', source: { sha256 } } });
+  }
+
   onBroken(fn: (e: Error) => void): void {
     this.onBrokenFn = fn;
     if (this.error) fn(this.error);

@@ -5,6 +5,8 @@ import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 import { OutputStore, type OutputStoreOptions } from '../../../services/sentinel/sinks/output-store';
 import type { OutputWriterFactory } from '../../../services/sentinel/sinks/output-writer';
+import type { AttemptRules } from '../../../services/sentinel/sinks/staging-area';
+import { JobFailure } from '../../../services/common/job-error';
 import { ipcMessagesOfBuffer } from '../../../services/sentinel/sinks/ipc-messages';
 import { appendChunked, collect, isInvalidOutput, rowsOf, sampleTable, tempDataDir, tree } from './helpers';
 
@@ -68,13 +70,13 @@ describe(`OutputStore (${w.title})`, () => {
     const multi = new arrow.Table([...sampleTable(300, 0).batches, ...sampleTable(301, 1000).batches]);
     const area = store.stage('job-1', 1);
     const a = appendChunked(area, 'events', arrow.tableToIPC(events, 'stream'), 7);
-    const b = appendChunked(area, 'multi.batch', arrow.tableToIPC(multi, 'stream'), 7);
+    const b = appendChunked(area, 'multi_batch', arrow.tableToIPC(multi, 'stream'), 7);
     await Promise.all([a, b]); // interleaved appends to two outputs
-    assert.deepEqual(tree(area.dir), [...w.streaming('events'), ...w.streaming('multi.batch')]);
+    assert.deepEqual(tree(area.dir), [...w.streaming('events'), ...w.streaming('multi_batch')]);
 
     const staged = await area.seal();
-    assert.deepEqual(staged.map((s) => [s.name, s.rows]), [['events', 500], ['multi.batch', 601]]);
-    assert.deepEqual(tree(area.dir), ['events.parquet', 'multi.batch.parquet']);
+    assert.deepEqual(staged.map((s) => [s.name, s.rows]), [['events', 500], ['multi_batch', 601]]);
+    assert.deepEqual(tree(area.dir), ['events.parquet', 'multi_batch.parquet']);
     assert.deepEqual(staged[0].schema, [
       { name: 'id', type: 'Int32', nullable: false },
       { name: 'big', type: 'Int64', nullable: true },
@@ -92,8 +94,8 @@ describe(`OutputStore (${w.title})`, () => {
     const { dir, outputs } = await area.publish();
     assert.equal(dir, path.join(dataDir, 'outputs', 'job-1', 'attempt-1'));
     assert.equal(fs.existsSync(area.dir), false);
-    assert.deepEqual(tree(dir), ['events.parquet', 'multi.batch.parquet']);
-    assert.deepEqual(outputs.map((o) => o.parquetPath), [path.join(dir, 'events.parquet'), path.join(dir, 'multi.batch.parquet')]);
+    assert.deepEqual(tree(dir), ['events.parquet', 'multi_batch.parquet']);
+    assert.deepEqual(outputs.map((o) => o.parquetPath), [path.join(dir, 'events.parquet'), path.join(dir, 'multi_batch.parquet')]);
 
     const back = await fetchTable(outputs[0].parquetPath, 1000);
     assert.deepEqual(back.schema.fields.map((f) => `${f.name}:${f.type}`), events.schema.fields.map((f) => `${f.name}:${f.type}`));
@@ -252,13 +254,14 @@ describe(`OutputStore (${w.title})`, () => {
   it('rejects bad output names with INVALID_OUTPUT and writes nothing for them', async () => {
     const area = store.stage('job-names', 1);
     const bytes = arrow.tableToIPC(sampleTable(2), 'stream');
-    for (const name of ['', '.hidden', '../escape', 'a/b', 'with space', 'x'.repeat(129), '-dash', 'ünïcode']) {
+    const bad = ['', '.hidden', '../escape', 'a/b', 'with space', 'x'.repeat(129), '-dash', 'ünïcode', 'Upper', 'has.dot', 'has-dash', '1digit', '_under', 'rows_quarantine'];
+    for (const name of bad) {
       await assert.rejects(area.append(name, bytes), isInvalidOutput('invalid output name'), name);
     }
     await area.append('x'.repeat(128), bytes);
-    await area.append('ok_name-1.v2', bytes);
+    await area.append('ok_name_1_v2', bytes);
     await area.seal();
-    assert.deepEqual(tree(area.dir), ['ok_name-1.v2.parquet', `${'x'.repeat(128)}.parquet`].sort());
+    assert.deepEqual(tree(area.dir), ['ok_name_1_v2.parquet', `${'x'.repeat(128)}.parquet`].sort());
     await area.discard();
   });
 
@@ -364,6 +367,47 @@ describe(`OutputStore (${w.title})`, () => {
 
   it('readAsIpc refuses paths outside the data dir', async () => {
     await assert.rejects(collect(store.readAsIpc('/etc/passwd'), MiB), /outside the data directory/);
+  });
+
+  describe('with rules (contracts, quarantine, lineage)', () => {
+    const rules = (contracts?: AttemptRules['contracts']): AttemptRules => ({
+      contracts,
+      lineage: { jobId: 'job-rules', pluginVersion: '2.0.0' },
+      metadata: { 'casparian.job_id': 'job-rules' },
+    });
+    const strings = (cols: Record<string, (string | null)[]>): Uint8Array =>
+      arrow.tableToIPC(new arrow.Table(Object.fromEntries(Object.entries(cols).map(([k, v]) => [k, arrow.vectorFromArray(v, new arrow.Utf8())]))), 'stream');
+    const failsWith = (code: string) => (err: unknown) => err instanceof JobFailure && err.jobError.code === code;
+
+    it('an output the contract does not declare is SCHEMA_MISMATCH naming the declared ones', async () => {
+      const area = store.stage('job-rules', 1, rules({ rows: [{ name: 'id', type: 'int64', nullable: false }] }));
+      await assert.rejects(area.append('other', strings({ id: ['1'] })), (e: unknown) => failsWith('SCHEMA_MISMATCH')(e) && /output "other" is not declared in the plugin's OUTPUTS \(declared: rows\)/.test((e as Error).message));
+      await area.discard();
+    });
+
+    it(w.writers().appliesRules ? 'applies the contract: casts, sets bad rows aside, adds the lineage columns' : 'cannot apply a contract: CONTRACT_UNSUPPORTED, and without one commits the output as sent', async () => {
+      const area = store.stage('job-rules', 1, rules({ rows: [{ name: 'id', type: 'int64', nullable: false }] }));
+      area.setSourceHash('ab'.repeat(32));
+      const bytes = strings({ id: ['1', 'x', '3'], _cf_row_error: ['', '', 'torn line'] });
+      if (!w.writers().appliesRules) {
+        await assert.rejects(area.append('rows', bytes), (e: unknown) => failsWith('CONTRACT_UNSUPPORTED')(e) && /--commit-writer pyarrow/.test((e as Error).message));
+        await area.discard();
+        const plain = store.stage('job-rules', 2, rules());
+        await plain.append('rows', strings({ id: ['1'] }));
+        const [out] = await plain.seal();
+        assert.deepEqual(out.schema.map((f) => f.name), ['id'], 'parquet-wasm adds no lineage (docs/operations.md)');
+        await plain.discard();
+        return;
+      }
+      await area.append('rows', bytes);
+      const staged = await area.seal();
+      assert.deepEqual(staged.map((o) => [o.name, o.rows, o.quarantined]), [['rows', 1, 2], ['rows_quarantine', 2, undefined]]);
+      assert.deepEqual(staged[0].schema.map((f) => `${f.name}:${f.type}`), ['id:Int64', '_cf_job_id:Utf8', '_cf_source_hash:Utf8', '_cf_plugin_version:Utf8']);
+      const { outputs } = await area.publish();
+      assert.deepEqual(rowsOf(await fetchTable(outputs[0].parquetPath)), [{ id: 1n, _cf_job_id: 'job-rules', _cf_source_hash: 'ab'.repeat(32), _cf_plugin_version: '2.0.0' }]);
+      const aside = rowsOf(await fetchTable(outputs[1].parquetPath)).map((r) => [r.id, r._cf_source_row, r._cf_reason]);
+      assert.deepEqual(aside, [['x', 1n, "id: 'x' is not a valid int64"], ['3', 2n, '_cf_row_error: torn line']]);
+    });
   });
 });
 }

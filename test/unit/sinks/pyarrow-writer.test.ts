@@ -22,7 +22,7 @@ let sockDir = '';
 
 function sharedWriters(): OutputWriterFactory {
   const f = new PyarrowWriterFactory(helper!);
-  return { kind: f.kind, open: (stem, o) => f.open(stem, o), readIpc: (p) => f.readIpc(p), close: async () => undefined };
+  return { kind: f.kind, appliesRules: f.appliesRules, open: (stem, o) => f.open(stem, o), readIpc: (p) => f.readIpc(p), close: async () => undefined };
 }
 
 describe('pyarrow writer (the Parquet helper process)', () => {

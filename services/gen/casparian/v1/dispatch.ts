@@ -237,7 +237,19 @@ export interface ConcludeRequest {
     | //
     /** The final verdict of the attempt. */
     { $case: "verdict"; verdict: Verdict }
+    | //
+    /**
+     * The input file the attempt read, sent once before the first chunk; its
+     * hash becomes the outputs' _cf_source_hash lineage column.
+     */
+    { $case: "source"; source: SourceInfo }
     | undefined;
+}
+
+/** The attempt's input file. */
+export interface SourceInfo {
+  /** Lowercase hex SHA-256 of the file's bytes. */
+  sha256: string;
 }
 
 /**
@@ -1630,6 +1642,9 @@ export const ConcludeRequest: MessageFns<ConcludeRequest> = {
       case "verdict":
         Verdict.encode(message.msg.verdict, writer.uint32(42).fork()).join();
         break;
+      case "source":
+        SourceInfo.encode(message.msg.source, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1687,6 +1702,14 @@ export const ConcludeRequest: MessageFns<ConcludeRequest> = {
             message.msg = { $case: "verdict", verdict: Verdict.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.msg = { $case: "source", source: SourceInfo.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1711,6 +1734,8 @@ export const ConcludeRequest: MessageFns<ConcludeRequest> = {
         ? { $case: "progress", progress: JobProgress.fromJSON(object.progress) }
         : isSet(object.verdict)
         ? { $case: "verdict", verdict: Verdict.fromJSON(object.verdict) }
+        : isSet(object.source)
+        ? { $case: "source", source: SourceInfo.fromJSON(object.source) }
         : undefined,
     };
   },
@@ -1727,6 +1752,8 @@ export const ConcludeRequest: MessageFns<ConcludeRequest> = {
       obj.progress = JobProgress.toJSON(message.msg.progress);
     } else if (message.msg?.$case === "verdict") {
       obj.verdict = Verdict.toJSON(message.msg.verdict);
+    } else if (message.msg?.$case === "source") {
+      obj.source = SourceInfo.toJSON(message.msg.source);
     }
     return obj;
   },
@@ -1767,7 +1794,80 @@ export const ConcludeRequest: MessageFns<ConcludeRequest> = {
         }
         break;
       }
+      case "source": {
+        if (object.msg?.source !== undefined && object.msg?.source !== null) {
+          message.msg = { $case: "source", source: SourceInfo.fromPartial(object.msg.source) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseSourceInfo(): SourceInfo {
+  return { sha256: "" };
+}
+
+export const SourceInfo: MessageFns<SourceInfo> = {
+  encode(message: SourceInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SourceInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSourceInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SourceInfo {
+    return { sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "" };
+  },
+
+  toJSON(message: SourceInfo): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SourceInfo>, I>>(base?: I): SourceInfo {
+    return SourceInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SourceInfo>, I>>(object: I): SourceInfo {
+    const message = createBaseSourceInfo();
+    message.sha256 = object.sha256 ?? "";
     return message;
   },
 };

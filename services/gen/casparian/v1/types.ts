@@ -314,6 +314,31 @@ export interface Plugin {
   consecutiveFailures: number;
   /** Why the version is paused (empty when it is not). */
   pausedReason: string;
+  /**
+   * The outputs the plugin declares in its source (module-level OUTPUTS and
+   * QUARANTINE, read without running it), with their quarantine limits.
+   * Empty when it declares none: then no contract is enforced.
+   */
+  contracts: OutputContract[];
+}
+
+/** What a plugin declares about one output. */
+export interface OutputContract {
+  /** Output name ([a-z][a-z0-9_]*). */
+  output: string;
+  /**
+   * Declared columns, in order; type is a pyarrow type name (e.g. "int64",
+   * "timestamp[us, tz=UTC]", "decimal128(12, 2)"). Empty when only quarantine
+   * limits are declared for this output.
+   */
+  columns: ColumnInfo[];
+  /**
+   * The job fails with QUARANTINE_LIMIT when more than this fraction of the
+   * output's rows is quarantined (default 0.1).
+   */
+  maxQuarantineFraction: number;
+  /** ...or more than this many rows (0 = no count limit). */
+  maxQuarantineRows: number;
 }
 
 /** The schema of one column of an output. */
@@ -404,6 +429,16 @@ export interface Job {
     | undefined;
   /** The batch the job was submitted in by SubmitJobs (empty for SubmitJob). */
   batchId: string;
+  /**
+   * Succeeded with some rows quarantined (set aside in `{output}_quarantine`
+   * outputs, within the plugin's limits).
+   */
+  partial: boolean;
+  /**
+   * Rows set aside, over all outputs (each `_quarantine` output in `outputs`
+   * has its own count).
+   */
+  quarantinedRows: number;
 }
 
 /** A log line from an attempt (plugin logs, environment provisioning, worker notes). */
@@ -1189,6 +1224,7 @@ function createBasePlugin(): Plugin {
     paused: false,
     consecutiveFailures: 0,
     pausedReason: "",
+    contracts: [],
   };
 }
 
@@ -1223,6 +1259,9 @@ export const Plugin: MessageFns<Plugin> = {
     }
     if (message.pausedReason !== "") {
       writer.uint32(82).string(message.pausedReason);
+    }
+    for (const v of message.contracts) {
+      OutputContract.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1320,6 +1359,14 @@ export const Plugin: MessageFns<Plugin> = {
             message.pausedReason = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.contracts.push(OutputContract.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1368,6 +1415,9 @@ export const Plugin: MessageFns<Plugin> = {
         : isSet(object.paused_reason)
         ? globalThis.String(object.paused_reason)
         : "",
+      contracts: globalThis.Array.isArray(object?.contracts)
+        ? object.contracts.map((e: any) => OutputContract.fromJSON(e))
+        : [],
     };
   },
 
@@ -1403,6 +1453,9 @@ export const Plugin: MessageFns<Plugin> = {
     if (message.pausedReason !== "") {
       obj.pausedReason = message.pausedReason;
     }
+    if (message.contracts?.length) {
+      obj.contracts = message.contracts.map((e) => OutputContract.toJSON(e));
+    }
     return obj;
   },
 
@@ -1423,6 +1476,132 @@ export const Plugin: MessageFns<Plugin> = {
     message.paused = object.paused ?? false;
     message.consecutiveFailures = object.consecutiveFailures ?? 0;
     message.pausedReason = object.pausedReason ?? "";
+    message.contracts = object.contracts?.map((e) => OutputContract.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOutputContract(): OutputContract {
+  return { output: "", columns: [], maxQuarantineFraction: 0, maxQuarantineRows: 0 };
+}
+
+export const OutputContract: MessageFns<OutputContract> = {
+  encode(message: OutputContract, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.output !== "") {
+      writer.uint32(10).string(message.output);
+    }
+    for (const v of message.columns) {
+      ColumnInfo.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.maxQuarantineFraction !== 0) {
+      writer.uint32(25).double(message.maxQuarantineFraction);
+    }
+    if (message.maxQuarantineRows !== 0) {
+      writer.uint32(32).uint64(message.maxQuarantineRows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OutputContract {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOutputContract();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.output = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.columns.push(ColumnInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.maxQuarantineFraction = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxQuarantineRows = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OutputContract {
+    return {
+      output: isSet(object.output) ? globalThis.String(object.output) : "",
+      columns: globalThis.Array.isArray(object?.columns) ? object.columns.map((e: any) => ColumnInfo.fromJSON(e)) : [],
+      maxQuarantineFraction: isSet(object.maxQuarantineFraction)
+        ? globalThis.Number(object.maxQuarantineFraction)
+        : isSet(object.max_quarantine_fraction)
+        ? globalThis.Number(object.max_quarantine_fraction)
+        : 0,
+      maxQuarantineRows: isSet(object.maxQuarantineRows)
+        ? globalThis.Number(object.maxQuarantineRows)
+        : isSet(object.max_quarantine_rows)
+        ? globalThis.Number(object.max_quarantine_rows)
+        : 0,
+    };
+  },
+
+  toJSON(message: OutputContract): unknown {
+    const obj: any = {};
+    if (message.output !== "") {
+      obj.output = message.output;
+    }
+    if (message.columns?.length) {
+      obj.columns = message.columns.map((e) => ColumnInfo.toJSON(e));
+    }
+    if (message.maxQuarantineFraction !== 0) {
+      obj.maxQuarantineFraction = floatToJson(message.maxQuarantineFraction);
+    }
+    if (message.maxQuarantineRows !== 0) {
+      obj.maxQuarantineRows = Math.round(message.maxQuarantineRows);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OutputContract>, I>>(base?: I): OutputContract {
+    return OutputContract.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OutputContract>, I>>(object: I): OutputContract {
+    const message = createBaseOutputContract();
+    message.output = object.output ?? "";
+    message.columns = object.columns?.map((e) => ColumnInfo.fromPartial(e)) || [];
+    message.maxQuarantineFraction = object.maxQuarantineFraction ?? 0;
+    message.maxQuarantineRows = object.maxQuarantineRows ?? 0;
     return message;
   },
 };
@@ -1819,6 +1998,8 @@ function createBaseJob(): Job {
     startedAt: undefined,
     finishedAt: undefined,
     batchId: "",
+    partial: false,
+    quarantinedRows: 0,
   };
 }
 
@@ -1880,6 +2061,12 @@ export const Job: MessageFns<Job> = {
     }
     if (message.batchId !== "") {
       writer.uint32(154).string(message.batchId);
+    }
+    if (message.partial !== false) {
+      writer.uint32(160).bool(message.partial);
+    }
+    if (message.quarantinedRows !== 0) {
+      writer.uint32(168).uint64(message.quarantinedRows);
     }
     return writer;
   },
@@ -2049,6 +2236,22 @@ export const Job: MessageFns<Job> = {
             message.batchId = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.quarantinedRows = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2136,6 +2339,12 @@ export const Job: MessageFns<Job> = {
         : isSet(object.batch_id)
         ? globalThis.String(object.batch_id)
         : "",
+      partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
+      quarantinedRows: isSet(object.quarantinedRows)
+        ? globalThis.Number(object.quarantinedRows)
+        : isSet(object.quarantined_rows)
+        ? globalThis.Number(object.quarantined_rows)
+        : 0,
     };
   },
 
@@ -2198,6 +2407,12 @@ export const Job: MessageFns<Job> = {
     if (message.batchId !== "") {
       obj.batchId = message.batchId;
     }
+    if (message.partial !== false) {
+      obj.partial = message.partial;
+    }
+    if (message.quarantinedRows !== 0) {
+      obj.quarantinedRows = Math.round(message.quarantinedRows);
+    }
     return obj;
   },
 
@@ -2229,6 +2444,8 @@ export const Job: MessageFns<Job> = {
     message.startedAt = object.startedAt ?? undefined;
     message.finishedAt = object.finishedAt ?? undefined;
     message.batchId = object.batchId ?? "";
+    message.partial = object.partial ?? false;
+    message.quarantinedRows = object.quarantinedRows ?? 0;
     return message;
   },
 };
