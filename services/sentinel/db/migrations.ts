@@ -130,6 +130,14 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex('jobs_batch').on('jobs').columns(['batch_id', 'seq']).execute();
     },
   },
+  {
+    id: 6,
+    name: 'W3C trace context of a job',
+    async up(db) {
+      // The submission's traceparent (version-00 form, 55 characters); null = none.
+      await db.schema.alterTable('jobs').addColumn('traceparent', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

@@ -59,6 +59,8 @@ export interface JobsTable {
   submit_fingerprint: string | null;
   /** The SubmitJobs batch of the job (migration 5); null for SubmitJob. */
   batch_id: Generated<string | null>;
+  /** The W3C traceparent the job was submitted with (migration 6); null = none. */
+  traceparent: Generated<string | null>;
   timeouts_json: string;
   error_json: string | null;
   metrics_json: string | null;

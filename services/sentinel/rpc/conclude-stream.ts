@@ -20,6 +20,7 @@ import { getJob, getOutputs, type AttemptMetrics, type AttemptRef, type JobRow }
 import type { StagingArea } from '../sinks/staging-area';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
+import { traceFields } from '../../common/trace-context';
 
 export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
 
@@ -131,7 +132,7 @@ class ConcludeSession {
     if (!job) throw failedPrecondition(`attempt ${attempt} of job ${jobId} does not hold the lease (reassigned, cancelled or finished)`);
     this.ref = ref;
     this.workerId = job.worker_id ?? '';
-    this.logger = this.d.logger.scope({ jobId, attempt });
+    this.logger = this.d.logger.scope({ jobId, attempt, ...traceFields(job.traceparent) });
     this.staging = this.d.store.stage(jobId, attempt);
     this.call.write({ msg: { $case: 'headerAck', headerAck: { state: stateToPb(job.state) } } });
   }

@@ -55,6 +55,7 @@ export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = 
       : undefined,
     envHash: row.env_hash,
     batchId: row.batch_id ?? '',
+    traceparent: row.traceparent ?? '',
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
     startedAt: date(row.started_at),

@@ -94,6 +94,7 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
             killGraceMs: spec.timeouts.killGraceMs,
           },
           extraEnv,
+          traceparent: spec.traceparent,
           limits: spec.limits,
         },
       },

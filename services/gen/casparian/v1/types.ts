@@ -404,6 +404,13 @@ export interface Job {
     | undefined;
   /** The batch the job was submitted in by SubmitJobs (empty for SubmitJob). */
   batchId: string;
+  /**
+   * The W3C trace context the job was submitted with (the `traceparent`
+   * metadata of SubmitJob/SubmitJobs, in version-00 form); empty when the
+   * submission had none or an invalid one. Its trace id is on every log line
+   * about the job, and the plugin sees it as the TRACEPARENT variable.
+   */
+  traceparent: string;
 }
 
 /** A log line from an attempt (plugin logs, environment provisioning, worker notes). */
@@ -1819,6 +1826,7 @@ function createBaseJob(): Job {
     startedAt: undefined,
     finishedAt: undefined,
     batchId: "",
+    traceparent: "",
   };
 }
 
@@ -1880,6 +1888,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.batchId !== "") {
       writer.uint32(154).string(message.batchId);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(162).string(message.traceparent);
     }
     return writer;
   },
@@ -2049,6 +2060,14 @@ export const Job: MessageFns<Job> = {
             message.batchId = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2136,6 +2155,7 @@ export const Job: MessageFns<Job> = {
         : isSet(object.batch_id)
         ? globalThis.String(object.batch_id)
         : "",
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
     };
   },
 
@@ -2198,6 +2218,9 @@ export const Job: MessageFns<Job> = {
     if (message.batchId !== "") {
       obj.batchId = message.batchId;
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
     return obj;
   },
 
@@ -2229,6 +2252,7 @@ export const Job: MessageFns<Job> = {
     message.startedAt = object.startedAt ?? undefined;
     message.finishedAt = object.finishedAt ?? undefined;
     message.batchId = object.batchId ?? "";
+    message.traceparent = object.traceparent ?? "";
     return message;
   },
 };
