@@ -240,7 +240,7 @@ export class Worker {
   private onCancel(ref: AttemptRef, reason: string): void {
     const r = this.running.get(attemptKey(ref));
     if (!r || r.ref.leaseToken !== ref.leaseToken) return;
-    this.logger.info('cancelling attempt', { jobId: ref.jobId, attempt: ref.attempt, reason });
+    this.logger.info('cancelling attempt', { jobId: ref.jobId, attempt: ref.attempt, reason, ...traceFields(r.runner.spec.traceparent) });
     r.runner.cancel();
   }
 
