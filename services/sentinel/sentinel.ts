@@ -11,6 +11,7 @@
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { authInterceptor } from '../common/auth/guard';
+import { callLogInterceptor } from '../common/call-log';
 import { TokenStore } from '../common/auth/tokens';
 import type { AuthSettings, SentinelConfig } from '../common/config';
 import { startServer, type ManagedServer } from '../common/grpc-server';
@@ -132,7 +133,7 @@ export class Sentinel {
       host: this.cfg.host,
       port: this.cfg.port,
       credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the Sentinel'),
-      interceptors: [this.metrics.interceptor, ...(this.cfg.auth ? [sentinelGuard(this.cfg.auth, this.logger)] : [])],
+      interceptors: [callLogInterceptor(this.logger.scope({ component: 'rpc' })), this.metrics.interceptor, ...(this.cfg.auth ? [sentinelGuard(this.cfg.auth, this.logger)] : [])],
       maxConcurrentStreams: this.cfg.maxConcurrentStreams,
       connectionAge: this.cfg.connectionAge,
       keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },

@@ -26,6 +26,7 @@ import { JobFailure } from '../common/job-error';
 import type { Logger } from '../common/logger';
 import { StateMachine, type Transitions } from '../common/state-machine';
 import { VERSION } from '../common/version';
+import { traceFields } from '../common/trace-context';
 import { AttemptRunner, type AttemptDeps } from './attempt/attempt-runner';
 import { SHIM_PATH, forkServerBeside, isolatedGuest } from './attempt/isolated-guest';
 import type { AttemptRef, AttemptSpec, EnvSource, StartGuest } from './attempt/types';
@@ -228,7 +229,7 @@ export class Worker {
   }
 
   private onDispatch(ref: AttemptRef, spec: AttemptSpec): void {
-    const log = this.logger.scope({ jobId: ref.jobId, attempt: ref.attempt });
+    const log = this.logger.scope({ jobId: ref.jobId, attempt: ref.attempt, ...traceFields(spec.traceparent) });
     const key = attemptKey(ref);
     if (this.running.has(key)) {
       log.warn('dispatch for an attempt already running here; ignored');
@@ -254,7 +255,7 @@ export class Worker {
   private onCancel(ref: AttemptRef, reason: string): void {
     const r = this.running.get(attemptKey(ref));
     if (!r || r.ref.leaseToken !== ref.leaseToken) return;
-    this.logger.info('cancelling attempt', { jobId: ref.jobId, attempt: ref.attempt, reason });
+    this.logger.info('cancelling attempt', { jobId: ref.jobId, attempt: ref.attempt, reason, ...traceFields(r.runner.spec.traceparent) });
     r.runner.cancel();
   }
 

@@ -48,6 +48,7 @@ export function jobDetail(j: Job, logs: JobLog[]): string {
     `created    ${j.createdAt?.toISOString() ?? ''}`,
   ];
   if (j.finishedAt) lines.push(`finished   ${j.finishedAt.toISOString()}`);
+  if (j.traceparent) lines.push(`trace      ${j.traceparent}`);
   if (j.metrics) {
     const m = j.metrics;
     lines.push(`metrics    ${m.rows} rows, ${m.durationMs} ms${m.envProvisioned ? `, env provisioned in ${m.envMs} ms` : ''}, ${m.arrowBytes} Arrow bytes`);

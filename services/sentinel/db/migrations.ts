@@ -132,6 +132,14 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     id: 6,
+    name: 'W3C trace context of a job',
+    async up(db) {
+      // The submission's traceparent (version-00 form, 55 characters); null = none.
+      await db.schema.alterTable('jobs').addColumn('traceparent', 'text').execute();
+    },
+  },
+  {
+    id: 7,
     name: 'output contracts per plugin version',
     async up(db) {
       // JSON PluginContracts (services/sentinel/plugins/contracts.ts) read from the source at publish; null = none declared.

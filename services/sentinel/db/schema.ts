@@ -33,7 +33,7 @@ export interface PluginsTable {
   consecutive_failures: Generated<number>;
   paused_reason: Generated<string | null>;
   paused_at: Generated<number | null>;
-  /** Declared output contracts and quarantine limits (migration 6), JSON; null = none. */
+  /** Declared output contracts and quarantine limits (migration 7), JSON; null = none. */
   contracts_json: Generated<string | null>;
 }
 
@@ -61,6 +61,8 @@ export interface JobsTable {
   submit_fingerprint: string | null;
   /** The SubmitJobs batch of the job (migration 5); null for SubmitJob. */
   batch_id: Generated<string | null>;
+  /** The W3C traceparent the job was submitted with (migration 6); null = none. */
+  traceparent: Generated<string | null>;
   timeouts_json: string;
   error_json: string | null;
   metrics_json: string | null;

@@ -42,6 +42,7 @@ import {
 } from '../queue';
 import type { JobStateName } from '../db/schema';
 import type { LifecycleDeps } from './types';
+import { traceFields } from '../../common/trace-context';
 
 export class JobLifecycle {
   constructor(private readonly d: LifecycleDeps) {}
@@ -137,7 +138,7 @@ export class JobLifecycle {
   async retried(o: { jobId: string; resetAttempts: boolean }): Promise<RetryResult> {
     const res = await retryJob(this.d.db, o.jobId, { resetAttempts: o.resetAttempts }, this.now());
     if (res.kind === 'retried') {
-      this.d.logger.info('job replayed', { jobId: res.job.id, attempt: res.job.attempt, maxAttempts: res.job.max_attempts, resetAttempts: o.resetAttempts });
+      this.d.logger.info('job replayed', { jobId: res.job.id, attempt: res.job.attempt, maxAttempts: res.job.max_attempts, resetAttempts: o.resetAttempts, ...traceFields(res.job.traceparent) });
       this.changed(res.job.id);
       this.d.slots.kick();
     }
@@ -205,7 +206,7 @@ export class JobLifecycle {
   async leaseExpired(): Promise<JobRow[]> {
     const rows = await reclaimExpired(this.d.db, this.now(), this.d.policy.backoff, this.d.rand);
     for (const row of rows) {
-      this.d.logger.warn('lease expired; attempt reclaimed', { jobId: row.id, attempt: row.attempt, state: row.state, workerId: row.worker_id });
+      this.d.logger.warn('lease expired; attempt reclaimed', { jobId: row.id, attempt: row.attempt, state: row.state, workerId: row.worker_id, ...traceFields(row.traceparent) });
       this.settled(row.id);
     }
     return rows;
@@ -226,7 +227,7 @@ export class JobLifecycle {
       const error = JobErrors.workerLost(`worker ${o.workerId} reconnected without attempt ${row.attempt}; it was lost`);
       const settled = await this.attemptFailed({ ref, error });
       if (settled) {
-        this.d.logger.warn('attempt reconciled as lost', { jobId: row.id, attempt: row.attempt, workerId: o.workerId, state: settled.state });
+        this.d.logger.warn('attempt reconciled as lost', { jobId: row.id, attempt: row.attempt, workerId: o.workerId, state: settled.state, ...traceFields(row.traceparent) });
         out.push(settled);
       }
     }

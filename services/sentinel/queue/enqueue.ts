@@ -18,6 +18,8 @@ export interface NewJob {
   submitFingerprint?: string;
   /** Overrides of the Sentinel's backoff policy for this job (from the request or the plugin manifest). */
   backoff?: Partial<BackoffPolicy>;
+  /** The submission's W3C traceparent (validated, version-00 form). */
+  traceparent?: string;
 }
 
 /**
@@ -66,6 +68,7 @@ export function jobValues(job: NewJob, now: number, batchId?: string): Insertabl
     idempotency_key: job.idempotencyKey || null,
     submit_fingerprint: job.idempotencyKey ? (job.submitFingerprint ?? null) : null,
     batch_id: batchId ?? null,
+    traceparent: job.traceparent ?? null,
     timeouts_json: JSON.stringify(job.timeouts),
     error_json: null,
     metrics_json: null,

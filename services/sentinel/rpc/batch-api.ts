@@ -14,11 +14,13 @@ import { findPlugin } from '../plugins/registry';
 import { batchFingerprint, batchStates, getBatch, getJob, IdempotencyKeyConflict, type JobRow } from '../queue';
 import type { ClientApiDeps } from './context';
 import { checkInputRoots } from './input-roots';
+import { traceFields } from '../../common/trace-context';
 
 /** Most input paths one SubmitJobs call may carry. */
 export const MAX_BATCH_JOBS = 10_000;
 
-export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest): Promise<SubmitJobsResponse> {
+/** `traceparent`: the call's validated W3C trace context; every job of the batch keeps it. */
+export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest, traceparent?: string): Promise<SubmitJobsResponse> {
   if (!d.accepting()) throw unavailable('the Sentinel is shutting down and accepts no new jobs');
   const pluginName = requireName('plugin_name', req.pluginName);
   const version = optionalVersion('plugin_version', req.pluginVersion);
@@ -47,6 +49,7 @@ export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest): P
     pluginVersion: plugin.version,
     envHash: plugin.env_hash,
     inputPath,
+    traceparent,
     ...settings,
   }));
   const batch = {
@@ -59,7 +62,7 @@ export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest): P
   const res = await d.lifecycle.batchSubmitted({ batch, jobs }).catch((e: unknown) => {
     throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;
   });
-  if (res.created) d.logger.info('batch submitted', { batchId: res.batchId, plugin: `${pluginName}@${plugin.version}`, jobs: jobs.length });
+  if (res.created) d.logger.info('batch submitted', { batchId: res.batchId, plugin: `${pluginName}@${plugin.version}`, jobs: jobs.length, ...traceFields(traceparent) });
   return { batchId: res.batchId, jobIds: res.jobIds, created: res.created, pluginVersion: plugin.version };
 }
 

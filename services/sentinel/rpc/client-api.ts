@@ -49,6 +49,7 @@ import { checkInputRoots } from './input-roots';
 import { submitJobsRpc, watchJobsRpc } from './batch-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 import { purgeJobsRpc } from './retention-api';
+import { traceFields } from '../../common/trace-context';
 
 export class ClientApi {
   constructor(private readonly d: ClientApiDeps) {}
@@ -74,7 +75,8 @@ export class ClientApi {
     return { plugins: (await listPlugins(this.d.db, req.name || undefined)).map(pluginToPb) };
   }
 
-  async submitJob(req: SubmitJobRequest): Promise<SubmitJobResponse> {
+  /** `traceparent`: the call's validated W3C trace context (trace-metadata.ts), kept on the job. */
+  async submitJob(req: SubmitJobRequest, traceparent?: string): Promise<SubmitJobResponse> {
     if (!this.d.accepting()) throw unavailable('the Sentinel is shutting down and accepts no new jobs');
     const pluginName = requireName('plugin_name', req.pluginName);
     const version = optionalVersion('plugin_version', req.pluginVersion);
@@ -94,11 +96,13 @@ export class ClientApi {
         inputPath,
         idempotencyKey: req.idempotencyKey || undefined,
         submitFingerprint: submitFingerprint({ pluginName, pluginVersion: version, inputPath, maxAttempts, timeouts: req.timeouts, backoff: req.backoff }),
+        traceparent,
         ...settings,
       },
     }).catch((e: unknown) => {
       throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;
     });
+    if (created) this.d.logger.debug('job submitted', { jobId: job.id, plugin: `${pluginName}@${plugin.version}`, ...traceFields(job.traceparent) });
     return { job: await this.jobPb(job), created };
   }
 
@@ -139,8 +143,8 @@ export class ClientApi {
   }
 
   /** SubmitJobs, WatchJobs: see batch-api.ts. */
-  submitJobs(req: SubmitJobsRequest): Promise<SubmitJobsResponse> {
-    return submitJobsRpc(this.d, req);
+  submitJobs(req: SubmitJobsRequest, traceparent?: string): Promise<SubmitJobsResponse> {
+    return submitJobsRpc(this.d, req, traceparent);
   }
   watchJobs(req: WatchJobsRequest, write: (m: WatchJobsResponse) => Promise<void>, isCancelled: () => boolean): Promise<void> {
     return watchJobsRpc(this.d, req, write, isCancelled, (j) => this.jobPb(j));

@@ -22,6 +22,7 @@ import { overQuarantineLimit, quarantinePolicy, type PluginContracts } from '../
 import { contractsOf, findPlugin, type PluginRow } from '../plugins/registry';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
+import { traceFields } from '../../common/trace-context';
 
 export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
 
@@ -139,7 +140,7 @@ class ConcludeSession {
     if (!job) throw failedPrecondition(`attempt ${attempt} of job ${jobId} does not hold the lease (reassigned, cancelled or finished)`);
     this.ref = ref;
     this.workerId = job.worker_id ?? '';
-    this.logger = this.d.logger.scope({ jobId, attempt });
+    this.logger = this.d.logger.scope({ jobId, attempt, ...traceFields(job.traceparent) });
     this.plugin = await findPlugin(this.d.db, job.plugin_name, job.plugin_version);
     this.contracts = this.plugin ? contractsOf(this.plugin) : undefined;
     this.staging = this.d.store.stage(jobId, attempt, {

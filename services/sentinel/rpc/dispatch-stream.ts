@@ -130,6 +130,7 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
             envAllow: o.envAllow,
             limits: { ...o.limits },
             isolation: o.isolation,
+            traceparent: o.traceparent ?? '',
           },
         },
       });

@@ -58,6 +58,7 @@ export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = 
     batchId: row.batch_id ?? '',
     partial: row.state === 'succeeded' && (m?.quarantinedRows ?? 0) > 0,
     quarantinedRows: m?.quarantinedRows ?? 0,
+    traceparent: row.traceparent ?? '',
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
     startedAt: date(row.started_at),

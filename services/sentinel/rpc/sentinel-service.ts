@@ -7,6 +7,7 @@ import type { ClientApi } from './client-api';
 import { concludeHandler } from './conclude-stream';
 import type { RpcContext } from './context';
 import { dispatchHandler } from './dispatch-stream';
+import { incomingTraceparent } from './trace-metadata';
 
 /**
  * The generated service definition, with the bulk bytes handled by
@@ -24,8 +25,8 @@ export function sentinelImplementation(api: ClientApi, deps: RpcContext, logger:
   return {
     publishPlugin: unary(logger, 'PublishPlugin', (req) => api.publishPlugin(req)),
     listPlugins: unary(logger, 'ListPlugins', (req) => api.listPlugins(req)),
-    submitJob: unary(logger, 'SubmitJob', (req) => api.submitJob(req)),
-    submitJobs: unary(logger, 'SubmitJobs', (req) => api.submitJobs(req)),
+    submitJob: unary(logger, 'SubmitJob', (req, call) => api.submitJob(req, incomingTraceparent(call.metadata, logger))),
+    submitJobs: unary(logger, 'SubmitJobs', (req, call) => api.submitJobs(req, incomingTraceparent(call.metadata, logger))),
     getJob: unary(logger, 'GetJob', (req) => api.getJob(req)),
     listJobs: unary(logger, 'ListJobs', (req) => api.listJobs(req)),
     cancelJob: unary(logger, 'CancelJob', (req) => api.cancelJob(req)),

@@ -31,6 +31,7 @@ import { findPlugin, type PluginRow } from '../plugins/registry';
 import { listRunnable, parseTimeouts, type JobRow } from '../queue';
 import { chooseWorker, describeWait, type WaitReason } from './choose-worker';
 import { freeSlots, type WorkerSession } from './worker-session';
+import { traceFields } from '../../common/trace-context';
 
 export interface SchedulerDeps {
   db: Db;
@@ -225,7 +226,7 @@ export class Scheduler implements SlotControl {
     const failed = await this.d.lifecycle.expiredBeforeStart({ jobId: job.id, error });
     if (!failed) return false;
     this.waiting.delete(job.id);
-    this.d.logger.warn('job failed before it started', { jobId: job.id, code: error.code });
+    this.d.logger.warn('job failed before it started', { jobId: job.id, code: error.code, ...traceFields(job.traceparent) });
     return true;
   }
 
@@ -247,7 +248,7 @@ export class Scheduler implements SlotControl {
       if (plugin) orders.push({ p, plugin });
       else {
         p.worker.inFlight.delete(p.job.id);
-        this.d.logger.error('queued job names a plugin version that does not exist', { jobId: p.job.id });
+        this.d.logger.error('queued job names a plugin version that does not exist', { jobId: p.job.id, ...traceFields(p.job.traceparent) });
       }
     }
     const claimed = await this.d.lifecycle.dispatched({
@@ -274,10 +275,11 @@ export class Scheduler implements SlotControl {
         envAllow: manifest.envAllow,
         limits: manifest.limits,
         isolation: manifest.isolation,
+        traceparent: row.traceparent ?? undefined,
       });
       if (sent) this.d.onDispatched?.(Math.max(0, this.d.clock.now() - row.run_at));
       // If the send failed the stream is gone; the lease expires and the job is reclaimed.
-      this.d.logger.debug('dispatched', { jobId: row.id, attempt: row.attempt, workerId: p.worker.workerId, sent });
+      this.d.logger.debug('dispatched', { jobId: row.id, attempt: row.attempt, workerId: p.worker.workerId, sent, ...traceFields(row.traceparent) });
     }
   }
 }

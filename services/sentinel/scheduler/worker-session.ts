@@ -30,6 +30,8 @@ export interface DispatchOrder {
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
   /** The plugin's isolation level (its manifest); '' = the worker's default. */
   isolation: IsolationChoice;
+  /** The job's W3C traceparent; undefined = none. */
+  traceparent?: string;
 }
 
 export interface WorkerSession {

@@ -36,6 +36,7 @@
 import { JobErrors } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
 import { StateMachine, type Transitions } from '../../common/state-machine';
+import { traceFields } from '../../common/trace-context';
 import { executeAttempt, type AttemptDeps } from './execute-attempt';
 import type { AttemptChannel, AttemptResult, AttemptSpec, OpenChannel, VerdictReceipt } from './types';
 
@@ -79,7 +80,7 @@ export class AttemptRunner {
     private readonly deps: AttemptDeps,
     private readonly opts: AttemptRunnerOptions,
   ) {
-    this.log = deps.logger.scope({ jobId: spec.jobId, attempt: spec.attempt });
+    this.log = deps.logger.scope({ jobId: spec.jobId, attempt: spec.attempt, ...traceFields(spec.traceparent) });
     this.lifecycle = new StateMachine<AttemptRunnerState>('AttemptRunner', 'created', TRANSITIONS, this.log);
   }
 

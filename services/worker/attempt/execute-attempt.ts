@@ -99,6 +99,7 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
             killGraceMs: spec.timeouts.killGraceMs,
           },
           extraEnv,
+          traceparent: spec.traceparent,
           limits: spec.limits,
         },
       },

@@ -33,6 +33,8 @@ export interface AttemptSpec {
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
   /** The plugin's isolation level (its manifest); '' = the worker's default. */
   isolation: IsolationChoice;
+  /** The job's W3C traceparent: on this attempt's log lines, and TRACEPARENT in the guest's environment. */
+  traceparent?: string;
 }
 
 /** Where an attempt's events go. Each call resolves when the event is accepted (backpressure), and rejects once the channel is broken. */

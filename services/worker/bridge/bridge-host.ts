@@ -18,6 +18,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JobErrors } from '../../common/job-error';
+import { traceFields } from '../../common/trace-context';
 import { DEFAULT_MAX_FRAME_PAYLOAD } from './frames';
 import { validateExtraEnv } from './guest-env';
 import { BridgeRun } from './bridge-run';
@@ -51,7 +52,7 @@ function validateSpec(spec: BridgeRunSpec): void {
  */
 export async function runBridge(spec: BridgeRunSpec, sink: BridgeSink, opts: BridgeOptions): Promise<BridgeOutcome> {
   validateSpec(spec);
-  const logger = opts.logger.scope({ component: 'bridge', jobId: spec.jobId, attempt: spec.attempt });
+  const logger = opts.logger.scope({ component: 'bridge', jobId: spec.jobId, attempt: spec.attempt, ...traceFields(spec.traceparent) });
   if (opts.signal?.aborted) {
     return {
       status: 'cancelled',

@@ -127,6 +127,7 @@ export class BridgeRun {
       token: this.init.token,
       python: this.spec.python,
       extraEnv: this.spec.extraEnv,
+      traceparent: this.spec.traceparent,
     });
     const guest = await this.init.launch({
       python: this.spec.python,

@@ -11,6 +11,8 @@ export const GUEST_ENV_ALLOW_LIST = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ',
 /** Variables the bridge itself sets; `extraEnv` cannot override them. */
 export const BRIDGE_ENV_SOCKET = 'CASPARIAN_BRIDGE_SOCKET';
 export const BRIDGE_ENV_TOKEN = 'CASPARIAN_BRIDGE_TOKEN';
+/** The job's W3C trace context, for a plugin that traces its own work (the name of OpenTelemetry's environment-variable carrier). */
+export const GUEST_ENV_TRACEPARENT = 'TRACEPARENT';
 const RESERVED = new Set(['HOME', BRIDGE_ENV_SOCKET, BRIDGE_ENV_TOKEN]);
 
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -26,6 +28,8 @@ export interface GuestEnvInput {
   /** The interpreter; its bin directory goes first on PATH, as a venv activation would do. */
   python?: string;
   extraEnv?: Record<string, string>;
+  /** The job's W3C traceparent; set as TRACEPARENT (over any allowed variable of that name). */
+  traceparent?: string;
 }
 
 /** Throws TypeError for an `extraEnv` that could not be passed to a process. */
@@ -74,6 +78,7 @@ export function buildGuestEnv(input: GuestEnvInput): Record<string, string> {
   validateExtraEnv(input.extraEnv);
   const env = baseEnv(input.base, input.privateDir, input.python);
   Object.assign(env, input.extraEnv ?? {});
+  if (input.traceparent) env[GUEST_ENV_TRACEPARENT] = input.traceparent;
   env[BRIDGE_ENV_SOCKET] = input.socketPath;
   env[BRIDGE_ENV_TOKEN] = input.token;
   return env;

@@ -46,6 +46,8 @@ export interface GuestJob {
   timeouts: BridgeTimeouts;
   /** Added to the guest's scrubbed environment. */
   extraEnv?: Record<string, string>;
+  /** The job's W3C traceparent: TRACEPARENT in the guest's environment, and on the run's log lines. */
+  traceparent?: string;
   /** setrlimit caps the guest applies to itself before loading the plugin; 0 or absent = none. */
   limits?: BridgeLimits;
   /** Cap on one guest frame's payload; DEFAULT_MAX_FRAME_PAYLOAD (4 MiB) when unset. */

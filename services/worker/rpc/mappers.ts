@@ -5,6 +5,7 @@ import type { AttemptResult, AttemptSpec } from '../attempt/types';
 import type { EnvInfo } from '../envs/types';
 import { DEFAULT_TIMEOUTS } from '../../common/config';
 import { isIsolation } from '../../common/isolation';
+import { parseTraceparent } from '../../common/trace-context';
 
 export function envToPb(e: EnvInfo): PbEnvInfo {
   return {
@@ -34,6 +35,12 @@ export function timeoutsFromPb(t: Timeouts | undefined): AttemptSpec['timeouts']
   };
 }
 
+/** The dispatch's traceparent if it is a valid one (a Sentinel sends only those; a guest's environment gets nothing else). */
+function validTraceparent(value: string): string | undefined {
+  const parsed = value ? parseTraceparent(value) : undefined;
+  return parsed?.ok ? parsed.trace.traceparent : undefined;
+}
+
 export function attemptSpecFromDispatch(d: JobDispatch): AttemptSpec {
   return {
     jobId: d.jobId,
@@ -49,5 +56,6 @@ export function attemptSpecFromDispatch(d: JobDispatch): AttemptSpec {
     limits: { memoryMb: d.limits?.memoryMb ?? 0, cpuSeconds: d.limits?.cpuSeconds ?? 0, openFiles: d.limits?.openFiles ?? 0 },
     // A level this worker does not know (a newer Sentinel's) runs at the worker's default.
     isolation: isIsolation(d.isolation) ? d.isolation : '',
+    traceparent: validTraceparent(d.traceparent),
   };
 }

@@ -203,6 +203,12 @@ export interface JobDispatch {
    * know as empty.
    */
   isolation: string;
+  /**
+   * The job's W3C trace context (Job.traceparent); empty = none. The worker
+   * puts it on its log lines for the attempt and in the guest's environment
+   * as TRACEPARENT.
+   */
+  traceparent: string;
 }
 
 /** Stop an attempt. */
@@ -1221,6 +1227,7 @@ function createBaseJobDispatch(): JobDispatch {
     envAllow: [],
     limits: undefined,
     isolation: "",
+    traceparent: "",
   };
 }
 
@@ -1267,6 +1274,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     }
     if (message.isolation !== "") {
       writer.uint32(114).string(message.isolation);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(122).string(message.traceparent);
     }
     return writer;
   },
@@ -1396,6 +1406,14 @@ export const JobDispatch: MessageFns<JobDispatch> = {
             message.isolation = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1456,6 +1474,7 @@ export const JobDispatch: MessageFns<JobDispatch> = {
         : [],
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
       isolation: isSet(object.isolation) ? globalThis.String(object.isolation) : "",
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
     };
   },
 
@@ -1503,6 +1522,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     if (message.isolation !== "") {
       obj.isolation = message.isolation;
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
     return obj;
   },
 
@@ -1529,6 +1551,7 @@ export const JobDispatch: MessageFns<JobDispatch> = {
       ? ResourceLimits.fromPartial(object.limits)
       : undefined;
     message.isolation = object.isolation ?? "";
+    message.traceparent = object.traceparent ?? "";
     return message;
   },
 };

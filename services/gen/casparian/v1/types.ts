@@ -430,6 +430,13 @@ export interface Job {
   /** The batch the job was submitted in by SubmitJobs (empty for SubmitJob). */
   batchId: string;
   /**
+   * The W3C trace context the job was submitted with (the `traceparent`
+   * metadata of SubmitJob/SubmitJobs, in version-00 form); empty when the
+   * submission had none or an invalid one. Its trace id is on every log line
+   * about the job, and the plugin sees it as the TRACEPARENT variable.
+   */
+  traceparent: string;
+  /**
    * Succeeded with some rows quarantined (set aside in `{output}_quarantine`
    * outputs, within the plugin's limits).
    */
@@ -1998,6 +2005,7 @@ function createBaseJob(): Job {
     startedAt: undefined,
     finishedAt: undefined,
     batchId: "",
+    traceparent: "",
     partial: false,
     quarantinedRows: 0,
   };
@@ -2062,11 +2070,14 @@ export const Job: MessageFns<Job> = {
     if (message.batchId !== "") {
       writer.uint32(154).string(message.batchId);
     }
+    if (message.traceparent !== "") {
+      writer.uint32(162).string(message.traceparent);
+    }
     if (message.partial !== false) {
-      writer.uint32(160).bool(message.partial);
+      writer.uint32(168).bool(message.partial);
     }
     if (message.quarantinedRows !== 0) {
-      writer.uint32(168).uint64(message.quarantinedRows);
+      writer.uint32(176).uint64(message.quarantinedRows);
     }
     return writer;
   },
@@ -2237,15 +2248,23 @@ export const Job: MessageFns<Job> = {
             continue;
           }
           case 20: {
-            if (tag !== 160) {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
               break;
             }
 
             message.partial = reader.bool();
             continue;
           }
-          case 21: {
-            if (tag !== 168) {
+          case 22: {
+            if (tag !== 176) {
               break;
             }
 
@@ -2339,6 +2358,7 @@ export const Job: MessageFns<Job> = {
         : isSet(object.batch_id)
         ? globalThis.String(object.batch_id)
         : "",
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
       partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
       quarantinedRows: isSet(object.quarantinedRows)
         ? globalThis.Number(object.quarantinedRows)
@@ -2407,6 +2427,9 @@ export const Job: MessageFns<Job> = {
     if (message.batchId !== "") {
       obj.batchId = message.batchId;
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
     if (message.partial !== false) {
       obj.partial = message.partial;
     }
@@ -2444,6 +2467,7 @@ export const Job: MessageFns<Job> = {
     message.startedAt = object.startedAt ?? undefined;
     message.finishedAt = object.finishedAt ?? undefined;
     message.batchId = object.batchId ?? "";
+    message.traceparent = object.traceparent ?? "";
     message.partial = object.partial ?? false;
     message.quarantinedRows = object.quarantinedRows ?? 0;
     return message;
