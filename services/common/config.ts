@@ -9,3 +9,4 @@ export * from './config/types';
 export { compileLogger, compileSentinelConfig, compileToken, compileWorkerConfig, clientTimeoutMs, defaultHome, sentinelAddress } from './config/compile';
 export { SETTINGS, type Key as SettingKey, type Service, type Setting } from './config/settings';
 export { configFileName } from './config/resolve';
+export { effectiveConfig, redactSetting, REDACTED, type EffectiveSetting } from './config/effective';

@@ -50,7 +50,7 @@ export function loadConfigFile(file: string): ConfigFile {
   // JSON is YAML too: the YAML parser finds the line of every key in both.
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
-  if (doc.errors.length) fail(doc.errors[0].message.split('\n')[0], doc.errors[0].linePos?.[0].line);
+  if (doc.errors.length) fail(doc.errors[0].message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''), doc.errors[0].linePos?.[0].line);
   const lineOf = (n: unknown): number | undefined => (isNode(n) && n.range ? lines.linePos(n.range[0]).line : undefined);
 
   const base = path.dirname(path.resolve(file));
@@ -101,9 +101,12 @@ function checkJson(text: string, fail: (msg: string, line?: number) => never): v
   try {
     JSON.parse(text);
   } catch (e) {
-    const msg = (e as Error).message;
+    // V8 names a position for some errors only, and quotes the whole text for others.
+    const msg = (e as Error).message.replace(/, ".*" is not valid JSON$/s, '');
     const at = /position (\d+)/.exec(msg);
-    fail(`not valid JSON (${msg})`, at ? text.slice(0, Number(at[1])).split('\n').length : undefined);
+    const named = /\(line (\d+) column \d+\)/.exec(msg); // newer V8
+    const line = at ? text.slice(0, Number(at[1])).split('\n').length : named ? Number(named[1]) : parseDocument(text, { lineCounter: new LineCounter() }).errors[0]?.linePos?.[0].line;
+    fail(`not valid JSON (${msg})`, line);
   }
 }
 
