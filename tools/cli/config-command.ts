@@ -1,5 +1,5 @@
 /** `casparian config print [sentinel|worker|client]`: the effective configuration, secrets redacted; starts nothing. */
-import { stringify } from 'yaml';
+import type * as Yaml from 'yaml';
 import { configFileName, effectiveConfig, type Flags, type Service } from '../../services/common/config';
 import { UsageError, strFlag } from './usage';
 
@@ -15,6 +15,6 @@ export function configCommand(args: string[], flags: Flags, env: Record<string, 
   const services = (which.length ? which : ['sentinel', 'worker']) as Service[];
   const view: Record<string, unknown> = { configFile: configFileName(flags, env) ?? null };
   for (const s of services) view[s] = effectiveConfig(flags, env, s);
-  process.stdout.write(format === 'yaml' ? stringify(view) : `${JSON.stringify(view, null, 2)}\n`);
+  process.stdout.write(format === 'yaml' ? (require('yaml') as typeof Yaml).stringify(view) : `${JSON.stringify(view, null, 2)}\n`);
   return 0;
 }

@@ -90,7 +90,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
   const src = openSources(flags, env, 'worker');
   const cfg: WorkerConfig = {
     metrics: compileMetrics(src),
-    sentinel: get(src, 'sentinel'),
+    sentinel: get(src, 'sentinelAddress'),
     workerId: get(src, 'workerId'),
     slots: get(src, 'slots'),
     envMode: get(src, 'envMode'),
@@ -145,7 +145,7 @@ export function compileLogger(flags: Flags, env: Env, fields: Record<string, unk
 
 /** Where a worker or client finds the Sentinel: --sentinel, else CASPARIAN_SENTINEL, else the config file, else the default. */
 export function sentinelAddress(flags: Flags, env: Env): string {
-  return get(openSources(flags, env, 'client'), 'sentinel');
+  return get(openSources(flags, env, 'client'), 'sentinelAddress');
 }
 
 /** A client's token: --token, else CASPARIAN_TOKEN, else the config file. */

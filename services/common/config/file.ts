@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type * as Yaml from 'yaml';
 import { ConfigError } from '../config-error';
 import { parseValue } from './kinds';
 import { isKey, KEYS, SETTINGS, type Key, type Service, type Setting } from './settings';
@@ -35,6 +35,9 @@ export interface ConfigFile {
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
 
+/** The YAML parser, loaded only when a config file is read: every CLI command pays for what it loads at startup. */
+const yaml = (): typeof Yaml => require('yaml') as typeof Yaml;
+
 export function loadConfigFile(file: string): ConfigFile {
   const fail = (msg: string, line?: number): never => {
     throw new ConfigError(`config file ${file}${line ? `:${line}` : ''}: ${msg}`);
@@ -48,6 +51,7 @@ export function loadConfigFile(file: string): ConfigFile {
   }
   if (path.extname(file).toLowerCase() === '.json') checkJson(text, fail);
   // JSON is YAML too: the YAML parser finds the line of every key in both.
+  const { isMap, isNode, isScalar, LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length) fail(doc.errors[0].message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''), doc.errors[0].linePos?.[0].line);
@@ -93,8 +97,8 @@ export function loadConfigFile(file: string): ConfigFile {
   return { path: file, top, sections };
 }
 
-function toJs(node: unknown, doc: Document): unknown {
-  return isNode(node) ? (node as Node).toJS(doc) : node;
+function toJs(node: unknown, doc: Yaml.Document): unknown {
+  return yaml().isNode(node) ? (node as Yaml.Node).toJS(doc) : node;
 }
 
 function checkJson(text: string, fail: (msg: string, line?: number) => never): void {
@@ -105,7 +109,7 @@ function checkJson(text: string, fail: (msg: string, line?: number) => never): v
     const msg = (e as Error).message.replace(/, ".*" is not valid JSON$/s, '');
     const at = /position (\d+)/.exec(msg);
     const named = /\(line (\d+) column \d+\)/.exec(msg); // newer V8
-    const line = at ? text.slice(0, Number(at[1])).split('\n').length : named ? Number(named[1]) : parseDocument(text, { lineCounter: new LineCounter() }).errors[0]?.linePos?.[0].line;
+    const line = at ? text.slice(0, Number(at[1])).split('\n').length : named ? Number(named[1]) : yaml().parseDocument(text).errors[0]?.linePos?.[0].line;
     fail(`not valid JSON (${msg})`, line);
   }
 }

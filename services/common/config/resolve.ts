@@ -68,8 +68,3 @@ export function resolve<K extends Key>(src: Sources, key: K): Resolved<ValueOf<K
   const value = typeof d === 'function' ? (d as (service: Service) => ValueOf<K> | undefined)(src.service) : d;
   return { value, origin: 'default', label: names(s as Setting<unknown>, s.flag ? 'flag' : 'env') };
 }
-
-/** The value alone. */
-export function get<K extends Key>(src: Sources, key: K): ValueOf<K> | undefined {
-  return resolve(src, key).value;
-}

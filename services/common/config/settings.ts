@@ -1,5 +1,7 @@
 /**
- * Every setting, declared once: its name (also its key in a config file), its
+ * Every setting, declared once: its name (also its key in a config file: the
+ * flag in camelCase, except `sentinelAddress` for `--sentinel`, as `sentinel:`
+ * is the Sentinel's section of a file), its
  * flag and CASPARIAN_* variable, the kind of value it takes, its default,
  * which services read it, whether it is a secret, and one line for the docs.
  * compile.ts turns them into SentinelConfig/WorkerConfig; docs/operations.md's
@@ -51,7 +53,7 @@ export const SETTINGS = {
   // Network
   host: def({ kind: text(), flag: 'host', env: 'CASPARIAN_HOST', services: S, default: '127.0.0.1', description: 'Address the Sentinel binds.' }),
   port: def({ kind: int(0), flag: 'port', env: 'CASPARIAN_PORT', services: S, default: DEFAULT_PORT, description: 'The Sentinel\'s gRPC port (`0` = any free port).' }),
-  sentinel: def({ kind: text(), flag: 'sentinel', env: 'CASPARIAN_SENTINEL', services: ['worker', 'client'], default: DEFAULT_SENTINEL, description: 'Where workers and clients find the Sentinel (`HOST:PORT`).' }),
+  sentinelAddress: def({ kind: text(), flag: 'sentinel', env: 'CASPARIAN_SENTINEL', services: ['worker', 'client'], default: DEFAULT_SENTINEL, description: 'Where workers and clients find the Sentinel (`HOST:PORT`).' }),
   workerHost: def({ kind: text(), flag: 'worker-host', env: 'CASPARIAN_WORKER_HOST', services: W, default: '127.0.0.1', description: 'Address the worker\'s own gRPC server binds.' }),
   workerPort: def({ kind: int(-1), flag: 'worker-port', env: 'CASPARIAN_WORKER_PORT', services: W, default: 0, description: 'Port of the worker\'s own server (`Run`, health): `0` = any free port, `-1` = no server.' }),
   metricsPort: def({ kind: int(0), flag: 'metrics-port', env: 'CASPARIAN_METRICS_PORT', services: SW, description: 'Serve Prometheus `/metrics` on this port (`casparian start` serves both services on one); unset = off.' }),

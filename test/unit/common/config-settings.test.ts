@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileSentinelConfig, compileWorkerConfig, ConfigError, effectiveConfig, SETTINGS } from '../../../services/common/config';
+import { compileSentinelConfig, compileWorkerConfig, ConfigError, effectiveConfig, sentinelAddress, SETTINGS } from '../../../services/common/config';
 import { closest } from '../../../services/common/config/file';
 
 const configError = (re: RegExp) => (e: unknown) => e instanceof ConfigError && re.test(e.message);
@@ -88,6 +88,14 @@ describe('unit: config settings', () => {
     assert.equal(closest('completely-different'), undefined);
   });
 
+  it("sets the Sentinel's address for workers and clients beside a sentinel section", () => {
+    const file = write('address.yaml', 'sentinelAddress: sentinel.example:7000\nsentinel:\n  port: 7000\nworker:\n  workerPort: -1\n');
+    assert.equal(sentinelAddress({ config: file }, {}), 'sentinel.example:7000');
+    assert.equal(compileWorkerConfig({ config: file }, {}).sentinel, 'sentinel.example:7000');
+    assert.equal(compileWorkerConfig({ config: file, sentinel: 'other:1' }, {}).sentinel, 'other:1');
+    assert.equal(compileSentinelConfig({ config: file }, {}).port, 7000);
+  });
+
   it('reads JSON files with the same keys', () => {
     const file = write('c.json', JSON.stringify({ port: 7000, worker: { slots: 5, workerPort: -1 } }));
     assert.equal(compileSentinelConfig({ config: file }, {}).port, 7000);
@@ -114,7 +122,8 @@ describe('unit: config settings', () => {
       assert.ok(s.description.trim().length > 10, key);
       assert.ok(s.services.length > 0, key);
       if (s.env) assert.match(s.env, /^CASPARIAN_[A-Z_]+$/, key);
-      if (s.flag) assert.equal(s.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), key, `${key}: the file key is the flag in camelCase`);
+      if (s.flag && key !== 'sentinelAddress') assert.equal(s.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), key, `${key}: the file key is the flag in camelCase`);
+      assert.ok(!['sentinel', 'worker'].includes(key), `${key} would be taken for a section of the config file`);
     }
   });
 });
