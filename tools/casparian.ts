@@ -2,15 +2,16 @@
 /** The casparian CLI. `casparian help` lists the commands. */
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { compileToken, ConfigError, DEFAULT_SENTINEL, sentinelAddress, type Flags } from '../services/common/config';
+import { clientTimeoutMs, compileToken, ConfigError, DEFAULT_SENTINEL, sentinelAddress, type Flags } from '../services/common/config';
 import { SentinelClient } from './cli/client';
-import { intFlag, UsageError } from './cli/usage';
+import { UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
 import { envCommand } from './cli/env-commands';
 import * as recovery from './cli/recovery-commands';
 import { runServices } from './cli/services';
 import { tokenCommand } from './cli/token-command';
 import { purge } from './cli/purge-command';
+import { configCommand } from './cli/config-command';
 import { channelCredentials, compileTls } from '../services/common/tls';
 
 const HELP = `casparian — turn files into Arrow/Parquet datasets with Python plugins
@@ -28,7 +29,7 @@ services:
                      [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
                      [--isolation spawn|fork|reuse] (default fork) [--fork-servers N] (default 4)
 clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}; --json for JSON;
-         --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30):
+         --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30; the config file's top level):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
                     [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
@@ -58,10 +59,15 @@ auth (tokens by role, stored hashed; see README "Tokens"):
   --token TOKEN                    a client's or worker's token (CASPARIAN_TOKEN)
 local environments (CASPARIAN_HOME, default ~/.casparian_flow):
   casparian env list | provision LOCKFILE | gc [--max-bytes N] [--max-count N] [--dry-run] | link HASH DIR | doctor [HASH]
+configuration (every setting, its variable and file key: docs/operations.md#configuration):
+  --config FILE                    a YAML or JSON file of settings (CASPARIAN_CONFIG); flags win over CASPARIAN_* variables,
+                                   variables over the file, the file over defaults; a bad value stops a service at startup (exit 2)
+  casparian config print [sentinel|worker|client] [--format json|yaml] [flags…]
+                                   the effective settings and where each came from, secrets redacted; starts nothing
 `;
 
 const STRING_FLAGS = [
-  'data-dir', 'input-root', 'port', 'host', 'worker-host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
+  'config', 'data-dir', 'input-root', 'port', 'host', 'worker-host', 'slots', 'env-mode', 'commit-writer', 'home', 'sentinel', 'worker-port', 'worker-id', 'python', 'index-url',
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
@@ -92,8 +98,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'env') return envCommand(args, flags, env);
   if (command === 'token') return tokenCommand(args, flags, env);
-  const timeoutMs = 1000 * intFlag(flags, 'timeout', Number(env.CASPARIAN_CLIENT_TIMEOUT ?? 30));
-  const client = new SentinelClient(sentinelAddress(flags, env), timeoutMs, channelCredentials(compileTls(flags, env)), compileToken(flags, env));
+  if (command === 'config') return configCommand(args, flags, env);
+  const client = new SentinelClient(sentinelAddress(flags, env), clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
   try {
     switch (command) {
       case 'publish':

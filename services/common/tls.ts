@@ -11,8 +11,9 @@
  *    that chains to `--tls-ca`.
  *
  * Each has a `CASPARIAN_TLS_*` variable (`CASPARIAN_TLS_CERT`, `_KEY`, `_CA`,
- * `_REQUIRE_CLIENT_CERT=1`). Files are read once, when the config is compiled,
- * so a missing or unreadable file fails at startup naming the setting.
+ * `_REQUIRE_CLIENT_CERT=1`) and a config file key (config/settings.ts).
+ * Files are read once, when the config is compiled, so a missing or
+ * unreadable file fails at startup naming the setting.
  *
  * Plaintext stays the default only on loopback: a server bound to any other
  * address without TLS refuses to start unless `--insecure` (or
@@ -22,28 +23,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from './config-error';
+import { openSources, resolve, type Sources } from './config/resolve';
+import type { TlsMaterial } from './tls-material';
 
 type Flags = Record<string, string | boolean | undefined>;
 type Env = Record<string, string | undefined>;
 
-export interface TlsMaterial {
-  /** PEM certificate chain this process presents (server, or client for mTLS). */
-  cert?: Buffer;
-  key?: Buffer;
-  /** PEM roots: of client certificates on a server, of the server on a client. */
-  ca?: Buffer;
-  /** Server: refuse clients without a certificate that chains to `ca`. */
-  requireClientCert: boolean;
-}
-
-function flag(flags: Flags, key: string): string | undefined {
-  const v = flags[key];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function truthy(v: string | boolean | undefined): boolean {
-  return v === true || v === '1' || v === 'true' || v === 'yes';
-}
+export type { TlsMaterial };
 
 function readPem(file: string | undefined, setting: string): Buffer | undefined {
   if (file === undefined || file === '') return undefined;
@@ -57,12 +43,16 @@ function readPem(file: string | undefined, setting: string): Buffer | undefined 
   return data;
 }
 
-/** The TLS settings from flags and CASPARIAN_TLS_*; undefined when none is set (plaintext). */
-export function compileTls(flags: Flags, env: Env): Readonly<TlsMaterial> | undefined {
-  const cert = readPem(flag(flags, 'tls-cert') ?? env.CASPARIAN_TLS_CERT, '--tls-cert (CASPARIAN_TLS_CERT)');
-  const key = readPem(flag(flags, 'tls-key') ?? env.CASPARIAN_TLS_KEY, '--tls-key (CASPARIAN_TLS_KEY)');
-  const ca = readPem(flag(flags, 'tls-ca') ?? env.CASPARIAN_TLS_CA, '--tls-ca (CASPARIAN_TLS_CA)');
-  const requireClientCert = truthy(flags['require-client-cert']) || truthy(env.CASPARIAN_TLS_REQUIRE_CLIENT_CERT);
+/** The TLS settings a service reads (flags, CASPARIAN_TLS_*, config file); undefined when none is set (plaintext). */
+export function resolveTls(src: Sources): Readonly<TlsMaterial> | undefined {
+  const pem = (key: 'tlsCert' | 'tlsKey' | 'tlsCa'): Buffer | undefined => {
+    const r = resolve(src, key);
+    return readPem(r.value, r.label);
+  };
+  const cert = pem('tlsCert');
+  const key = pem('tlsKey');
+  const ca = pem('tlsCa');
+  const requireClientCert = resolve(src, 'requireClientCert').value === true;
   if (!!cert !== !!key) throw new ConfigError('--tls-cert and --tls-key (CASPARIAN_TLS_CERT, CASPARIAN_TLS_KEY) go together: give both or neither');
   if (requireClientCert && !ca) throw new ConfigError('--require-client-cert needs --tls-ca (CASPARIAN_TLS_CA): the CA that client certificates must chain to');
   if (requireClientCert && !cert) throw new ConfigError('--require-client-cert needs --tls-cert and --tls-key: a server that checks clients serves TLS itself');
@@ -70,9 +60,14 @@ export function compileTls(flags: Flags, env: Env): Readonly<TlsMaterial> | unde
   return Object.freeze({ cert, key, ca, requireClientCert });
 }
 
+/** A client's TLS settings (flags, CASPARIAN_TLS_*, the config file's top level). */
+export function compileTls(flags: Flags, env: Env): Readonly<TlsMaterial> | undefined {
+  return resolveTls(openSources(flags, env, 'client'));
+}
+
 /** Whether plaintext on a non-loopback address was asked for on purpose (--insecure, CASPARIAN_INSECURE=1). */
 export function insecureAllowed(flags: Flags, env: Env): boolean {
-  return truthy(flags.insecure) || truthy(env.CASPARIAN_INSECURE);
+  return resolve(openSources(flags, env, 'sentinel'), 'insecure').value === true;
 }
 
 /** True for 127.0.0.0/8, ::1 and "localhost": addresses other hosts cannot reach. */

@@ -46,7 +46,7 @@ export function onSignals(logger: Logger, stop: () => Promise<void>): void {
 }
 
 export async function runServices(cmd: 'start' | 'sentinel' | 'worker', flags: Flags, env: Env): Promise<void> {
-  const logger = compileLogger(flags, env, {});
+  const logger = compileLogger(flags, env, {}, cmd === 'start' ? 'client' : cmd);
   if (cmd === 'sentinel') {
     const s = await startSentinel(flags, env, logger);
     const m = await maybeServeMetrics(s.cfg.metrics, [s.metrics.registry], logger);
