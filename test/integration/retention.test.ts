@@ -24,20 +24,21 @@ describe('integration: retention with casparian purge (real processes)', functio
     const old = [];
     for (let i = 0; i < 3; i++) old.push(await c.waitJob((await c.submit('values', writeCsv(c.inputDir, `old-${i}.csv`, 2, i))).id));
     assert.ok(old.every((j) => j.state === JobState.JOB_STATE_SUCCEEDED));
-    await sleep(2_500);
-    const fresh = await c.waitJob((await c.submit('values', writeCsv(c.inputDir, 'fresh.csv', 3, 9))).id);
     const purge = (...args: string[]) => runCli(['purge', '--sentinel', c.address, ...args], { timeoutMs: 30_000 });
-
-    const dry = await purge('--older-than', '2s', '--dry-run');
-    assert.equal(dry.code, 0, showCli(dry));
-    assert.match(dry.stdout, /^would purge 3 finished jobs older than 2s: \d+ log lines, 3 output files, [0-9.]+ MB/);
-    assert.ok(old.every((j) => c.attemptDirs(j.id).length === 1), 'a dry run removes nothing');
-
     const bad = await purge('--older-than', '2s', '--state', 'running');
     assert.equal(bad.code, 1, showCli(bad));
     assert.match(bad.stderr, /INVALID_ARGUMENT: states: only final states can be purged/);
 
-    const real = await purge('--older-than', '2s', '--json');
+    // The old jobs are at least 16 s old, the fresh one has 15 s before it is old enough too:
+    // room for the CLI runs below on a loaded machine.
+    await sleep(16_000);
+    const fresh = await c.waitJob((await c.submit('values', writeCsv(c.inputDir, 'fresh.csv', 3, 9))).id);
+    const dry = await purge('--older-than', '15s', '--dry-run');
+    assert.equal(dry.code, 0, showCli(dry));
+    assert.match(dry.stdout, /^would purge 3 finished jobs older than 15s: \d+ log lines, 3 output files, [0-9.]+ MB/);
+    assert.ok(old.every((j) => c.attemptDirs(j.id).length === 1), 'a dry run removes nothing');
+
+    const real = await purge('--older-than', '15s', '--json');
     assert.equal(real.code, 0, showCli(real));
     assert.deepEqual({ ...JSON.parse(real.stdout), outputBytes: undefined, logLines: undefined }, { dryRun: false, jobs: 3, outputFiles: 3, outputBytes: undefined, logLines: undefined });
     for (const j of old) {
@@ -45,7 +46,7 @@ describe('integration: retention with casparian purge (real processes)', functio
       assert.equal(fs.existsSync(path.join(c.dataDir, 'outputs', j.id)), false, 'its output files are gone');
     }
     assert.equal(await checkValues(c, fresh.id, 3, 9), '', 'the newer job and its output stay');
-    const again = await purge('--older-than', '2s');
+    const again = await purge('--older-than', '15s');
     assert.match(again.stdout, /^purged 0 finished jobs/);
   });
 
