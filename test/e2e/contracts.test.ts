@@ -95,9 +95,9 @@ describe('e2e: output contracts, quarantine and lineage (real processes, real py
         ['order_id', 'Int64', false],
         ['amount', 'Decimal[12e+2]', true],
         ['ordered_at', 'Timestamp<MICROSECOND>', true],
-        ['_cf_job_id', 'Utf8', false],
-        ['_cf_source_hash', 'Utf8', true],
-        ['_cf_plugin_version', 'Utf8', false],
+        ['_cf_job_id', 'Dictionary<Int8, Utf8>', false],
+        ['_cf_source_hash', 'Dictionary<Int8, Utf8>', true],
+        ['_cf_plugin_version', 'Dictionary<Int8, Utf8>', false],
       ],
     );
     const rows = await rowsOf(c, job.id, 'orders');

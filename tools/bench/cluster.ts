@@ -96,11 +96,12 @@ export class BenchCluster {
   }
 
   /** Publishes bench/plugins/FILE.py as plugin NAME 1.0.0 with the bench lockfile. */
-  async publish(name: string, file: string): Promise<void> {
+  /** Publish bench/plugins/FILE as NAME, with `extra` source appended (e.g. an OUTPUTS declaration). */
+  async publish(name: string, file: string, extra = ''): Promise<void> {
     await this.client.publishPlugin({
       name,
       version: '1.0.0',
-      source: fs.readFileSync(path.join(this.root, 'bench', 'plugins', file), 'utf8'),
+      source: fs.readFileSync(path.join(this.root, 'bench', 'plugins', file), 'utf8') + extra,
       lockfile: this.lockfile,
       manifest: { description: 'bench', envAllow: [], maxAttempts: 1, timeouts: undefined, limits: undefined, backoff: undefined, isolation: '' },
     });

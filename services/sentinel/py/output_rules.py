@@ -124,10 +124,17 @@ class Contract:
         self.fields = [pa.field(name, t, nullable=nullable) for name, t, nullable, _ in self.columns]
 
 
+#: Lineage columns are dictionary-encoded with int8 indices: one value per
+#: output, so each row costs one byte in Arrow (FetchOutput) and next to
+#: nothing to write; pyarrow restores the type from the Parquet file, and
+#: pandas, DuckDB and Arrow JS read it as text.
+LINEAGE_TYPE = pa.dictionary(pa.int8(), pa.string())
+
+
 def _constant(value: Optional[str], n: int) -> pa.Array:
     if value is None:
-        return pa.nulls(n, pa.string())
-    return pa.array([value], pa.string()).take(pa.nulls(n, pa.int32()).fill_null(0))
+        return pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int8()), pa.array([], pa.string()))
+    return pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int8()).fill_null(0), pa.array([value], pa.string()))
 
 
 class OutputRules:
@@ -207,7 +214,7 @@ class OutputRules:
         if self.lineage is not None:
             for key in LINEAGE:
                 arrays.append(_constant(self.lineage.get(key), n))
-                fields.append(pa.field(key, pa.string(), nullable=key == "_cf_source_hash"))
+                fields.append(pa.field(key, LINEAGE_TYPE, nullable=key == "_cf_source_hash"))
         good = pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
         if not reasons:
             return good, None
@@ -222,6 +229,6 @@ class OutputRules:
         if self.lineage is not None:
             for key in LINEAGE:
                 extra_arrays.append(_constant(self.lineage.get(key), len(bad_rows)))
-                extra_fields.append(pa.field(key, pa.string(), nullable=key == "_cf_source_hash"))
+                extra_fields.append(pa.field(key, LINEAGE_TYPE, nullable=key == "_cf_source_hash"))
         aside = pa.RecordBatch.from_arrays(list(aside.columns) + extra_arrays, schema=pa.schema(list(aside.schema) + extra_fields))
         return good, aside

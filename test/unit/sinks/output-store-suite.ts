@@ -402,7 +402,7 @@ describe(`OutputStore (${w.title})`, () => {
       await area.append('rows', bytes);
       const staged = await area.seal();
       assert.deepEqual(staged.map((o) => [o.name, o.rows, o.quarantined]), [['rows', 1, 2], ['rows_quarantine', 2, undefined]]);
-      assert.deepEqual(staged[0].schema.map((f) => `${f.name}:${f.type}`), ['id:Int64', '_cf_job_id:Utf8', '_cf_source_hash:Utf8', '_cf_plugin_version:Utf8']);
+      assert.deepEqual(staged[0].schema.map((f) => `${f.name}:${f.type}`), ['id:Int64', '_cf_job_id:Dictionary<Int8, Utf8>', '_cf_source_hash:Dictionary<Int8, Utf8>', '_cf_plugin_version:Dictionary<Int8, Utf8>']);
       const { outputs } = await area.publish();
       assert.deepEqual(rowsOf(await fetchTable(outputs[0].parquetPath)), [{ id: 1n, _cf_job_id: 'job-rules', _cf_source_hash: 'ab'.repeat(32), _cf_plugin_version: '2.0.0' }]);
       const aside = rowsOf(await fetchTable(outputs[1].parquetPath)).map((r) => [r.id, r._cf_source_row, r._cf_reason]);
