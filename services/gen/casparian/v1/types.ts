@@ -276,6 +276,15 @@ export interface PluginManifest {
    * value is INVALID_ARGUMENT.
    */
   isolation: string;
+  /**
+   * Most attempts of this plugin that may run at once across all workers
+   * (0 = no cap; at most 10000). The cap belongs to the plugin name: the
+   * scheduler counts the running attempts of every version of the plugin
+   * against the cap of its newest published version, so publishing a new
+   * version changes the cap (and a version published without one lifts it).
+   * A job held back by the cap stays QUEUED with a waiting_reason naming it.
+   */
+  maxConcurrency: number;
 }
 
 /** A published plugin version. */
@@ -404,6 +413,10 @@ export interface Job {
     | undefined;
   /** The batch the job was submitted in by SubmitJobs (empty for SubmitJob). */
   batchId: string;
+  /** Dispatch priority (higher first; 0 by default). */
+  priority: number;
+  /** The job is not started before this time (unset when none was given). */
+  notBefore?: Date | undefined;
 }
 
 /** A log line from an attempt (plugin logs, environment provisioning, worker notes). */
@@ -999,6 +1012,7 @@ function createBasePluginManifest(): PluginManifest {
     limits: undefined,
     backoff: undefined,
     isolation: "",
+    maxConcurrency: 0,
   };
 }
 
@@ -1024,6 +1038,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     }
     if (message.isolation !== "") {
       writer.uint32(58).string(message.isolation);
+    }
+    if (message.maxConcurrency !== 0) {
+      writer.uint32(64).uint32(message.maxConcurrency);
     }
     return writer;
   },
@@ -1097,6 +1114,14 @@ export const PluginManifest: MessageFns<PluginManifest> = {
             message.isolation = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxConcurrency = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1126,6 +1151,11 @@ export const PluginManifest: MessageFns<PluginManifest> = {
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
       backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
       isolation: isSet(object.isolation) ? globalThis.String(object.isolation) : "",
+      maxConcurrency: isSet(object.maxConcurrency)
+        ? globalThis.Number(object.maxConcurrency)
+        : isSet(object.max_concurrency)
+        ? globalThis.Number(object.max_concurrency)
+        : 0,
     };
   },
 
@@ -1152,6 +1182,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     if (message.isolation !== "") {
       obj.isolation = message.isolation;
     }
+    if (message.maxConcurrency !== 0) {
+      obj.maxConcurrency = Math.round(message.maxConcurrency);
+    }
     return obj;
   },
 
@@ -1173,6 +1206,7 @@ export const PluginManifest: MessageFns<PluginManifest> = {
       ? RetryBackoff.fromPartial(object.backoff)
       : undefined;
     message.isolation = object.isolation ?? "";
+    message.maxConcurrency = object.maxConcurrency ?? 0;
     return message;
   },
 };
@@ -1819,6 +1853,8 @@ function createBaseJob(): Job {
     startedAt: undefined,
     finishedAt: undefined,
     batchId: "",
+    priority: 0,
+    notBefore: undefined,
   };
 }
 
@@ -1880,6 +1916,12 @@ export const Job: MessageFns<Job> = {
     }
     if (message.batchId !== "") {
       writer.uint32(154).string(message.batchId);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(160).int32(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -2049,6 +2091,22 @@ export const Job: MessageFns<Job> = {
             message.batchId = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2136,6 +2194,12 @@ export const Job: MessageFns<Job> = {
         : isSet(object.batch_id)
         ? globalThis.String(object.batch_id)
         : "",
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      notBefore: isSet(object.notBefore)
+        ? fromJsonTimestamp(object.notBefore)
+        : isSet(object.not_before)
+        ? fromJsonTimestamp(object.not_before)
+        : undefined,
     };
   },
 
@@ -2198,6 +2262,12 @@ export const Job: MessageFns<Job> = {
     if (message.batchId !== "") {
       obj.batchId = message.batchId;
     }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      obj.notBefore = message.notBefore.toISOString();
+    }
     return obj;
   },
 
@@ -2229,6 +2299,8 @@ export const Job: MessageFns<Job> = {
     message.startedAt = object.startedAt ?? undefined;
     message.finishedAt = object.finishedAt ?? undefined;
     message.batchId = object.batchId ?? "";
+    message.priority = object.priority ?? 0;
+    message.notBefore = object.notBefore ?? undefined;
     return message;
   },
 };
