@@ -124,7 +124,7 @@ export abstract class TestCluster {
       version: opts.version ?? '1.0.0',
       source,
       lockfile: opts.lockfile ?? SHARED_LOCKFILE,
-      manifest: { description: opts.description ?? '', envAllow: opts.envAllow ?? [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined, isolation: opts.isolation ?? '' },
+      manifest: { description: opts.description ?? '', envAllow: opts.envAllow ?? [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined, isolation: opts.isolation ?? '', maxConcurrency: 0 },
     });
     return res.plugin!.envHash;
   }

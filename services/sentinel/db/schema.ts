@@ -59,6 +59,10 @@ export interface JobsTable {
   submit_fingerprint: string | null;
   /** The SubmitJobs batch of the job (migration 5); null for SubmitJob. */
   batch_id: Generated<string | null>;
+  /** Dispatch priority (migration 6): higher first, FIFO by seq within one. */
+  priority: Generated<number>;
+  /** Not started before this time (migration 6); null = none. run_at is never below it. */
+  not_before: Generated<number | null>;
   timeouts_json: string;
   error_json: string | null;
   metrics_json: string | null;

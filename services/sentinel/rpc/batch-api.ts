@@ -14,6 +14,7 @@ import { findPlugin } from '../plugins/registry';
 import { batchFingerprint, batchStates, getBatch, getJob, IdempotencyKeyConflict, type JobRow } from '../queue';
 import type { ClientApiDeps } from './context';
 import { checkInputRoots } from './input-roots';
+import { queueControls } from './queue-controls';
 
 /** Most input paths one SubmitJobs call may carry. */
 export const MAX_BATCH_JOBS = 10_000;
@@ -41,6 +42,7 @@ export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest): P
   const plugin = await findPlugin(d.db, pluginName, version || undefined);
   if (!plugin) throw notFound(version ? `plugin ${pluginName} version ${version} is not published` : `plugin ${pluginName} is not published`);
   const settings = jobSettings(req, parseManifest(plugin), { maxAttempts: d.cfg.defaultMaxAttempts, timeouts: d.cfg.timeouts });
+  const controls = queueControls(req, d.clock.now());
   const jobs = inputPaths.map((inputPath) => ({
     id: crypto.randomUUID(),
     pluginName,
@@ -48,13 +50,14 @@ export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest): P
     envHash: plugin.env_hash,
     inputPath,
     ...settings,
+    ...controls,
   }));
   const batch = {
     id: crypto.randomUUID(),
     pluginName,
     pluginVersion: plugin.version,
     idempotencyKey: req.idempotencyKey || undefined,
-    submitFingerprint: batchFingerprint({ pluginName, pluginVersion: version, inputPaths, maxAttempts, timeouts: req.timeouts, backoff: req.backoff }),
+    submitFingerprint: batchFingerprint({ pluginName, pluginVersion: version, inputPaths, maxAttempts, timeouts: req.timeouts, backoff: req.backoff, priority: controls.priority }),
   };
   const res = await d.lifecycle.batchSubmitted({ batch, jobs }).catch((e: unknown) => {
     throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;
