@@ -34,9 +34,12 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
                     [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
                     [--isolation spawn|fork|reuse]   (default: each worker's --isolation)
+                    [--max-concurrency N]   (most jobs of this plugin running at once, all workers; 0 = no cap)
   casparian plugins [--name NAME]
   casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
+                    [--priority N]   (higher first, default 0; negative as --priority=-5)
+                    [--not-before TIME]   (ISO-8601, or from now: +10m, 30s, 2h, 1d)
   casparian jobs [--state S] [--plugin NAME] [--batch ID] [--limit N]   (S: queued … failed, cancelled, dead_letter)
   casparian job ID            (details, error, traceback and logs)
   casparian job cancel ID [--reason TEXT]
@@ -71,7 +74,7 @@ const STRING_FLAGS = [
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
-  'expires-in',
+  'expires-in', 'priority', 'not-before', 'max-concurrency',
 ];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
 

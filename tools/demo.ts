@@ -45,7 +45,7 @@ async function main(): Promise<number> {
       version: '1.0.0',
       source: fs.readFileSync(plugin, 'utf8'),
       lockfile: fs.readFileSync(lock, 'utf8'),
-      manifest: { description: 'clean messy store sales exports', envAllow: [], maxAttempts: 0, timeouts: undefined, isolation: '' },
+      manifest: { description: 'clean messy store sales exports', envAllow: [], maxAttempts: 0, timeouts: undefined, isolation: '', maxConcurrency: 0 },
     });
     const envHash = pub.plugin!.envHash;
     const hasEnv = worker.envs.inventory().some((e) => e.envHash === envHash && e.status === 'ready');

@@ -42,3 +42,27 @@ export function boundedInt(field: string, v: number, max: number): number {
   if (!Number.isInteger(v) || v < 0 || v > max) throw invalidArgument(`${field} must be between 0 and ${max}, got ${v}`);
   return v;
 }
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** A signed 32-bit integer (proto int32); JSON callers can send anything, so it is checked. */
+export function int32(field: string, v: number): number {
+  if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX) throw invalidArgument(`${field} must be an integer between ${INT32_MIN} and ${INT32_MAX}, got ${v}`);
+  return v;
+}
+
+/**
+ * An optional point in time (a proto Timestamp) as milliseconds since the
+ * epoch, or undefined when unset. A time in the past is allowed; one more than
+ * `maxAheadMs` after `now` is refused, as is a timestamp that is not a date.
+ */
+export function optionalTime(field: string, v: Date | undefined, now: number, maxAheadMs: number): number | undefined {
+  if (v === undefined) return undefined;
+  const t = v.getTime();
+  if (!Number.isFinite(t)) throw invalidArgument(`${field} is not a valid timestamp`);
+  if (t - now > maxAheadMs) {
+    throw invalidArgument(`${field} ${v.toISOString()} is more than ${Math.round(maxAheadMs / 86_400_000)} days ahead`);
+  }
+  return t;
+}

@@ -47,6 +47,8 @@ export interface PublishOptions {
   isolation?: string;
   /** Host variables the plugin asks for (the manifest's env_allow). */
   envAllow?: string[];
+  /** manifest.max_concurrency (0 = no cap). */
+  maxConcurrency?: number;
 }
 
 export interface SubmitOptions {
@@ -124,7 +126,7 @@ export abstract class TestCluster {
       version: opts.version ?? '1.0.0',
       source,
       lockfile: opts.lockfile ?? SHARED_LOCKFILE,
-      manifest: { description: opts.description ?? '', envAllow: opts.envAllow ?? [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined, isolation: opts.isolation ?? '' },
+      manifest: { description: opts.description ?? '', envAllow: opts.envAllow ?? [], maxAttempts: opts.maxAttempts ?? 0, timeouts: undefined, limits: undefined, isolation: opts.isolation ?? '', maxConcurrency: opts.maxConcurrency ?? 0 },
     });
     return res.plugin!.envHash;
   }

@@ -37,7 +37,7 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
       version: '1.0.0',
       source: SOURCE,
       lockfile: E2E_LOCKFILE,
-      manifest: { description: 'transient while a marker exists', envAllow: [], maxAttempts, timeouts: undefined, isolation: '' },
+      manifest: { description: 'transient while a marker exists', envAllow: [], maxAttempts, timeouts: undefined, isolation: '', maxConcurrency: 0 },
     });
   }
   /** An input file; with `failing`, its marker makes the plugin raise TransientError. */
@@ -148,7 +148,7 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
       version: '1.0.0',
       source: 'import time\nimport pyarrow as pa\n\ndef parse(path):\n    time.sleep(30)\n    return pa.table({"a": [1]})\n',
       lockfile: E2E_LOCKFILE,
-      manifest: { description: '', envAllow: [], maxAttempts: 0, timeouts: undefined, isolation: '' },
+      manifest: { description: '', envAllow: [], maxAttempts: 0, timeouts: undefined, isolation: '', maxConcurrency: 0 },
     });
     const running = await cluster.submit('slow', input('s1.csv', false));
     await waitFor('the job to run', async () => (await getJob(running.id)).state === JobState.JOB_STATE_RUNNING, 120_000);

@@ -63,7 +63,7 @@ describe('integration: graceful drain', function () {
     await waitFor('a WatchJob event', () => events.length > 0, 5_000);
     const stopping = c.sentinel.shutdown(8_000);
     await assert.rejects(
-      c.sentinel.api.submitJob({ pluginName: 'never', pluginVersion: '', inputPath: input(c, 'late', 0), idempotencyKey: '', maxAttempts: 0, timeouts: undefined }),
+      c.sentinel.api.submitJob({ pluginName: 'never', pluginVersion: '', inputPath: input(c, 'late', 0), idempotencyKey: '', maxAttempts: 0, timeouts: undefined, priority: 0 }),
       (e: { code: number; message: string }) => e.code === 14 && /shutting down/.test(e.message),
     );
     await stopping;

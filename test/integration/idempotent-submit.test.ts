@@ -14,7 +14,7 @@ import { ProcCluster, useClusters } from '../helpers/proc-cluster';
 const SOURCE = 'def parse(path):\n    return None\n';
 
 function request(inputPath: string, idempotencyKey: string, over: Partial<SubmitJobRequest> = {}): SubmitJobRequest {
-  return { pluginName: 'p', pluginVersion: '', inputPath, idempotencyKey, maxAttempts: 0, timeouts: undefined, backoff: undefined, ...over };
+  return { pluginName: 'p', pluginVersion: '', inputPath, idempotencyKey, maxAttempts: 0, timeouts: undefined, backoff: undefined, priority: 0, ...over };
 }
 
 describe('integration: idempotent SubmitJob (real Sentinel process)', function () {

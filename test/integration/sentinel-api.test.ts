@@ -13,7 +13,7 @@ const code = (c: grpc.status, re?: RegExp) => (e: grpc.ServiceError) => {
   return true;
 };
 
-const manifest = { description: '', envAllow: [], maxAttempts: 0, timeouts: undefined, isolation: '' };
+const manifest = { description: '', envAllow: [], maxAttempts: 0, timeouts: undefined, isolation: '', maxConcurrency: 0 };
 
 describe('integration: Sentinel API statuses', function () {
   this.timeout(30_000);

@@ -103,7 +103,7 @@ export class BenchCluster {
       version: '1.0.0',
       source: fs.readFileSync(path.join(this.root, 'bench', 'plugins', file), 'utf8') + extra,
       lockfile: this.lockfile,
-      manifest: { description: 'bench', envAllow: [], maxAttempts: 1, timeouts: undefined, limits: undefined, backoff: undefined, isolation: '' },
+      manifest: { description: 'bench', envAllow: [], maxAttempts: 1, timeouts: undefined, limits: undefined, backoff: undefined, isolation: '', maxConcurrency: 0 },
     });
   }
 

@@ -10,6 +10,7 @@ import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable
 import { jobRetry } from './recovery-commands';
 import { MAX_BATCH_JOBS, batchJobs, followBatches, submitBatches } from './batches';
 import { ProgressView } from './progress';
+import { notBeforeFlag, priorityFlag } from './queue-flags';
 
 export { UsageError };
 
@@ -41,6 +42,7 @@ export async function publish(c: SentinelClient, args: string[], flags: Flags): 
       },
       backoff: backoffFlags(flags),
       isolation: str(flags, 'isolation') ?? '',
+      maxConcurrency: intFlag(flags, 'max-concurrency', 0),
     },
   });
   if (flags.json) return json(res);
@@ -50,7 +52,11 @@ export async function publish(c: SentinelClient, args: string[], flags: Flags): 
 
 export async function submit(c: SentinelClient, args: string[], flags: Flags): Promise<number> {
   const [name, ...files] = args;
-  if (!name || files.length === 0) throw new UsageError('usage: casparian submit NAME FILE... [--version V] [--idempotency-key K] [--wait] [--json]');
+  if (!name || files.length === 0) {
+    throw new UsageError('usage: casparian submit NAME FILE... [--version V] [--idempotency-key K] [--priority N] [--not-before TIME] [--wait] [--json]');
+  }
+  const priority = priorityFlag(flags);
+  const notBefore = notBeforeFlag(flags);
   const paths = files.map((f) => path.resolve(f));
   const batches = await submitBatches(
     c,
@@ -60,6 +66,8 @@ export async function submit(c: SentinelClient, args: string[], flags: Flags): P
       idempotencyKey: str(flags, 'idempotency-key') ?? '',
       maxAttempts: intFlag(flags, 'max-attempts', 0),
       backoff: backoffFlags(flags),
+      priority,
+      notBefore,
     },
     paths,
   );

@@ -24,14 +24,22 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
+/** The jobs as a table; PRIORITY and NOT BEFORE columns appear only when some job has one set. */
 export function jobsTable(jobs: Job[]): string {
+  const withPriority = jobs.some((j) => j.priority !== 0);
+  const withNotBefore = jobs.some((j) => j.notBefore);
+  const optional = (j: Job): string[] => [
+    ...(withPriority ? [String(j.priority)] : []),
+    ...(withNotBefore ? [j.notBefore?.toISOString() ?? ''] : []),
+  ];
   return table([
-    ['ID', 'PLUGIN', 'STATE', 'ATTEMPT', 'ROWS', 'INPUT'],
+    ['ID', 'PLUGIN', 'STATE', 'ATTEMPT', ...(withPriority ? ['PRIORITY'] : []), ...(withNotBefore ? ['NOT BEFORE'] : []), 'ROWS', 'INPUT'],
     ...jobs.map((j) => [
       j.id,
       `${j.pluginName}@${j.pluginVersion}`,
       stateName(j.state) + (j.error && j.state !== JobState.JOB_STATE_SUCCEEDED ? ` (${j.error.code})` : ''),
       `${j.attempt}/${j.maxAttempts}`,
+      ...optional(j),
       String(j.metrics?.rows ?? ''),
       j.inputPath,
     ]),
@@ -47,6 +55,8 @@ export function jobDetail(j: Job, logs: JobLog[]): string {
     `attempt    ${j.attempt} of ${j.maxAttempts}${j.workerId ? `  on ${j.workerId}` : ''}`,
     `created    ${j.createdAt?.toISOString() ?? ''}`,
   ];
+  if (j.priority !== 0) lines.push(`priority   ${j.priority}`);
+  if (j.notBefore) lines.push(`not before ${j.notBefore.toISOString()}`);
   if (j.finishedAt) lines.push(`finished   ${j.finishedAt.toISOString()}`);
   if (j.traceparent) lines.push(`trace      ${j.traceparent}`);
   if (j.metrics) {

@@ -146,6 +146,21 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable('plugins').addColumn('contracts_json', 'text').execute();
     },
   },
+  {
+    id: 8,
+    name: 'queue controls: job priority and not_before',
+    async up(db) {
+      // Higher runs first; FIFO (seq) within a priority.
+      await db.schema.alterTable('jobs').addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      // Milliseconds since the epoch; null = none. run_at never goes below it.
+      await db.schema.alterTable('jobs').addColumn('not_before', 'bigint').execute();
+      // listRunnable walks this index in dispatch order (state = 'queued', priority desc, seq) and stops at its
+      // limit. jobs_state_run_at goes: with it the planner preferred the run_at range and sorted every runnable
+      // job in a temporary b-tree on each scheduler round (~20 ms at 100k queued jobs, against ~0.2 ms now).
+      await db.schema.createIndex('jobs_queue_order').on('jobs').columns(['state', 'priority desc', 'seq']).execute();
+      await db.schema.dropIndex('jobs_state_run_at').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

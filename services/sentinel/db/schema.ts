@@ -63,6 +63,10 @@ export interface JobsTable {
   batch_id: Generated<string | null>;
   /** The W3C traceparent the job was submitted with (migration 6); null = none. */
   traceparent: Generated<string | null>;
+  /** Dispatch priority (migration 8): higher first, FIFO by seq within one. */
+  priority: Generated<number>;
+  /** Not started before this time (migration 8); null = none. run_at is never below it. */
+  not_before: Generated<number | null>;
   timeouts_json: string;
   error_json: string | null;
   metrics_json: string | null;

@@ -1,8 +1,9 @@
 /**
  * A plugin version's manifest: what its publisher may set (env allow-list,
- * timeouts, attempts, rlimits, retry backoff), validated once at publish
- * time, stored as canonical JSON (part of the artifact hash), and combined
- * with a job request and the Sentinel's defaults into a job's settings.
+ * timeouts, attempts, rlimits, retry backoff, concurrency cap), validated
+ * once at publish time, stored as canonical JSON (part of the artifact hash),
+ * and combined with a job request and the Sentinel's defaults into a job's
+ * settings.
  *
  * Inputs are plain shapes (the generated proto messages fit them), so this
  * module does not depend on the rpc layer.
@@ -24,6 +25,12 @@ export interface PluginManifestData {
   backoff: BackoffOverride;
   /** How workers start the plugin's guest; '' = each worker's default (services/common/isolation.ts). */
   isolation: IsolationChoice;
+  /**
+   * Most attempts of the plugin (every version of its name) running at once
+   * across all workers; 0 = no cap. The newest published version's value is
+   * the plugin's cap (scheduler/concurrency-caps.ts).
+   */
+  maxConcurrency: number;
 }
 
 /** A backoff override; a zero field inherits. */
@@ -42,6 +49,7 @@ export interface ManifestInput {
   limits?: Partial<PluginManifestData['limits']>;
   backoff?: Partial<BackoffOverride>;
   isolation?: string;
+  maxConcurrency?: number;
 }
 
 export const INHERIT_BACKOFF: Readonly<BackoffOverride> = Object.freeze({ initialMs: 0, multiplier: 0, maxMs: 0 });
@@ -50,6 +58,7 @@ export const NO_LIMITS = Object.freeze({ memoryMb: 0, cpuSeconds: 0, openFiles: 
 const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
 const MAX_BACKOFF_MS = 24 * 3600 * 1000;
 const MAX_ATTEMPTS = 100;
+export const MAX_CONCURRENCY_CAP = 10_000;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TIMEOUT_FIELDS = {
   guestConnectMs: 'guest_connect_ms',
@@ -100,6 +109,7 @@ export function compileManifest(m: ManifestInput | undefined): PluginManifestDat
     },
     backoff: compileBackoff('manifest.backoff', m?.backoff),
     isolation: compileIsolation(m?.isolation),
+    maxConcurrency: boundedInt('manifest.max_concurrency', m?.maxConcurrency ?? 0, MAX_CONCURRENCY_CAP),
   };
 }
 
@@ -130,13 +140,14 @@ export function canonicalManifest(m: PluginManifestData): string {
       ? { backoff: { initialMs: m.backoff.initialMs, multiplier: m.backoff.multiplier, maxMs: m.backoff.maxMs } }
       : {}),
     ...(m.isolation ? { isolation: m.isolation } : {}),
+    ...(m.maxConcurrency ? { maxConcurrency: m.maxConcurrency } : {}),
   });
 }
 
 /** A stored manifest; fields added after a version was published get their defaults. */
 export function parseManifest(row: { manifest_json: string }): PluginManifestData {
   const m = JSON.parse(row.manifest_json) as PluginManifestData;
-  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, backoff: m.backoff ?? { ...INHERIT_BACKOFF }, isolation: m.isolation ?? '', timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
+  return { ...m, limits: m.limits ?? { ...NO_LIMITS }, backoff: m.backoff ?? { ...INHERIT_BACKOFF }, isolation: m.isolation ?? '', maxConcurrency: m.maxConcurrency ?? 0, timeouts: { ...m.timeouts, scheduleToStartMs: m.timeouts.scheduleToStartMs ?? 0 } };
 }
 
 /** What a job request may override. */

@@ -20,6 +20,10 @@ export interface NewJob {
   backoff?: Partial<BackoffPolicy>;
   /** The submission's W3C traceparent (validated, version-00 form). */
   traceparent?: string;
+  /** Dispatch priority: higher first, FIFO within one; default 0. */
+  priority?: number;
+  /** Not started before this time (ms since the epoch): the job's run_at starts here when it is in the future. */
+  notBefore?: number;
 }
 
 /**
@@ -64,7 +68,9 @@ export function jobValues(job: NewJob, now: number, batchId?: string): Insertabl
     lease_token: null,
     lease_expires_at: null,
     worker_id: null,
-    run_at: now,
+    run_at: Math.max(now, job.notBefore ?? now),
+    priority: job.priority ?? 0,
+    not_before: job.notBefore ?? null,
     idempotency_key: job.idempotencyKey || null,
     submit_fingerprint: job.idempotencyKey ? (job.submitFingerprint ?? null) : null,
     batch_id: batchId ?? null,

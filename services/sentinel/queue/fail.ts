@@ -23,7 +23,7 @@ export interface FailAttempt {
  * Settle a failed attempt. Fenced by lease.
  *
  *  - cancel requested                      → `cancelled`
- *  - retryable error, attempts left        → `queued`, run_at after backoff
+ *  - retryable error, attempts left        → `queued`, run_at after backoff (and not before not_before)
  *  - retryable error, no attempts left     → `dead_letter` (replay with RetryJob)
  *  - error that is not retryable           → `failed`
  *
@@ -51,7 +51,9 @@ export async function failAttempt(db: Db, o: FailAttempt): Promise<JobRow | unde
     }
     if (error.retryable && row.attempt < row.max_attempts) {
       const effective = row.backoff_json ? { ...policy, ...(JSON.parse(row.backoff_json) as Partial<BackoffPolicy>) } : policy;
-      return settleLeased(trx, ref, { ...common, state: 'queued', run_at: nextRunAt(row.attempt, now, effective, rand) });
+      // A retry never runs before the job's not_before.
+      const runAt = Math.max(nextRunAt(row.attempt, now, effective, rand), row.not_before ?? 0);
+      return settleLeased(trx, ref, { ...common, state: 'queued', run_at: runAt });
     }
     const state = error.retryable ? 'dead_letter' : 'failed';
     return settleLeased(trx, ref, { ...common, state, finished_at: now });

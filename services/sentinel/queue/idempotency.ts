@@ -6,6 +6,10 @@
  * to: a retry that asks for the latest plugin version still matches after a
  * newer version is published. A job stored without a fingerprint (submitted
  * before migration 4) matches any request with its key.
+ *
+ * not_before is left out on purpose: a client that computes it from a
+ * relative time ("in 10 minutes") and retries its submit sends a slightly
+ * different time, and should still get the job its first call created.
  */
 import * as crypto from 'node:crypto';
 
@@ -20,6 +24,8 @@ export interface SubmittedRequest {
   maxAttempts: number;
   timeouts?: { guestConnectMs?: number; idleMs?: number; startToCloseMs?: number; killGraceMs?: number; scheduleToStartMs?: number };
   backoff?: { initialMs?: number; multiplier?: number; maxMs?: number };
+  /** 0 = default. Covered only when not 0, so fingerprints stored before priorities existed still match. */
+  priority?: number;
 }
 
 /** sha256 (hex) of the canonical form of a SubmitJob request; an absent timeouts or backoff equals all zeros. */
@@ -32,13 +38,14 @@ export function batchFingerprint(r: Omit<SubmittedRequest, 'inputPath'> & { inpu
   return fingerprint(['submit-jobs/1', r.pluginName, r.pluginVersion, r.inputPaths, ...settings(r)]);
 }
 
-function settings(r: Pick<SubmittedRequest, 'maxAttempts' | 'timeouts' | 'backoff'>): unknown[] {
+function settings(r: Pick<SubmittedRequest, 'maxAttempts' | 'timeouts' | 'backoff' | 'priority'>): unknown[] {
   const t = r.timeouts ?? {};
   const b = r.backoff ?? {};
   return [
     r.maxAttempts,
     [t.guestConnectMs ?? 0, t.idleMs ?? 0, t.startToCloseMs ?? 0, t.killGraceMs ?? 0, t.scheduleToStartMs ?? 0],
     [b.initialMs ?? 0, b.multiplier ?? 0, b.maxMs ?? 0],
+    ...(r.priority ? [{ priority: r.priority }] : []),
   ];
 }
 
@@ -56,9 +63,9 @@ export class IdempotencyKeyConflict extends Error {
     super(
       what === 'job'
         ? `idempotency key "${key}" already names job ${jobId}, which was submitted with a different request ` +
-            '(plugin, plugin version, input path, max_attempts, timeouts or backoff); use a new key for a different job'
+            '(plugin, plugin version, input path, max_attempts, timeouts, backoff or priority); use a new key for a different job'
         : `idempotency key "${key}" already names batch ${jobId}, which was submitted with a different request ` +
-            '(plugin, plugin version, input paths, max_attempts, timeouts or backoff); use a new key for a different batch',
+            '(plugin, plugin version, input paths, max_attempts, timeouts, backoff or priority); use a new key for a different batch',
     );
     this.name = 'IdempotencyKeyConflict';
   }

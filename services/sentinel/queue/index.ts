@@ -5,6 +5,7 @@ export * from './enqueue';
 export * from './enqueue-batch';
 export * from './idempotency';
 export * from './list-runnable';
+export * from './count-leased';
 export * from './claim';
 export * from './start-attempt';
 export * from './extend-leases';

@@ -9,8 +9,9 @@ export type RetryResult =
 
 /**
  * Replay a `failed`, `dead_letter` or `cancelled` job: back to `queued`,
- * runnable at `now`, cancel flag cleared, lease cleared. The last error stays
- * on the job until the next attempt settles.
+ * runnable at `now` (or at its not_before, if later), cancel flag cleared,
+ * lease cleared. The last error stays on the job until the next attempt
+ * settles.
  *
  * Attempt numbers never restart — they fence leases and label logs and staged
  * outputs — so the budget is extended from the current attempt:
@@ -29,7 +30,7 @@ export async function retryJob(db: Db, jobId: string, opts: { resetAttempts: boo
       .updateTable('jobs')
       .set({
         state: 'queued',
-        run_at: now,
+        run_at: Math.max(now, row.not_before ?? 0),
         max_attempts: row.attempt + budget,
         cancel_requested: 0,
         lease_token: null,

@@ -15,6 +15,7 @@ import { batchFingerprint, batchStates, getBatch, getJob, IdempotencyKeyConflict
 import type { ClientApiDeps } from './context';
 import { checkInputRoots } from './input-roots';
 import { traceFields } from '../../common/trace-context';
+import { queueControls } from './queue-controls';
 
 /** Most input paths one SubmitJobs call may carry. */
 export const MAX_BATCH_JOBS = 10_000;
@@ -43,6 +44,7 @@ export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest, tr
   const plugin = await findPlugin(d.db, pluginName, version || undefined);
   if (!plugin) throw notFound(version ? `plugin ${pluginName} version ${version} is not published` : `plugin ${pluginName} is not published`);
   const settings = jobSettings(req, parseManifest(plugin), { maxAttempts: d.cfg.defaultMaxAttempts, timeouts: d.cfg.timeouts });
+  const controls = queueControls(req, d.clock.now());
   const jobs = inputPaths.map((inputPath) => ({
     id: crypto.randomUUID(),
     pluginName,
@@ -51,13 +53,14 @@ export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest, tr
     inputPath,
     traceparent,
     ...settings,
+    ...controls,
   }));
   const batch = {
     id: crypto.randomUUID(),
     pluginName,
     pluginVersion: plugin.version,
     idempotencyKey: req.idempotencyKey || undefined,
-    submitFingerprint: batchFingerprint({ pluginName, pluginVersion: version, inputPaths, maxAttempts, timeouts: req.timeouts, backoff: req.backoff }),
+    submitFingerprint: batchFingerprint({ pluginName, pluginVersion: version, inputPaths, maxAttempts, timeouts: req.timeouts, backoff: req.backoff, priority: controls.priority }),
   };
   const res = await d.lifecycle.batchSubmitted({ batch, jobs }).catch((e: unknown) => {
     throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;

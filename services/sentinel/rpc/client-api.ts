@@ -46,6 +46,7 @@ import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyCon
 import type { ClientApiDeps } from './context';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
+import { queueControls } from './queue-controls';
 import { submitJobsRpc, watchJobsRpc } from './batch-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 import { purgeJobsRpc } from './retention-api';
@@ -67,6 +68,8 @@ export class ClientApi {
       throw alreadyExists(`plugin ${name} version ${version} is already published with different content; publish a new version`);
     }
     this.d.logger.info('plugin published', { plugin: name, version, created: res.kind === 'created', envHash: res.plugin.env_hash });
+    // The newest version's manifest sets the plugin's concurrency cap.
+    if (res.kind === 'created') await this.d.scheduler.refreshCaps();
     return { plugin: pluginToPb(res.plugin), created: res.kind === 'created' };
   }
 
@@ -87,6 +90,7 @@ export class ClientApi {
     const plugin = await findPlugin(this.d.db, pluginName, version || undefined);
     if (!plugin) throw notFound(version ? `plugin ${pluginName} version ${version} is not published` : `plugin ${pluginName} is not published`);
     const settings = jobSettings(req, parseManifest(plugin), { maxAttempts: this.d.cfg.defaultMaxAttempts, timeouts: this.d.cfg.timeouts });
+    const controls = queueControls(req, this.d.clock.now());
     const { job, created } = await this.d.lifecycle.submitted({
       job: {
         id: crypto.randomUUID(),
@@ -95,9 +99,10 @@ export class ClientApi {
         envHash: plugin.env_hash,
         inputPath,
         idempotencyKey: req.idempotencyKey || undefined,
-        submitFingerprint: submitFingerprint({ pluginName, pluginVersion: version, inputPath, maxAttempts, timeouts: req.timeouts, backoff: req.backoff }),
+        submitFingerprint: submitFingerprint({ pluginName, pluginVersion: version, inputPath, maxAttempts, timeouts: req.timeouts, backoff: req.backoff, priority: controls.priority }),
         traceparent,
         ...settings,
+        ...controls,
       },
     }).catch((e: unknown) => {
       throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;

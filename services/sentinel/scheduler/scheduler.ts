@@ -13,6 +13,12 @@
  * stay queued and their waiting reason names the pause. The set of paused
  * versions is re-read at every tick (and on refreshPaused()).
  *
+ * Runnable jobs are taken in dispatch order (priority desc, then FIFO). A
+ * plugin's concurrency cap (max_concurrency of its newest version, over all
+ * its versions) is checked against one count of leased attempts per round
+ * (CapBudget); jobs held by a cap stay queued with a waiting reason naming it.
+ * Caps are re-read at every tick and after a publish (refreshCaps()).
+ *
  * A worker whose lease expired without a heartbeat is suspect (frozen, or cut
  * off): it gets no new dispatch until it heartbeats again. A retry prefers a
  * worker other than the one that ran the previous attempt.
@@ -25,11 +31,13 @@ import type { Db } from '../db/open-database';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle';
 import type { SlotControl } from '../lifecycle/types';
 import { listPausedPlugins, pausedWaitingReason } from '../plugins/breaker';
+import { listConcurrencyCaps } from '../plugins/concurrency-caps';
 import { belowFloor, type DiskFloor } from './disk-floor';
 import { parseManifest } from '../plugins/manifest';
 import { findPlugin, type PluginRow } from '../plugins/registry';
-import { listRunnable, parseTimeouts, type JobRow } from '../queue';
+import { countLeasedByPlugin, listRunnable, parseTimeouts, type JobRow } from '../queue';
 import { chooseWorker, describeWait, type WaitReason } from './choose-worker';
+import { CapBudget } from './concurrency-caps';
 import { freeSlots, type WorkerSession } from './worker-session';
 import { traceFields } from '../../common/trace-context';
 
@@ -54,6 +62,10 @@ export class Scheduler implements SlotControl {
   private readonly plugins = new Map<string, PluginRow>();
   /** name@version → waiting reason, for paused plugin versions. */
   private paused = new Map<string, string>();
+  /** Plugin name → max_concurrency, for capped plugins; read before the first round, whatever kind it is. */
+  private caps: Map<string, number> | undefined;
+  /** Plugin name → waiting reason, for plugins at their cap in the last round. */
+  private capped = new Map<string, string>();
   private running: Promise<void> | undefined;
   private again = false;
   /** A tick was asked for while a round ran. */
@@ -98,8 +110,18 @@ export class Scheduler implements SlotControl {
   }
 
   /** Why a queued job is not running, if the scheduler knows. */
-  waitingReason(job: Pick<JobRow, 'id' | 'plugin_name' | 'plugin_version'>): string {
-    return this.lowDisk || (this.paused.get(`${job.plugin_name}@${job.plugin_version}`) ?? this.waiting.get(job.id) ?? '');
+  waitingReason(job: Pick<JobRow, 'id' | 'plugin_name' | 'plugin_version' | 'not_before'>): string {
+    if (this.lowDisk) return this.lowDisk;
+    const paused = this.paused.get(`${job.plugin_name}@${job.plugin_version}`);
+    if (paused) return paused;
+    if (job.not_before !== null && job.not_before > this.d.clock.now()) return `waiting: not before ${new Date(job.not_before).toISOString()}`;
+    return this.capped.get(job.plugin_name) ?? this.waiting.get(job.id) ?? '';
+  }
+
+  /** Re-read the plugins' concurrency caps (after a publish), and schedule: a cap may have been lifted. */
+  async refreshCaps(): Promise<void> {
+    this.caps = await listConcurrencyCaps(this.d.db);
+    this.kick();
   }
 
   /** Why the Sentinel dispatches nothing at all right now ('' when it dispatches). */
@@ -168,6 +190,7 @@ export class Scheduler implements SlotControl {
   private async round(isTick: boolean): Promise<void> {
     if (isTick) {
       await this.refreshPaused();
+      this.caps = undefined; // re-read below
       for (const job of await this.d.lifecycle.leaseExpired()) this.suspect(job.worker_id);
       if (this.d.diskFloor) {
         const low = await belowFloor(this.d.diskFloor);
@@ -182,23 +205,38 @@ export class Scheduler implements SlotControl {
     const free = [...this.workers.values()].reduce((n, w) => n + freeSlots(w), 0);
     if (!isTick && free === 0) return;
     const now = this.d.clock.now();
-    const runnable = await listRunnable(this.d.db, now, Math.max(isTick ? 100 : 16, free * 4));
+    const limit = Math.max(isTick ? 100 : 16, free * 4);
+    const caps = (this.caps ??= await listConcurrencyCaps(this.d.db));
+    const budget = new CapBudget(caps, await countLeasedByPlugin(this.d.db, [...caps.keys()]));
     const stillWaiting = new Set<string>();
-    const planned: Planned[] = [];
-    for (const job of runnable) {
-      // A retry prefers another worker than the one its last attempt ran on.
-      const choice = chooseWorker(this.workers.values(), job.env_hash, job.attempt > 0 ? (job.worker_id ?? undefined) : undefined);
-      if ('waiting' in choice) {
-        if (isTick && (await this.expireIfOverdue(job, choice.waiting, now))) continue;
-        stillWaiting.add(job.id);
-        this.waiting.set(job.id, `waiting: ${describeWait(choice.waiting, job.env_hash)}`);
-        continue;
+    // A pass whose listing was full and in which a plugin reached its cap lists again without that plugin, so
+    // jobs held by a cap cannot take every place in the listing: at most one pass more than there are caps.
+    for (;;) {
+      const runnable = await listRunnable(this.d.db, now, limit, budget.full());
+      const planned: Planned[] = [];
+      let heldByCap = false;
+      for (const job of runnable) {
+        if (!budget.admit(job.plugin_name)) {
+          heldByCap = true;
+          continue;
+        }
+        // A retry prefers another worker than the one its last attempt ran on.
+        const choice = chooseWorker(this.workers.values(), job.env_hash, job.attempt > 0 ? (job.worker_id ?? undefined) : undefined);
+        if ('waiting' in choice) {
+          if (isTick && (await this.expireIfOverdue(job, choice.waiting, now))) continue;
+          stillWaiting.add(job.id);
+          this.waiting.set(job.id, `waiting: ${describeWait(choice.waiting, job.env_hash)}`);
+          continue;
+        }
+        choice.worker.inFlight.add(job.id); // reserved until the claim commits (or is refused)
+        this.waiting.delete(job.id);
+        budget.take(job.plugin_name);
+        planned.push({ job, worker: choice.worker, leaseToken: crypto.randomUUID() });
       }
-      choice.worker.inFlight.add(job.id); // reserved until the claim commits (or is refused)
-      this.waiting.delete(job.id);
-      planned.push({ job, worker: choice.worker, leaseToken: crypto.randomUUID() });
+      if (planned.length) await this.dispatchAll(planned);
+      if (!heldByCap || runnable.length < limit || ![...this.workers.values()].some((w) => freeSlots(w) > 0)) break;
     }
-    if (planned.length) await this.dispatchAll(planned);
+    this.capped = new Map(budget.full().map((name) => [name, budget.reason(name)]));
     if (isTick) for (const id of this.waiting.keys()) if (!stillWaiting.has(id)) this.waiting.delete(id);
   }
 

@@ -13,7 +13,7 @@ import { getJob, listLogs, type AttemptRef, type JobRow } from '../../../service
 const T0 = 1_700_000_000_000;
 const timeouts = { guestConnectMs: 1, idleMs: 1, startToCloseMs: 1, killGraceMs: 1, scheduleToStartMs: 0 };
 const metrics = { rows: 1, durationMs: 1, envMs: 0, envProvisioned: false, arrowBytes: 1 };
-const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 }, isolation: '' as const };
+const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 }, isolation: '' as const, maxConcurrency: 0 };
 
 /** Records, in order, every event published and every call the lifecycle makes on the scheduler. */
 class Recorder implements SlotControl {

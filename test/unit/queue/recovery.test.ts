@@ -23,7 +23,7 @@ import {
 } from '../../../services/sentinel/queue';
 import { METRICS as metrics, PERMANENT as permanent, T0, TIMEOUTS as timeouts, TRANSIENT as transient, newJob as newJobOf } from './fixtures';
 
-const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 }, isolation: '' as const };
+const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 }, isolation: '' as const, maxConcurrency: 0 };
 const noJitter = () => 0.5;
 
 describe('unit: dead letter, retry and circuit breaker', () => {

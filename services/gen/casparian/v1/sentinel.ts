@@ -22,6 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../google/protobuf/timestamp";
 import { ConcludeRequest, ConcludeResponse, DispatchRequest, DispatchResponse } from "./dispatch";
 import {
   Job,
@@ -140,10 +141,10 @@ export interface SubmitJobRequest {
    * again with the same key returns the first job (created = false), also
    * after a Sentinel restart, when the request is the same: plugin_name,
    * plugin_version as requested (empty = latest), input_path after
-   * normalisation, max_attempts, timeouts and backoff. If any of these differ,
-   * SubmitJob fails with ALREADY_EXISTS naming the key and the existing job's
-   * id. Jobs submitted before the Sentinel kept request fingerprints match any
-   * request with their key.
+   * normalisation, max_attempts, timeouts, backoff and priority (not
+   * not_before). If any of these differ, SubmitJob fails with ALREADY_EXISTS
+   * naming the key and the existing job's id. Jobs submitted before the
+   * Sentinel kept request fingerprints match any request with their key.
    */
   idempotencyKey: string;
   /** Maximum attempts for this job (0: plugin manifest or Sentinel default). */
@@ -153,7 +154,24 @@ export interface SubmitJobRequest {
     | Timeouts
     | undefined;
   /** Retry backoff for this job (zero fields: plugin manifest or Sentinel default). */
-  backoff?: RetryBackoff | undefined;
+  backoff?:
+    | RetryBackoff
+    | undefined;
+  /**
+   * Dispatch order: among runnable jobs, higher priority runs first; equal
+   * priorities run in submission order (FIFO). Any int32; default 0, so a
+   * negative priority runs after the default. Part of the idempotency
+   * fingerprint when not 0.
+   */
+  priority: number;
+  /**
+   * The job is not started before this time (unset or past: as soon as
+   * possible). At most 365 days ahead, else INVALID_ARGUMENT. Retries keep
+   * it: a retry's backoff never brings an attempt before not_before. The
+   * schedule-to-start timeout counts from it. Not part of the idempotency
+   * fingerprint, so resubmitting with a relative time computed again matches.
+   */
+  notBefore?: Date | undefined;
 }
 
 /** Response of SubmitJob. */
@@ -185,7 +203,7 @@ export interface SubmitJobsRequest {
    * Submitting again with the same key and the same request returns the first
    * batch (created = false), also after a Sentinel restart; the same key with a
    * different request (plugin, version as requested, paths, max_attempts,
-   * timeouts or backoff) is ALREADY_EXISTS.
+   * timeouts, backoff or priority; not not_before) is ALREADY_EXISTS.
    */
   idempotencyKey: string;
   /** Maximum attempts for each job (0: plugin manifest or Sentinel default). */
@@ -195,7 +213,13 @@ export interface SubmitJobsRequest {
     | Timeouts
     | undefined;
   /** Retry backoff for each job (zero fields: plugin manifest or Sentinel default). */
-  backoff?: RetryBackoff | undefined;
+  backoff?:
+    | RetryBackoff
+    | undefined;
+  /** Priority of each job: see SubmitJobRequest.priority. */
+  priority: number;
+  /** Earliest start of each job: see SubmitJobRequest.not_before. */
+  notBefore?: Date | undefined;
 }
 
 /** Response of SubmitJobs. */
@@ -822,6 +846,8 @@ function createBaseSubmitJobRequest(): SubmitJobRequest {
     maxAttempts: 0,
     timeouts: undefined,
     backoff: undefined,
+    priority: 0,
+    notBefore: undefined,
   };
 }
 
@@ -847,6 +873,12 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.backoff !== undefined) {
       RetryBackoff.encode(message.backoff, writer.uint32(58).fork()).join();
+    }
+    if (message.priority !== 0) {
+      writer.uint32(64).int32(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -920,6 +952,22 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.backoff = RetryBackoff.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -961,6 +1009,12 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         : 0,
       timeouts: isSet(object.timeouts) ? Timeouts.fromJSON(object.timeouts) : undefined,
       backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      notBefore: isSet(object.notBefore)
+        ? fromJsonTimestamp(object.notBefore)
+        : isSet(object.not_before)
+        ? fromJsonTimestamp(object.not_before)
+        : undefined,
     };
   },
 
@@ -987,6 +1041,12 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.backoff !== undefined) {
       obj.backoff = RetryBackoff.toJSON(message.backoff);
     }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      obj.notBefore = message.notBefore.toISOString();
+    }
     return obj;
   },
 
@@ -1006,6 +1066,8 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     message.backoff = (object.backoff !== undefined && object.backoff !== null)
       ? RetryBackoff.fromPartial(object.backoff)
       : undefined;
+    message.priority = object.priority ?? 0;
+    message.notBefore = object.notBefore ?? undefined;
     return message;
   },
 };
@@ -1104,6 +1166,8 @@ function createBaseSubmitJobsRequest(): SubmitJobsRequest {
     maxAttempts: 0,
     timeouts: undefined,
     backoff: undefined,
+    priority: 0,
+    notBefore: undefined,
   };
 }
 
@@ -1129,6 +1193,12 @@ export const SubmitJobsRequest: MessageFns<SubmitJobsRequest> = {
     }
     if (message.backoff !== undefined) {
       RetryBackoff.encode(message.backoff, writer.uint32(58).fork()).join();
+    }
+    if (message.priority !== 0) {
+      writer.uint32(64).int32(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1202,6 +1272,22 @@ export const SubmitJobsRequest: MessageFns<SubmitJobsRequest> = {
             message.backoff = RetryBackoff.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1243,6 +1329,12 @@ export const SubmitJobsRequest: MessageFns<SubmitJobsRequest> = {
         : 0,
       timeouts: isSet(object.timeouts) ? Timeouts.fromJSON(object.timeouts) : undefined,
       backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      notBefore: isSet(object.notBefore)
+        ? fromJsonTimestamp(object.notBefore)
+        : isSet(object.not_before)
+        ? fromJsonTimestamp(object.not_before)
+        : undefined,
     };
   },
 
@@ -1269,6 +1361,12 @@ export const SubmitJobsRequest: MessageFns<SubmitJobsRequest> = {
     if (message.backoff !== undefined) {
       obj.backoff = RetryBackoff.toJSON(message.backoff);
     }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      obj.notBefore = message.notBefore.toISOString();
+    }
     return obj;
   },
 
@@ -1288,6 +1386,8 @@ export const SubmitJobsRequest: MessageFns<SubmitJobsRequest> = {
     message.backoff = (object.backoff !== undefined && object.backoff !== null)
       ? RetryBackoff.fromPartial(object.backoff)
       : undefined;
+    message.priority = object.priority ?? 0;
+    message.notBefore = object.notBefore ?? undefined;
     return message;
   },
 };
@@ -4202,6 +4302,28 @@ type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());

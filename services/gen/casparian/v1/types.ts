@@ -276,6 +276,15 @@ export interface PluginManifest {
    * value is INVALID_ARGUMENT.
    */
   isolation: string;
+  /**
+   * Most attempts of this plugin that may run at once across all workers
+   * (0 = no cap; at most 10000). The cap belongs to the plugin name: the
+   * scheduler counts the running attempts of every version of the plugin
+   * against the cap of its newest published version, so publishing a new
+   * version changes the cap (and a version published without one lifts it).
+   * A job held back by the cap stays QUEUED with a waiting_reason naming it.
+   */
+  maxConcurrency: number;
 }
 
 /** A published plugin version. */
@@ -446,6 +455,10 @@ export interface Job {
    * has its own count).
    */
   quarantinedRows: number;
+  /** Dispatch priority (higher first; 0 by default). */
+  priority: number;
+  /** The job is not started before this time (unset when none was given). */
+  notBefore?: Date | undefined;
 }
 
 /** A log line from an attempt (plugin logs, environment provisioning, worker notes). */
@@ -1041,6 +1054,7 @@ function createBasePluginManifest(): PluginManifest {
     limits: undefined,
     backoff: undefined,
     isolation: "",
+    maxConcurrency: 0,
   };
 }
 
@@ -1066,6 +1080,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     }
     if (message.isolation !== "") {
       writer.uint32(58).string(message.isolation);
+    }
+    if (message.maxConcurrency !== 0) {
+      writer.uint32(64).uint32(message.maxConcurrency);
     }
     return writer;
   },
@@ -1139,6 +1156,14 @@ export const PluginManifest: MessageFns<PluginManifest> = {
             message.isolation = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxConcurrency = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1168,6 +1193,11 @@ export const PluginManifest: MessageFns<PluginManifest> = {
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
       backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
       isolation: isSet(object.isolation) ? globalThis.String(object.isolation) : "",
+      maxConcurrency: isSet(object.maxConcurrency)
+        ? globalThis.Number(object.maxConcurrency)
+        : isSet(object.max_concurrency)
+        ? globalThis.Number(object.max_concurrency)
+        : 0,
     };
   },
 
@@ -1194,6 +1224,9 @@ export const PluginManifest: MessageFns<PluginManifest> = {
     if (message.isolation !== "") {
       obj.isolation = message.isolation;
     }
+    if (message.maxConcurrency !== 0) {
+      obj.maxConcurrency = Math.round(message.maxConcurrency);
+    }
     return obj;
   },
 
@@ -1215,6 +1248,7 @@ export const PluginManifest: MessageFns<PluginManifest> = {
       ? RetryBackoff.fromPartial(object.backoff)
       : undefined;
     message.isolation = object.isolation ?? "";
+    message.maxConcurrency = object.maxConcurrency ?? 0;
     return message;
   },
 };
@@ -2008,6 +2042,8 @@ function createBaseJob(): Job {
     traceparent: "",
     partial: false,
     quarantinedRows: 0,
+    priority: 0,
+    notBefore: undefined,
   };
 }
 
@@ -2078,6 +2114,12 @@ export const Job: MessageFns<Job> = {
     }
     if (message.quarantinedRows !== 0) {
       writer.uint32(176).uint64(message.quarantinedRows);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(184).int32(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(194).fork()).join();
     }
     return writer;
   },
@@ -2271,6 +2313,22 @@ export const Job: MessageFns<Job> = {
             message.quarantinedRows = longToNumber(reader.uint64());
             continue;
           }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2365,6 +2423,12 @@ export const Job: MessageFns<Job> = {
         : isSet(object.quarantined_rows)
         ? globalThis.Number(object.quarantined_rows)
         : 0,
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      notBefore: isSet(object.notBefore)
+        ? fromJsonTimestamp(object.notBefore)
+        : isSet(object.not_before)
+        ? fromJsonTimestamp(object.not_before)
+        : undefined,
     };
   },
 
@@ -2436,6 +2500,12 @@ export const Job: MessageFns<Job> = {
     if (message.quarantinedRows !== 0) {
       obj.quarantinedRows = Math.round(message.quarantinedRows);
     }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      obj.notBefore = message.notBefore.toISOString();
+    }
     return obj;
   },
 
@@ -2470,6 +2540,8 @@ export const Job: MessageFns<Job> = {
     message.traceparent = object.traceparent ?? "";
     message.partial = object.partial ?? false;
     message.quarantinedRows = object.quarantinedRows ?? 0;
+    message.priority = object.priority ?? 0;
+    message.notBefore = object.notBefore ?? undefined;
     return message;
   },
 };
