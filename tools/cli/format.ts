@@ -37,7 +37,7 @@ export function jobsTable(jobs: Job[]): string {
     ...jobs.map((j) => [
       j.id,
       `${j.pluginName}@${j.pluginVersion}`,
-      stateName(j.state) + (j.error && j.state !== JobState.JOB_STATE_SUCCEEDED ? ` (${j.error.code})` : ''),
+      stateName(j.state) + (j.error && j.state !== JobState.JOB_STATE_SUCCEEDED ? ` (${j.error.code})` : '') + (j.partial ? ` (partial: ${j.quarantinedRows} quarantined)` : ''),
       `${j.attempt}/${j.maxAttempts}`,
       ...optional(j),
       String(j.metrics?.rows ?? ''),
@@ -59,6 +59,7 @@ export function jobDetail(j: Job, logs: JobLog[]): string {
   if (j.notBefore) lines.push(`not before ${j.notBefore.toISOString()}`);
   if (j.finishedAt) lines.push(`finished   ${j.finishedAt.toISOString()}`);
   if (j.traceparent) lines.push(`trace      ${j.traceparent}`);
+  if (j.partial) lines.push(`partial    ${j.quarantinedRows} rows quarantined, within the plugin's limits (the *_quarantine outputs hold them, with _cf_reason and _cf_source_row)`);
   if (j.metrics) {
     const m = j.metrics;
     lines.push(`metrics    ${m.rows} rows, ${m.durationMs} ms${m.envProvisioned ? `, env provisioned in ${m.envMs} ms` : ''}, ${m.arrowBytes} Arrow bytes`);
@@ -83,8 +84,8 @@ export function pluginStatus(p: Plugin): string {
 }
 
 export function pluginsTable(ps: Plugin[]): string {
-  return table([
-    ['NAME', 'VERSION', 'ENV', 'ARTIFACT', 'PUBLISHED', 'FAILURES', 'STATUS'],
+  const rows = table([
+    ['NAME', 'VERSION', 'ENV', 'ARTIFACT', 'PUBLISHED', 'FAILURES', 'STATUS', 'OUTPUTS'],
     ...ps.map((p) => [
       p.name,
       p.version,
@@ -93,8 +94,20 @@ export function pluginsTable(ps: Plugin[]): string {
       p.createdAt?.toISOString() ?? '',
       String(p.consecutiveFailures),
       pluginStatus(p),
+      p.contracts.filter((c) => c.columns.length).map((c) => c.output).join(',') || '-',
     ]),
   ]);
+  const declared = ps.filter((p) => p.contracts.length);
+  if (!declared.length) return rows;
+  const lines = ['', 'contracts (OUTPUTS; "!" = not nullable):'];
+  for (const p of declared) {
+    for (const c of p.contracts) {
+      const cols = c.columns.length ? c.columns.map((col) => `${col.name} ${col.type}${col.nullable ? '' : '!'}`).join(', ') : '(no columns declared)';
+      const limit = `quarantine ≤ ${+(c.maxQuarantineFraction * 100).toFixed(2)}%${c.maxQuarantineRows ? ` and ≤ ${c.maxQuarantineRows} rows` : ''}`;
+      lines.push(`  ${p.name}@${p.version} ${c.output}: ${cols}  [${limit}]`);
+    }
+  }
+  return rows + '\n' + lines.join('\n');
 }
 
 export function workersTable(ws: WorkerInfo[]): string {
