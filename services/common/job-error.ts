@@ -70,6 +70,18 @@ const CODES = {
   SINK_FULL: { classes: ['transient'], blame: 'environment' },
   /** The plugin's manifest asks for host variables the worker's operator does not allow (--guest-env-allow). */
   ENV_NOT_ALLOWED: { classes: ['permanent'], blame: 'plugin' },
+  /**
+   * The plugin version is unsigned and the worker requires signatures (no
+   * --allow-unsigned). Blamed on the plugin, like a bad signature: every
+   * worker with the same policy refuses it, so its breaker may pause it.
+   */
+  SIGNATURE_REQUIRED: { classes: ['permanent'], blame: 'plugin' },
+  /**
+   * The signature does not verify on the worker: a key it does not trust, a
+   * malformed or wrong signature, or an artifact (source, lockfile, manifest)
+   * changed after signing. The plugin never ran.
+   */
+  SIGNATURE_INVALID: { classes: ['permanent'], blame: 'plugin' },
   CANCELLED: { classes: ['cancelled'], blame: 'user' },
   WORKER_LOST: { classes: ['worker_lost'], blame: 'worker' },
   /** A fault of the worker or Sentinel itself. */
@@ -161,6 +173,8 @@ export const JobErrors = {
   inputOutsideRoots: (message: string): JobError => jobError('permanent', 'INPUT_OUTSIDE_ROOTS', message),
   sinkFull: (message: string): JobError => jobError('transient', 'SINK_FULL', message),
   envNotAllowed: (message: string): JobError => jobError('permanent', 'ENV_NOT_ALLOWED', message),
+  signatureRequired: (message: string): JobError => jobError('permanent', 'SIGNATURE_REQUIRED', message),
+  signatureInvalid: (message: string): JobError => jobError('permanent', 'SIGNATURE_INVALID', message),
   cancelled: (message: string): JobError => jobError('cancelled', 'CANCELLED', message),
   workerLost: (message: string): JobError => jobError('worker_lost', 'WORKER_LOST', message),
   internal: (message: string): JobError => jobError('transient', 'INTERNAL', message),
