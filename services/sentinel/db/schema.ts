@@ -33,6 +33,10 @@ export interface PluginsTable {
   consecutive_failures: Generated<number>;
   paused_reason: Generated<string | null>;
   paused_at: Generated<number | null>;
+  /** The publisher's Ed25519 signature, base64 (migration 6); null = unsigned. Never verified by the Sentinel. */
+  signature: Generated<string | null>;
+  /** Key id of `signature` (migration 6); null = unsigned. */
+  signing_key_id: Generated<string | null>;
 }
 
 export interface JobsTable {

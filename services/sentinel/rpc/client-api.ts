@@ -41,6 +41,7 @@ import type { JobEvent } from '../job-events';
 import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from '../../common/validate';
 import { compileManifest, jobSettings, parseManifest } from '../plugins/manifest';
 import { findPlugin, listPlugins, publishPlugin } from '../plugins/registry';
+import { publishedSignature } from '../plugins/published-signature';
 import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyConflict, submitFingerprint, type JobRow } from '../queue';
 import type { ClientApiDeps } from './context';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
@@ -59,11 +60,12 @@ export class ClientApi {
     const source = requireText('source', req.source, MAX_SOURCE_BYTES);
     const lockfile = requireText('lockfile', req.lockfile, MAX_LOCKFILE_BYTES);
     const manifest = compileManifest(req.manifest);
-    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest }, this.d.clock.now());
+    const signed = publishedSignature(req);
+    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest, signed }, this.d.clock.now());
     if (res.kind === 'conflict') {
-      throw alreadyExists(`plugin ${name} version ${version} is already published with different content; publish a new version`);
+      throw alreadyExists(`plugin ${name} version ${version} is already published with different content or a different signature; publish a new version`);
     }
-    this.d.logger.info('plugin published', { plugin: name, version, created: res.kind === 'created', envHash: res.plugin.env_hash });
+    this.d.logger.info('plugin published', { plugin: name, version, created: res.kind === 'created', envHash: res.plugin.env_hash, signingKeyId: res.plugin.signing_key_id ?? '' });
     return { plugin: pluginToPb(res.plugin), created: res.kind === 'created' };
   }
 

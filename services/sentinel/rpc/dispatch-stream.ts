@@ -130,6 +130,9 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
             envAllow: o.envAllow,
             limits: { ...o.limits },
             isolation: o.isolation,
+            manifestJson: o.manifestJson,
+            signature: o.signed?.signature ?? Buffer.alloc(0),
+            signingKeyId: o.signed?.keyId ?? '',
           },
         },
       });

@@ -85,5 +85,6 @@ export function pluginToPb(p: PluginRow): Plugin {
     paused: p.paused === 1,
     consecutiveFailures: p.consecutive_failures,
     pausedReason: p.paused ? (p.paused_reason ?? 'paused') : '',
+    signingKeyId: p.signing_key_id ?? '',
   };
 }

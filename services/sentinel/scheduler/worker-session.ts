@@ -30,6 +30,10 @@ export interface DispatchOrder {
   limits: { memoryMb: number; cpuSeconds: number; openFiles: number };
   /** The plugin's isolation level (its manifest); '' = the worker's default. */
   isolation: IsolationChoice;
+  /** The stored manifest JSON: with source and lockfile, what the artifact hash covers. */
+  manifestJson: string;
+  /** The publisher's signature and key id; absent when the version is unsigned. */
+  signed?: { signature: Buffer; keyId: string };
 }
 
 export interface WorkerSession {

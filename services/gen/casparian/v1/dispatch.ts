@@ -203,6 +203,20 @@ export interface JobDispatch {
    * know as empty.
    */
   isolation: string;
+  /**
+   * The stored manifest as canonical JSON: with source and lockfile, what the
+   * artifact hash covers. A worker recomputes the hash from source, lockfile
+   * and this field, never trusting artifact_hash, and checks that env_allow,
+   * limits and isolation above are the manifest's.
+   */
+  manifestJson: string;
+  /**
+   * The publisher's Ed25519 signature (PublishPluginRequest.signature); empty
+   * when the plugin version is unsigned.
+   */
+  signature: Buffer;
+  /** The key id of the signature (empty when unsigned). */
+  signingKeyId: string;
 }
 
 /** Stop an attempt. */
@@ -1209,6 +1223,9 @@ function createBaseJobDispatch(): JobDispatch {
     envAllow: [],
     limits: undefined,
     isolation: "",
+    manifestJson: "",
+    signature: Buffer.alloc(0),
+    signingKeyId: "",
   };
 }
 
@@ -1255,6 +1272,15 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     }
     if (message.isolation !== "") {
       writer.uint32(114).string(message.isolation);
+    }
+    if (message.manifestJson !== "") {
+      writer.uint32(122).string(message.manifestJson);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(130).bytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      writer.uint32(138).string(message.signingKeyId);
     }
     return writer;
   },
@@ -1384,6 +1410,30 @@ export const JobDispatch: MessageFns<JobDispatch> = {
             message.isolation = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.manifestJson = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.signingKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1444,6 +1494,17 @@ export const JobDispatch: MessageFns<JobDispatch> = {
         : [],
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
       isolation: isSet(object.isolation) ? globalThis.String(object.isolation) : "",
+      manifestJson: isSet(object.manifestJson)
+        ? globalThis.String(object.manifestJson)
+        : isSet(object.manifest_json)
+        ? globalThis.String(object.manifest_json)
+        : "",
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signingKeyId: isSet(object.signingKeyId)
+        ? globalThis.String(object.signingKeyId)
+        : isSet(object.signing_key_id)
+        ? globalThis.String(object.signing_key_id)
+        : "",
     };
   },
 
@@ -1491,6 +1552,15 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     if (message.isolation !== "") {
       obj.isolation = message.isolation;
     }
+    if (message.manifestJson !== "") {
+      obj.manifestJson = message.manifestJson;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      obj.signingKeyId = message.signingKeyId;
+    }
     return obj;
   },
 
@@ -1517,6 +1587,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
       ? ResourceLimits.fromPartial(object.limits)
       : undefined;
     message.isolation = object.isolation ?? "";
+    message.manifestJson = object.manifestJson ?? "";
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signingKeyId = object.signingKeyId ?? "";
     return message;
   },
 };

@@ -192,7 +192,10 @@ export function errorClassToJSON(object: ErrorClass): string {
 export interface JobError {
   /** Decides whether the job is retried. */
   errorClass: ErrorClass;
-  /** A stable machine-readable code, e.g. PLUGIN_ERROR, ENV_MISSING, GUEST_CRASHED. */
+  /**
+   * A stable machine-readable code, e.g. PLUGIN_ERROR, ENV_MISSING, GUEST_CRASHED,
+   * SIGNATURE_REQUIRED, SIGNATURE_INVALID.
+   */
   code: string;
   /** A human-readable message. */
   message: string;
@@ -314,6 +317,11 @@ export interface Plugin {
   consecutiveFailures: number;
   /** Why the version is paused (empty when it is not). */
   pausedReason: string;
+  /**
+   * Id of the key the version was signed with at publish (empty: unsigned).
+   * Workers verify the signature; the Sentinel does not.
+   */
+  signingKeyId: string;
 }
 
 /** The schema of one column of an output. */
@@ -1189,6 +1197,7 @@ function createBasePlugin(): Plugin {
     paused: false,
     consecutiveFailures: 0,
     pausedReason: "",
+    signingKeyId: "",
   };
 }
 
@@ -1223,6 +1232,9 @@ export const Plugin: MessageFns<Plugin> = {
     }
     if (message.pausedReason !== "") {
       writer.uint32(82).string(message.pausedReason);
+    }
+    if (message.signingKeyId !== "") {
+      writer.uint32(90).string(message.signingKeyId);
     }
     return writer;
   },
@@ -1320,6 +1332,14 @@ export const Plugin: MessageFns<Plugin> = {
             message.pausedReason = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.signingKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1368,6 +1388,11 @@ export const Plugin: MessageFns<Plugin> = {
         : isSet(object.paused_reason)
         ? globalThis.String(object.paused_reason)
         : "",
+      signingKeyId: isSet(object.signingKeyId)
+        ? globalThis.String(object.signingKeyId)
+        : isSet(object.signing_key_id)
+        ? globalThis.String(object.signing_key_id)
+        : "",
     };
   },
 
@@ -1403,6 +1428,9 @@ export const Plugin: MessageFns<Plugin> = {
     if (message.pausedReason !== "") {
       obj.pausedReason = message.pausedReason;
     }
+    if (message.signingKeyId !== "") {
+      obj.signingKeyId = message.signingKeyId;
+    }
     return obj;
   },
 
@@ -1423,6 +1451,7 @@ export const Plugin: MessageFns<Plugin> = {
     message.paused = object.paused ?? false;
     message.consecutiveFailures = object.consecutiveFailures ?? 0;
     message.pausedReason = object.pausedReason ?? "";
+    message.signingKeyId = object.signingKeyId ?? "";
     return message;
   },
 };
