@@ -11,6 +11,7 @@ import type { LogLevel, Logger } from './logger';
 import { Logger as LoggerImpl } from './logger';
 import { checkPlaintext, compileTls, insecureAllowed, isLoopback, type TlsMaterial } from './tls';
 import { readTokensFile } from './auth/tokens';
+import { readTrustedKeys, type TrustPolicy } from './signing/trust';
 
 export interface TimeoutDefaults {
   guestConnectMs: number;
@@ -167,6 +168,13 @@ export interface WorkerConfig {
   isolation: Isolation;
   /** Most fork servers (one per env) running at once; the least recently used idle one makes room. */
   forkServers: number;
+  /**
+   * Plugin signatures (services/common/signing/trust.ts): the public keys of
+   * --trusted-keys (CASPARIAN_TRUSTED_KEYS), and --allow-unsigned
+   * (CASPARIAN_ALLOW_UNSIGNED=1), the development flag without which unsigned
+   * plugins fail as SIGNATURE_REQUIRED.
+   */
+  trust: Readonly<TrustPolicy>;
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -334,6 +342,24 @@ function isolationLevel(value: string | undefined): Isolation {
   return value;
 }
 
+/** A boolean flag or its variable ("1"/"true" on, ""/"0"/"false" off). */
+function boolSetting(flags: Flags, key: string, env: Env, variable: string): boolean {
+  if (flags[key] === true) return true;
+  const v = (env[variable] ?? '').trim().toLowerCase();
+  if (v === '' || v === '0' || v === 'false') return false;
+  if (v === '1' || v === 'true') return true;
+  throw new ConfigError(`${variable} must be 1 or 0, got "${env[variable]}"`);
+}
+
+function compileTrust(flags: Flags, env: Env): TrustPolicy {
+  const raw = str(flags, 'trusted-keys') ?? env.CASPARIAN_TRUSTED_KEYS;
+  const paths = (raw ?? '').split(path.delimiter).filter(Boolean).map((p) => path.resolve(p));
+  return Object.freeze({
+    keys: readTrustedKeys(paths, '--trusted-keys (CASPARIAN_TRUSTED_KEYS)'),
+    allowUnsigned: boolSetting(flags, 'allow-unsigned', env, 'CASPARIAN_ALLOW_UNSIGNED'),
+  });
+}
+
 export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<WorkerConfig> = {}): Readonly<WorkerConfig> {
   const mode = str(flags, 'env-mode') ?? env.CASPARIAN_ENV_MODE ?? 'auto';
   if (mode !== 'auto' && mode !== 'strict') throw new ConfigError(`--env-mode must be "auto" or "strict", got "${mode}"`);
@@ -361,6 +387,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     envMaxCount: int(str(flags, 'env-max-count') ?? env.CASPARIAN_ENV_MAX_COUNT, '--env-max-count', 50, 1),
     isolation: isolationLevel(str(flags, 'isolation') ?? env.CASPARIAN_ISOLATION),
     forkServers: int(str(flags, 'fork-servers') ?? env.CASPARIAN_FORK_SERVERS, '--fork-servers', DEFAULT_FORK_SERVERS, 1),
+    trust: compileTrust(flags, env),
     ...overrides,
   };
   if (cfg.port >= 0) checkExposure(cfg, `the worker's server (--worker-port)`);

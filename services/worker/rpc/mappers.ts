@@ -49,5 +49,6 @@ export function attemptSpecFromDispatch(d: JobDispatch): AttemptSpec {
     limits: { memoryMb: d.limits?.memoryMb ?? 0, cpuSeconds: d.limits?.cpuSeconds ?? 0, openFiles: d.limits?.openFiles ?? 0 },
     // A level this worker does not know (a newer Sentinel's) runs at the worker's default.
     isolation: isIsolation(d.isolation) ? d.isolation : '',
+    artifact: { artifactHash: d.artifactHash, manifestJson: d.manifestJson, signature: d.signature, signingKeyId: d.signingKeyId },
   };
 }
