@@ -10,6 +10,7 @@ import { envCommand } from './cli/env-commands';
 import * as recovery from './cli/recovery-commands';
 import { runServices } from './cli/services';
 import { tokenCommand } from './cli/token-command';
+import { keygenCommand } from './cli/keygen-command';
 import { purge } from './cli/purge-command';
 import { configCommand } from './cli/config-command';
 import { channelCredentials, compileTls } from '../services/common/tls';
@@ -19,6 +20,7 @@ const HELP = `casparian — turn files into Arrow/Parquet datasets with Python p
 services:
   casparian start    [--data-dir DIR] [--port N] [--slots N] [--env-mode auto|strict] [--home DIR]
                      [--input-root DIR[:DIR…]]   (default: the current directory)
+                     [--trusted-keys FILE|DIR] [--allow-unsigned]   (as for worker)
   casparian sentinel [--data-dir DIR] [--port N] [--host H] [--input-root DIR[:DIR…]]
                      [--commit-writer auto|pyarrow|wasm] [--home DIR] [--python PY] [--index-url URL]
                      (auto: Parquet by a pyarrow helper in an env under --home, else parquet-wasm)
@@ -28,6 +30,8 @@ services:
                      [--guest-env-allow VAR,VAR]   (the only variables plugins' --env-allow may name)
                      [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
                      [--isolation spawn|fork|reuse] (default fork) [--fork-servers N] (default 4)
+                     [--trusted-keys FILE|DIR[:…]]   (public keys whose plugin signatures it accepts; CASPARIAN_TRUSTED_KEYS)
+                     [--allow-unsigned]   (development only: also run unsigned plugins; CASPARIAN_ALLOW_UNSIGNED=1)
 clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}; --json for JSON;
          --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30; the config file's top level):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
@@ -35,7 +39,8 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
                     [--isolation spawn|fork|reuse]   (default: each worker's --isolation)
                     [--max-concurrency N]   (most jobs of this plugin running at once, all workers; 0 = no cap)
-  casparian plugins [--name NAME]
+                    [--sign-key KEY]   (sign with an Ed25519 private key from keygen; CASPARIAN_SIGN_KEY)
+  casparian plugins [--name NAME]   (versions, signing key ids, failures, paused or not)
   casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
                     [--priority N]   (higher first, default 0; negative as --priority=-5)
@@ -60,6 +65,8 @@ auth (tokens by role, stored hashed; see README "Tokens"):
   --tokens-file FILE               a server requires tokens from FILE (CASPARIAN_TOKENS_FILE; re-read when it changes)
   --worker-cert-names CN,CN        the Sentinel admits workers by client certificate CN (needs --require-client-cert)
   --token TOKEN                    a client's or worker's token (CASPARIAN_TOKEN)
+plugin signing (see README "Signing plugins"):
+  casparian keygen --out PREFIX    writes PREFIX.key (private, 0600) and PREFIX.pub (public); prints the key id
 local environments (CASPARIAN_HOME, default ~/.casparian_flow):
   casparian env list | provision LOCKFILE | gc [--max-bytes N] [--max-count N] [--dry-run] | link HASH DIR | doctor [HASH]
 configuration (every setting, its variable and file key: docs/operations.md#configuration):
@@ -74,9 +81,9 @@ const STRING_FLAGS = [
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
-  'expires-in', 'priority', 'not-before', 'max-concurrency',
+  'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys',
 ];
-const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure'];
+const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure', 'allow-unsigned'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -102,11 +109,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'env') return envCommand(args, flags, env);
   if (command === 'token') return tokenCommand(args, flags, env);
   if (command === 'config') return configCommand(args, flags, env);
+  if (command === 'keygen') return keygenCommand(args, flags);
   const client = new SentinelClient(sentinelAddress(flags, env), clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
   try {
     switch (command) {
       case 'publish':
-        await cmd.publish(client, args, flags);
+        await cmd.publish(client, args, flags, env);
         return 0;
       case 'plugins':
         await cmd.plugins(client, flags);

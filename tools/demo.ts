@@ -32,7 +32,8 @@ async function main(): Promise<number> {
   const logger = compileLogger({ 'log-level': env.CASPARIAN_LOG_LEVEL ?? 'warn' }, env, {});
   const sentinel = await Sentinel.open(compileSentinelConfig({ 'data-dir': dataDir, port: '0', 'input-root': path.join(ROOT, 'examples') }, env), logger, undefined, env);
   const port = await sentinel.start();
-  const worker = new Worker(compileWorkerConfig({ sentinel: `127.0.0.1:${port}`, 'worker-port': '-1' }, env), logger, env);
+  // The demo publishes its plugin unsigned: the worker runs with the development flag (README "Signing plugins").
+  const worker = new Worker(compileWorkerConfig({ sentinel: `127.0.0.1:${port}`, 'worker-port': '-1', 'allow-unsigned': true }, env), logger, env);
   await worker.start();
   say(`▶ sentinel on 127.0.0.1:${port} (data ${dataDir}); worker ${worker.cfg.workerId} with ${worker.cfg.slots} slots, envs in ${worker.cfg.home}/venvs`);
 
@@ -110,7 +111,7 @@ async function main(): Promise<number> {
       say(`\n✗ ${j.id} ${path.basename(j.inputPath)}: ${j.error?.message ?? stateName(j.state)}`);
       if (j.error?.traceback) say(j.error.traceback);
     }
-    say(`\ndone in ${((Date.now() - t0) / 1000).toFixed(1)} s. Try: casparian start, then casparian publish/submit/jobs (see README).`);
+    say(`\ndone in ${((Date.now() - t0) / 1000).toFixed(1)} s. Try: casparian start --allow-unsigned, then casparian publish/submit/jobs (see README; sign plugins with casparian keygen and publish --sign-key).`);
     return failed.length ? 1 : 0;
   } finally {
     client.close();

@@ -76,6 +76,18 @@ const CODES = {
   CONTRACT_UNSUPPORTED: { classes: ['permanent'], blame: 'environment' },
   /** The plugin's manifest asks for host variables the worker's operator does not allow (--guest-env-allow). */
   ENV_NOT_ALLOWED: { classes: ['permanent'], blame: 'plugin' },
+  /**
+   * The plugin version is unsigned and the worker requires signatures (no
+   * --allow-unsigned). Blamed on the plugin, like a bad signature: every
+   * worker with the same policy refuses it, so its breaker may pause it.
+   */
+  SIGNATURE_REQUIRED: { classes: ['permanent'], blame: 'plugin' },
+  /**
+   * The signature does not verify on the worker: a key it does not trust, a
+   * malformed or wrong signature, or an artifact (source, lockfile, manifest)
+   * changed after signing. The plugin never ran.
+   */
+  SIGNATURE_INVALID: { classes: ['permanent'], blame: 'plugin' },
   CANCELLED: { classes: ['cancelled'], blame: 'user' },
   WORKER_LOST: { classes: ['worker_lost'], blame: 'worker' },
   /** A fault of the worker or Sentinel itself. */
@@ -170,6 +182,8 @@ export const JobErrors = {
   schemaMismatch: (message: string): JobError => jobError('permanent', 'SCHEMA_MISMATCH', message),
   quarantineLimit: (message: string): JobError => jobError('permanent', 'QUARANTINE_LIMIT', message),
   contractUnsupported: (message: string): JobError => jobError('permanent', 'CONTRACT_UNSUPPORTED', message),
+  signatureRequired: (message: string): JobError => jobError('permanent', 'SIGNATURE_REQUIRED', message),
+  signatureInvalid: (message: string): JobError => jobError('permanent', 'SIGNATURE_INVALID', message),
   cancelled: (message: string): JobError => jobError('cancelled', 'CANCELLED', message),
   workerLost: (message: string): JobError => jobError('worker_lost', 'WORKER_LOST', message),
   internal: (message: string): JobError => jobError('transient', 'INTERNAL', message),

@@ -113,6 +113,7 @@ export class Worker {
       startGuest: opts.startGuest ?? isolatedGuest({ isolation: cfg.isolation, shimPath, hostEnv, forks: this.forks }),
       hostEnv,
       guestEnvAllow: cfg.guestEnvAllow,
+      trust: cfg.trust,
       inputRoots: cfg.inputRoots,
       observer: this.metrics.observer,
       logger: this.logger,
@@ -155,6 +156,7 @@ export class Worker {
     this.lifecycle.to('starting');
     let server: ManagedServer | undefined;
     try {
+      this.logTrust();
       sweepStaleBridgeDirs(this.logger);
       const inv: EnvInfo[] = await this.envs.init();
       const broken = inv.filter((e) => e.status === 'broken');
@@ -185,6 +187,18 @@ export class Worker {
     this.lifecycle.to('running');
     this.link.dispatch.onStateChange(() => this.refreshHealth());
     this.link.dispatch.connect();
+  }
+
+  /** Says at start which plugins this worker will run; loudly when unsigned code is allowed. */
+  private logTrust(): void {
+    const keyIds = [...this.cfg.trust.keys.keys()];
+    if (this.cfg.trust.allowUnsigned) {
+      this.logger.warn('UNSIGNED PLUGINS ARE ALLOWED (--allow-unsigned): this worker runs plugin code nobody signed; development only', { trustedKeys: keyIds });
+    } else if (keyIds.length === 0) {
+      this.logger.warn('no trusted keys (--trusted-keys) and unsigned plugins are refused: every job here will fail as SIGNATURE_REQUIRED or SIGNATURE_INVALID');
+    } else {
+      this.logger.info('plugins must be signed by a trusted key', { trustedKeys: keyIds });
+    }
   }
 
   /**

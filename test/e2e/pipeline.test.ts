@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { tableFromIPC } from 'apache-arrow';
 import { ErrorClass, JobState } from '../../services/gen/casparian/v1/types';
 import { VerdictStatus } from '../../services/gen/casparian/v1/dispatch';
-import { WorkerClient, type RunResponse } from '../../services/gen/casparian/v1/worker';
+import { RunRequest, WorkerClient, type RunResponse } from '../../services/gen/casparian/v1/worker';
 import { channelOptions } from '../../services/common/grpc-server';
 import { Cluster } from '../helpers/cluster';
 import { REPO_ROOT, testHome } from '../helpers/python-env';
@@ -113,7 +113,7 @@ describe('e2e: pipeline on real Python', function () {
       const [input] = writeInputs(strict.inputDir, 1);
       const client = new WorkerClient(`127.0.0.1:${strict.workers[0].port}`, grpc.credentials.createInsecure(), channelOptions());
       try {
-        const call = client.run({ pluginName: 'double_values', source: fs.readFileSync(path.join(FIXTURES, 'double_values.py'), 'utf8'), lockfile: E2E_LOCKFILE, inputPath: input.file, timeouts: undefined });
+        const call = client.run(RunRequest.fromPartial({ pluginName: 'double_values', source: fs.readFileSync(path.join(FIXTURES, 'double_values.py'), 'utf8'), lockfile: E2E_LOCKFILE, inputPath: input.file }));
         const events: RunResponse[] = [];
         for await (const ev of call as AsyncIterable<RunResponse>) events.push(ev);
         const last = events[events.length - 1].msg;

@@ -16,6 +16,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Flags } from '../../services/common/config';
 import { ManagedProc, freePort } from './managed-proc';
 import { guestProcessesUnder, killAll, pidAlive, processesUnder, type ProcInfo } from './proc-inspect';
 import { TestCluster, type ServiceConfig } from './test-cluster';
@@ -43,6 +44,8 @@ export interface WorkerOptions {
   sentinel?: string;
   /** Serve the worker's own gRPC service (Run, health, reflection) on this port; default: none. */
   port?: number;
+  /** Flags over the test defaults (test-cluster.ts); false drops a boolean flag (e.g. 'allow-unsigned'). */
+  flags?: Flags;
 }
 
 function cliArgs(command: string, cfg: ServiceConfig): string[] {
@@ -137,6 +140,7 @@ export class ProcCluster extends TestCluster {
     const cfg = this.workerConfig(name, opts.slots ?? 2);
     if (opts.sentinel) cfg.flags.sentinel = opts.sentinel;
     if (opts.port !== undefined) cfg.flags['worker-port'] = String(opts.port);
+    Object.assign(cfg.flags, opts.flags);
     const startedAt = Date.now() - 1_000; // the Sentinel's clock is this machine's clock; allow for rounding
     const p = this.spawn(name, cliArgs('worker', cfg), this.baseEnv({ TMPDIR: this.tmpDir, ...cfg.env, ...opts.env }));
     this.workers.set(name, p);

@@ -103,9 +103,13 @@ export abstract class TestCluster {
     };
   }
 
-  /** Flags of a test worker: the run's env home and package index, no gRPC server of its own. */
+  /**
+   * Flags of a test worker: the run's env home and package index, no gRPC
+   * server of its own, and --allow-unsigned (test plugins are published
+   * unsigned; the signing tests start workers without it).
+   */
   protected workerConfig(workerId: string, slots: number): ServiceConfig {
-    const flags: Flags = { sentinel: this.address, 'worker-id': workerId, slots: String(slots), home: testHome(), 'worker-port': '-1' };
+    const flags: Flags = { sentinel: this.address, 'worker-id': workerId, slots: String(slots), home: testHome(), 'worker-port': '-1', 'allow-unsigned': true };
     const index = testIndexUrl();
     if (index) flags['index-url'] = index;
     return { flags, env: {} };

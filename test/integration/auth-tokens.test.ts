@@ -14,7 +14,7 @@ import { hashToken, newToken } from '../../services/common/auth/tokens';
 import { channelOptions } from '../../services/common/grpc-server';
 import type { DispatchRequest } from '../../services/gen/casparian/v1/dispatch';
 import { SentinelClient as RawSentinelClient } from '../../services/gen/casparian/v1/sentinel';
-import { WorkerClient } from '../../services/gen/casparian/v1/worker';
+import { RunRequest, WorkerClient } from '../../services/gen/casparian/v1/worker';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { runCli, showCli } from '../helpers/cli-run';
 import { faultPlugin, writeCsv } from '../helpers/data-fixtures';
@@ -155,7 +155,7 @@ describe('integration: tokens by role (real processes)', function () {
     const runStatus = async (token: string | undefined): Promise<grpc.status> => {
       const wc = new WorkerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions(token));
       try {
-        const call = wc.run({ pluginName: 'x', source: 'def parse(p):\n    return None\n', lockfile: '', inputPath: '/nonexistent', timeouts: undefined });
+        const call = wc.run(RunRequest.fromPartial({ pluginName: 'x', source: 'def parse(p):\n    return None\n', lockfile: '', inputPath: '/nonexistent' }));
         for await (const _ of call) void _;
         return grpc.status.OK;
       } catch (e) {

@@ -56,7 +56,7 @@ describe('integration: casparian CLI as a subprocess', function () {
   it('publish prints the plugin and its env hash; publishing the same content again is not an error', async () => {
     const r = await cli(['publish', 'test/fixtures/plugins/double_values.py', '--lockfile', lockfile, '--name', 'dv', '--version', '1.0.0', ...sentinel]);
     assert.equal(r.code, 0, show(r));
-    assert.match(r.stdout, new RegExp(`^published dv@1\\.0\\.0  env ${envHashOf(E2E_LOCKFILE).slice(0, 12)}  artifact [0-9a-f]{12}\\n$`));
+    assert.match(r.stdout, new RegExp(`^published dv@1\\.0\\.0  env ${envHashOf(E2E_LOCKFILE).slice(0, 12)}  artifact [0-9a-f]{12}  unsigned\\n$`));
     const again = await cli(['publish', 'test/fixtures/plugins/double_values.py', '--lockfile', lockfile, '--name', 'dv', '--version', '1.0.0', '--json', ...sentinel]);
     assert.equal(again.code, 0, show(again));
     const res = JSON.parse(again.stdout);

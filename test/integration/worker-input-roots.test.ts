@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { channelOptions } from '../../services/common/grpc-server';
 import { VerdictStatus } from '../../services/gen/casparian/v1/dispatch';
 import { JobState } from '../../services/gen/casparian/v1/types';
-import { WorkerClient, type RunResponse } from '../../services/gen/casparian/v1/worker';
+import { RunRequest, WorkerClient, type RunResponse } from '../../services/gen/casparian/v1/worker';
 import { freePort } from '../helpers/managed-proc';
 import { ProcCluster, useClusters } from '../helpers/proc-cluster';
 import { SHARED_LOCKFILE } from '../helpers/python-env';
@@ -64,7 +64,7 @@ describe('integration: input roots on the worker (real processes)', function () 
     const wc = new WorkerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions());
     try {
       let verdict: RunResponse['msg'] | undefined;
-      for await (const m of wc.run({ pluginName: 'echo', source: ECHO_PATH, lockfile: SHARED_LOCKFILE, inputPath: outside, timeouts: undefined }) as AsyncIterable<RunResponse>) {
+      for await (const m of wc.run(RunRequest.fromPartial({ pluginName: 'echo', source: ECHO_PATH, lockfile: SHARED_LOCKFILE, inputPath: outside })) as AsyncIterable<RunResponse>) {
         if (m.msg?.$case === 'verdict') verdict = m.msg;
       }
       assert.equal(verdict?.$case, 'verdict');

@@ -80,6 +80,8 @@ export class BenchCluster {
         home: ctx.workerHome,
         'worker-port': String(workerPort),
         'index-url': ctx.indexUrl,
+        // The bench publishes its plugins unsigned.
+        'allow-unsigned': true,
         ...opts.variant.workerFlags,
         ...opts.workerFlags,
       };

@@ -1,11 +1,11 @@
 /** Client commands of the casparian CLI: they talk to a Sentinel over gRPC. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Flags } from '../../services/common/config';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import { renderCsv, renderTable } from '../render-arrow';
 import type { SentinelClient } from './client';
 import { UsageError, backoffFlags, intFlag, strFlag } from './usage';
+export { publish } from './publish-command';
 import { jobDetail, jobsTable, parseState, pluginsTable, stateName, workersTable } from './format';
 import { jobRetry } from './recovery-commands';
 import { MAX_BATCH_JOBS, batchJobs, followBatches, submitBatches } from './batches';
@@ -20,35 +20,6 @@ const out = (s: string): void => {
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
 const str = strFlag;
 
-
-export async function publish(c: SentinelClient, args: string[], flags: Flags): Promise<void> {
-  const file = args[0];
-  const lock = str(flags, 'lockfile');
-  if (!file || !lock) throw new UsageError('usage: casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description TEXT] [--env-allow A,B]');
-  const res = await c.publishPlugin({
-    name: str(flags, 'name') ?? path.basename(file).replace(/\.py$/, ''),
-    version: str(flags, 'version') ?? '0.1.0',
-    source: fs.readFileSync(file, 'utf8'),
-    lockfile: fs.readFileSync(lock, 'utf8'),
-    manifest: {
-      description: str(flags, 'description') ?? '',
-      envAllow: (str(flags, 'env-allow') ?? '').split(',').filter(Boolean),
-      timeouts: undefined,
-      maxAttempts: intFlag(flags, 'max-attempts', 0),
-      limits: {
-        memoryMb: intFlag(flags, 'max-memory-mb', 0),
-        cpuSeconds: intFlag(flags, 'max-cpu-seconds', 0),
-        openFiles: intFlag(flags, 'max-open-files', 0),
-      },
-      backoff: backoffFlags(flags),
-      isolation: str(flags, 'isolation') ?? '',
-      maxConcurrency: intFlag(flags, 'max-concurrency', 0),
-    },
-  });
-  if (flags.json) return json(res);
-  const p = res.plugin!;
-  out(`${res.created ? 'published' : 'already published'} ${p.name}@${p.version}  env ${p.envHash.slice(0, 12)}  artifact ${p.artifactHash.slice(0, 12)}`);
-}
 
 export async function submit(c: SentinelClient, args: string[], flags: Flags): Promise<number> {
   const [name, ...files] = args;

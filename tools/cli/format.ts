@@ -85,12 +85,13 @@ export function pluginStatus(p: Plugin): string {
 
 export function pluginsTable(ps: Plugin[]): string {
   const rows = table([
-    ['NAME', 'VERSION', 'ENV', 'ARTIFACT', 'PUBLISHED', 'FAILURES', 'STATUS', 'OUTPUTS'],
+    ['NAME', 'VERSION', 'ENV', 'ARTIFACT', 'SIGNED BY', 'PUBLISHED', 'FAILURES', 'STATUS', 'OUTPUTS'],
     ...ps.map((p) => [
       p.name,
       p.version,
       p.envHash.slice(0, 12),
       p.artifactHash.slice(0, 12),
+      p.signingKeyId || 'unsigned',
       p.createdAt?.toISOString() ?? '',
       String(p.consecutiveFailures),
       pluginStatus(p),

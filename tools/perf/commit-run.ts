@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     const profArgs = (name: string): string[] => (prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof, name)}`] : []);
     const sentinel = start('sentinel', profArgs('sentinel'), ['sentinel', '--data-dir', path.join(root, 'data'), '--port', String(port), '--input-root', root, '--home', home, ...index, ...writer]);
     await client.ready();
-    const worker = start('worker', profArgs('worker'), ['worker', '--sentinel', `127.0.0.1:${port}`, '--slots', '1', '--home', home, '--worker-port=-1', ...index]);
+    const worker = start('worker', profArgs('worker'), ['worker', '--sentinel', `127.0.0.1:${port}`, '--slots', '1', '--home', home, '--worker-port=-1', '--allow-unsigned', ...index]);
     await client.publishPlugin({ name: 'perf_big', version: '1.0.0', source: PLUGIN, lockfile: LOCKFILE, manifest: { description: '', envAllow: [], maxAttempts: 1, timeouts: undefined, limits: undefined, isolation: '', maxConcurrency: 0 } });
     // Warm-up: a one-batch run provisions the env (first time) and spawns a guest once.
     const warmIn = path.join(root, 'warm.txt');

@@ -11,6 +11,7 @@ import { Logger as LoggerImpl } from '../logger';
 import { checkPlaintext, isLoopback, resolveTls } from '../tls';
 import type { TlsMaterial } from '../tls-material';
 import { readTokensFile } from '../auth/tokens';
+import { readTrustedKeys } from '../signing/trust';
 import { openSources, resolve, type Sources } from './resolve';
 import type { Key, Service, ValueOf } from './settings';
 import { DEFAULT_BACKOFF, DEFAULT_TIMEOUTS } from './types';
@@ -112,6 +113,10 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     envMaxCount: get(src, 'envMaxCount'),
     isolation: get(src, 'isolation'),
     forkServers: get(src, 'forkServers'),
+    trust: Object.freeze({
+      keys: readTrustedKeys((get(src, 'trustedKeys') ?? []).map((p) => path.resolve(p)), '--trusted-keys (CASPARIAN_TRUSTED_KEYS)'),
+      allowUnsigned: get(src, 'allowUnsigned'),
+    }),
     ...overrides,
   };
   if (cfg.port >= 0) checkExposure(cfg, `the worker's server (--worker-port)`);

@@ -74,6 +74,14 @@ export const SETTINGS = {
   python: def({ kind: text(), flag: 'python', env: 'CASPARIAN_PYTHON', services: SW, default: 'python3', description: 'Base interpreter for new environments.' }),
   indexUrl: def({ kind: text(), flag: 'index-url', env: 'CASPARIAN_PIP_INDEX_URL', services: SW, secret: 'url', defaultDoc: "pip's/uv's own configuration", description: 'Package index for installs; credentials in it are never printed or logged.' }),
   installTimeout: def({ kind: int(1), flag: 'install-timeout', env: 'CASPARIAN_INSTALL_TIMEOUT', services: SW, default: 600, description: 'Seconds one environment install may take.' }),
+  trustedKeys: def({
+    kind: pathList(), flag: 'trusted-keys', env: 'CASPARIAN_TRUSTED_KEYS', services: W,
+    description: 'Public keys (PEM files, or directories of them) whose signatures the worker accepts on plugins; read at start.',
+  }),
+  allowUnsigned: def({
+    kind: bool(), flag: 'allow-unsigned', env: 'CASPARIAN_ALLOW_UNSIGNED', services: W, default: false,
+    description: 'Development only: run unsigned plugins (signed ones are still verified). Off: an unsigned plugin fails as `SIGNATURE_REQUIRED`.',
+  }),
   installEnvAllow: def({ kind: names(), flag: 'install-env-allow', env: 'CASPARIAN_INSTALL_ENV_ALLOW', services: W, default: [], description: 'Host variables pip/uv installs may see besides the base set.' }),
   guestEnvAllow: def({
     kind: names(), flag: 'guest-env-allow', env: 'CASPARIAN_GUEST_ENV_ALLOW', services: W, default: [],

@@ -5,6 +5,7 @@
  */
 import type { TlsMaterial } from '../tls-material';
 import type { Isolation } from '../isolation';
+import type { TrustPolicy } from '../signing/trust';
 
 /** Flags as the CLI parsed them: `--data-dir X` is `{ 'data-dir': 'X' }`, a boolean flag is `true`. */
 export type Flags = Record<string, string | boolean | undefined>;
@@ -157,6 +158,13 @@ export interface WorkerConfig {
   isolation: Isolation;
   /** Most fork servers (one per env) running at once; the least recently used idle one makes room. */
   forkServers: number;
+  /**
+   * Plugin signatures (services/common/signing/trust.ts): the public keys of
+   * --trusted-keys (CASPARIAN_TRUSTED_KEYS), and --allow-unsigned
+   * (CASPARIAN_ALLOW_UNSIGNED=1), the development flag without which unsigned
+   * plugins fail as SIGNATURE_REQUIRED.
+   */
+  trust: Readonly<TrustPolicy>;
 }
 
 export interface AuthSettings {

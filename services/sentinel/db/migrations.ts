@@ -161,6 +161,15 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.dropIndex('jobs_state_run_at').execute();
     },
   },
+  {
+    id: 9,
+    name: 'publisher signature per plugin version',
+    async up(db) {
+      // Ed25519 signature (base64) and its key id, as published; null = unsigned. Workers verify them.
+      await db.schema.alterTable('plugins').addColumn('signature', 'text').execute();
+      await db.schema.alterTable('plugins').addColumn('signing_key_id', 'text').execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

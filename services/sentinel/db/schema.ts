@@ -35,6 +35,10 @@ export interface PluginsTable {
   paused_at: Generated<number | null>;
   /** Declared output contracts and quarantine limits (migration 7), JSON; null = none. */
   contracts_json: Generated<string | null>;
+  /** The publisher's Ed25519 signature, base64 (migration 9); null = unsigned. Never verified by the Sentinel. */
+  signature: Generated<string | null>;
+  /** Key id of `signature` (migration 9); null = unsigned. */
+  signing_key_id: Generated<string | null>;
 }
 
 export interface JobsTable {

@@ -1,22 +1,31 @@
 /**
  * The plugin registry: immutable (name, version) rows holding source,
- * lockfile and manifest. Publishing identical content again is a no-op;
- * different content under an existing version is refused.
+ * lockfile, manifest and the publisher's signature, if any. Publishing
+ * identical content with the same signature again is a no-op; different
+ * content, or the same content signed differently (or signed where it was
+ * not), under an existing version is refused. The Sentinel stores signatures
+ * without verifying them: workers do, against their own trusted keys.
  */
 import type { Selectable } from 'kysely';
 import type { Db } from '../db/open-database';
 import type { PluginsTable } from '../db/schema';
-import { artifactHash, envHashOfLockfile } from './hashes';
+import { artifactHash, envHashOfLockfile } from '../../common/signing/artifact-hash';
 import type { PluginContracts } from './contracts';
 import { canonicalManifest, type PluginManifestData } from './manifest';
 
 export type PluginRow = Selectable<PluginsTable>;
 
+/** A publisher's signature as stored: base64 of the 64 signature bytes, and the key id. */
+export interface StoredSignature {
+  signature: string;
+  keyId: string;
+}
+
 export type PublishResult = { kind: 'created' | 'unchanged'; plugin: PluginRow } | { kind: 'conflict'; plugin: PluginRow };
 
 export async function publishPlugin(
   db: Db,
-  p: { name: string; version: string; source: string; lockfile: string; manifest: PluginManifestData; contracts?: PluginContracts },
+  p: { name: string; version: string; source: string; lockfile: string; manifest: PluginManifestData; contracts?: PluginContracts; signed?: StoredSignature },
   now: number,
 ): Promise<PublishResult> {
   const manifestJson = canonicalManifest(p.manifest);
@@ -28,7 +37,10 @@ export async function publishPlugin(
       .where('name', '=', p.name)
       .where('version', '=', p.version)
       .executeTakeFirst();
-    if (existing) return { kind: existing.artifact_hash === artifact ? 'unchanged' : 'conflict', plugin: existing } as const;
+    if (existing) {
+      const same = existing.artifact_hash === artifact && existing.signature === (p.signed?.signature ?? null) && existing.signing_key_id === (p.signed?.keyId ?? null);
+      return { kind: same ? 'unchanged' : 'conflict', plugin: existing } as const;
+    }
     const plugin = await trx
       .insertInto('plugins')
       .values({
@@ -39,6 +51,8 @@ export async function publishPlugin(
         manifest_json: manifestJson,
         env_hash: envHashOfLockfile(p.lockfile),
         artifact_hash: artifact,
+        signature: p.signed?.signature ?? null,
+        signing_key_id: p.signed?.keyId ?? null,
         created_at: now,
         contracts_json: p.contracts ? JSON.stringify(p.contracts) : null,
       })

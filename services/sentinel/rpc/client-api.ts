@@ -42,6 +42,7 @@ import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requ
 import { ContractError, extractContracts, type PluginContracts } from '../plugins/contracts';
 import { compileManifest, jobSettings, parseManifest } from '../plugins/manifest';
 import { findPlugin, listPlugins, publishPlugin } from '../plugins/registry';
+import { publishedSignature } from '../plugins/published-signature';
 import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyConflict, submitFingerprint, type JobRow } from '../queue';
 import type { ClientApiDeps } from './context';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
@@ -63,11 +64,12 @@ export class ClientApi {
     const lockfile = requireText('lockfile', req.lockfile, MAX_LOCKFILE_BYTES);
     const manifest = compileManifest(req.manifest);
     const contracts = await readContracts(source, this.d.cfg.commitWriter.basePython);
-    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest, contracts }, this.d.clock.now());
+    const signed = publishedSignature(req);
+    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest, contracts, signed }, this.d.clock.now());
     if (res.kind === 'conflict') {
-      throw alreadyExists(`plugin ${name} version ${version} is already published with different content; publish a new version`);
+      throw alreadyExists(`plugin ${name} version ${version} is already published with different content or a different signature; publish a new version`);
     }
-    this.d.logger.info('plugin published', { plugin: name, version, created: res.kind === 'created', envHash: res.plugin.env_hash });
+    this.d.logger.info('plugin published', { plugin: name, version, created: res.kind === 'created', envHash: res.plugin.env_hash, signingKeyId: res.plugin.signing_key_id ?? '' });
     // The newest version's manifest sets the plugin's concurrency cap.
     if (res.kind === 'created') await this.d.scheduler.refreshCaps();
     return { plugin: pluginToPb(res.plugin), created: res.kind === 'created' };

@@ -131,6 +131,9 @@ function register(d: DispatchDeps, call: Call, hello: NonNullable<DispatchReques
             limits: { ...o.limits },
             isolation: o.isolation,
             traceparent: o.traceparent ?? '',
+            manifestJson: o.manifestJson,
+            signature: o.signed?.signature ?? Buffer.alloc(0),
+            signingKeyId: o.signed?.keyId ?? '',
           },
         },
       });

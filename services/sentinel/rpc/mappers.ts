@@ -92,6 +92,7 @@ export function pluginToPb(p: PluginRow): Plugin {
     consecutiveFailures: p.consecutive_failures,
     pausedReason: p.paused ? (p.paused_reason ?? 'paused') : '',
     contracts: contractsToPb(contractsOf(p)),
+    signingKeyId: p.signing_key_id ?? '',
   };
 }
 

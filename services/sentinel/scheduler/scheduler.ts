@@ -314,6 +314,8 @@ export class Scheduler implements SlotControl {
         limits: manifest.limits,
         isolation: manifest.isolation,
         traceparent: row.traceparent ?? undefined,
+        manifestJson: plugin.manifest_json,
+        signed: plugin.signature && plugin.signing_key_id ? { signature: Buffer.from(plugin.signature, 'base64'), keyId: plugin.signing_key_id } : undefined,
       });
       if (sent) this.d.onDispatched?.(Math.max(0, this.d.clock.now() - row.run_at));
       // If the send failed the stream is gone; the lease expires and the job is reclaimed.

@@ -32,6 +32,10 @@ export interface DispatchOrder {
   isolation: IsolationChoice;
   /** The job's W3C traceparent; undefined = none. */
   traceparent?: string;
+  /** The stored manifest JSON: with source and lockfile, what the artifact hash covers. */
+  manifestJson: string;
+  /** The publisher's signature and key id; absent when the version is unsigned. */
+  signed?: { signature: Buffer; keyId: string };
 }
 
 export interface WorkerSession {

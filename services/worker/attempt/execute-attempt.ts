@@ -1,5 +1,6 @@
 /**
- * The work of one attempt, without its channel: check the input, get the
+ * The work of one attempt, without its channel: check the artifact's
+ * signature (artifact-check.ts), check the input, get the
  * environment (provisioning it in auto mode), start the guest and forward its
  * events to a reporter. Never throws for job-level failures: they come back
  * as a typed error in the result. Throws only for faults of the worker
@@ -8,6 +9,8 @@
 import { resolveInput, sha256File } from './input-path';
 import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import type { Logger } from '../../common/logger';
+import type { TrustPolicy } from '../../common/signing/trust';
+import { checkArtifact } from './artifact-check';
 import { forwardingSink } from './event-forwarder';
 import type { AttemptReporter, AttemptResult, AttemptSpec, EnvSource, StartGuest } from './types';
 
@@ -23,6 +26,8 @@ export interface AttemptDeps {
   inputRoots?: readonly string[];
   /** The operator's allow-list (--guest-env-allow): the only variables a plugin's envAllow may name. Default none. */
   guestEnvAllow?: readonly string[];
+  /** Which signatures this worker accepts, and whether it runs unsigned plugins (artifact-check.ts). */
+  trust: TrustPolicy;
   logger: Logger;
 }
 
@@ -36,6 +41,10 @@ export async function executeAttempt(spec: AttemptSpec, reporter: AttemptReporte
   const started = Date.now();
   const metrics = { rows: 0, durationMs: 0, envMs: 0, envProvisioned: false, arrowBytes: 0 };
   const fail = (error: JobError): AttemptResult => ({ status: 'failed', error, metrics: { ...metrics, durationMs: Date.now() - started }, outputs: [] });
+
+  // Before anything of the plugin runs or is installed: is this the code its publisher signed?
+  const unverified = checkArtifact(spec, deps.trust);
+  if (unverified) return fail(unverified);
 
   const refused = spec.envAllow.filter((name) => !(deps.guestEnvAllow ?? []).includes(name));
   if (refused.length) {

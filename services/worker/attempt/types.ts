@@ -35,6 +35,20 @@ export interface AttemptSpec {
   isolation: IsolationChoice;
   /** The job's W3C traceparent: on this attempt's log lines, and TRACEPARENT in the guest's environment. */
   traceparent?: string;
+  /** What the signature covers, as received; checked by artifact-check.ts before anything runs. */
+  artifact: ArtifactClaim;
+}
+
+/** A plugin version's manifest and signature as the worker received them. */
+export interface ArtifactClaim {
+  /** The artifact hash the Sentinel sent ('' for Run); only quoted in errors, never trusted. */
+  artifactHash: string;
+  /** The stored manifest's canonical JSON, part of the artifact hash. */
+  manifestJson: string;
+  /** The publisher's Ed25519 signature; empty = unsigned. */
+  signature: Uint8Array;
+  /** The key id of the signature; '' = unsigned. */
+  signingKeyId: string;
 }
 
 /** Where an attempt's events go. Each call resolves when the event is accepted (backpressure), and rejects once the channel is broken. */

@@ -57,5 +57,6 @@ export function attemptSpecFromDispatch(d: JobDispatch): AttemptSpec {
     // A level this worker does not know (a newer Sentinel's) runs at the worker's default.
     isolation: isIsolation(d.isolation) ? d.isolation : '',
     traceparent: validTraceparent(d.traceparent),
+    artifact: { artifactHash: d.artifactHash, manifestJson: d.manifestJson, signature: d.signature, signingKeyId: d.signingKeyId },
   };
 }

@@ -15,6 +15,8 @@ import { WorkerService, type RunRequest, type RunResponse, type WorkerServer } f
 import { AttemptRunner, type AttemptDeps } from '../attempt/attempt-runner';
 import type { AttemptChannel, AttemptResult, AttemptSpec, VerdictReceipt } from '../attempt/types';
 import { envHashOf } from '../envs/env-hash';
+import { isIsolation } from '../../common/isolation';
+import { manifestSettings, type ManifestSettings } from '../attempt/artifact-check';
 import { timeoutsFromPb, verdictStatus } from './mappers';
 
 /** A Run call's response stream as an attempt's channel. */
@@ -50,23 +52,42 @@ class RunChannel implements AttemptChannel {
   abandon(): void {}
 }
 
+/**
+ * A Run request as an attempt. The worker's signature policy applies as to a
+ * dispatched attempt: a signed Run names the published version and carries
+ * the stored manifest JSON, whose settings (env_allow, limits, isolation) it
+ * then runs with; an unsigned one runs with none of them.
+ */
 function specFromRequest(req: RunRequest): AttemptSpec {
   if (!req.source.trim()) throw invalidArgument('source is required');
   if (!req.lockfile.trim()) throw invalidArgument('lockfile is required');
   if (!req.inputPath || !path.isAbsolute(req.inputPath)) throw invalidArgument('input_path must be an absolute path');
+  const signed = req.signature.length > 0 || req.signingKeyId !== '';
+  if (signed && (!req.pluginName || !req.pluginVersion || !req.manifestJson)) {
+    throw invalidArgument('a signed Run needs plugin_name, plugin_version and manifest_json as published: the signature covers them');
+  }
+  let settings: ManifestSettings = { envAllow: [], limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, isolation: '' };
+  if (req.manifestJson) {
+    try {
+      settings = manifestSettings(req.manifestJson);
+    } catch (err) {
+      throw invalidArgument(`manifest_json: ${(err as Error).message}`);
+    }
+  }
   return {
     jobId: `run-${crypto.randomUUID()}`,
     attempt: 1,
     pluginName: req.pluginName || 'adhoc',
-    pluginVersion: 'adhoc',
+    pluginVersion: req.pluginVersion || 'adhoc',
     source: req.source,
     envHash: envHashOf(req.lockfile),
     lockfile: req.lockfile,
     inputPath: req.inputPath,
     timeouts: timeoutsFromPb(req.timeouts),
-    envAllow: [],
-    limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 },
-    isolation: '',
+    envAllow: settings.envAllow,
+    limits: settings.limits,
+    isolation: isIsolation(settings.isolation) ? settings.isolation : '',
+    artifact: { artifactHash: '', manifestJson: req.manifestJson, signature: req.signature, signingKeyId: req.signingKeyId },
   };
 }
 

@@ -105,6 +105,7 @@ describe('unit: AttemptRunner', () => {
       envAllow: ['ALLOWED', 'UNSET'],
       limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 },
       isolation: 'reuse',
+      artifact: { artifactHash: '', manifestJson: '{}', signature: Buffer.alloc(0), signingKeyId: '' },
       ...over,
     };
   }
@@ -119,6 +120,7 @@ describe('unit: AttemptRunner', () => {
       startGuest: start,
       hostEnv: { ALLOWED: 'yes', SECRET: 'no' },
       guestEnvAllow: ['ALLOWED', 'UNSET'],
+      trust: { keys: new Map(), allowUnsigned: true },
       logger: silentLogger,
     };
   }
@@ -174,6 +176,17 @@ describe('unit: AttemptRunner', () => {
     assert.equal(channel.verdict?.error?.code, 'ENV_MISSING');
     assert.equal(channel.verdict?.error?.errorClass, 'env');
     assert.equal(guest.starts.length, 0);
+  });
+
+  it('fails an unsigned plugin on a worker that requires signatures as SIGNATURE_REQUIRED, before any env or guest', async () => {
+    const guest = fakeGuest(async () => outcome('succeeded'));
+    const channel = new FakeChannel();
+    const strict = { ...deps(guest.start), trust: { keys: new Map(), allowUnsigned: false } };
+    await new AttemptRunner(spec(), strict, { workerId: 'w1' }).run(async () => channel);
+    assert.equal(channel.verdict?.error?.code, 'SIGNATURE_REQUIRED');
+    assert.equal(channel.verdict?.error?.retryable, false);
+    assert.deepEqual(leases, { acquired: 0, released: 0 }, 'no env acquired (nor provisioned)');
+    assert.equal(guest.starts.length, 0, 'no guest started');
   });
 
   /** A runner whose guest has started and runs until the attempt is aborted. */

@@ -45,6 +45,8 @@ describe('unit: job errors', () => {
       }
       assert.equal(JobErrors.timeout('start_to_close', 5).retryable, true);
       assert.equal(JobErrors.envMissing('x').retryable, false);
+      assert.equal(JobErrors.signatureInvalid('x').retryable, false, 'a bad signature never retries');
+      assert.equal(JobErrors.signatureRequired('x').errorClass, 'permanent');
     });
 
     it('name the timeout that fired', () => {
@@ -61,6 +63,8 @@ describe('unit: job errors', () => {
         JobErrors.guestCrashed('exit', 'x'),
         JobErrors.timeout('idle', 1),
         JobErrors.invalidOutput('x'),
+        JobErrors.signatureRequired('x'),
+        JobErrors.signatureInvalid('x'),
       ];
       for (const e of plugin) assert.equal(countsTowardBreaker(e), true, e.code);
       const others = [

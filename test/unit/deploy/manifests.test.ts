@@ -32,9 +32,10 @@ describe('unit: deployment files (structure)', () => {
   const all = docs();
   const help = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'tools', 'casparian.js'), 'help'], { encoding: 'utf8' });
 
-  it('has the Sentinel StatefulSet, the worker Deployment, a Service, disruption budgets and the Secrets they mount', () => {
+  it('has the Sentinel StatefulSet, the worker Deployment, a Service, disruption budgets and the Secrets and ConfigMap they mount', () => {
     const kinds = all.map((d) => `${d.kind}/${d.metadata.name}`).sort();
     assert.deepEqual(kinds, [
+      'ConfigMap/casparian-trusted-keys',
       'Deployment/casparian-worker',
       'PodDisruptionBudget/casparian-sentinel',
       'PodDisruptionBudget/casparian-worker',
@@ -46,13 +47,15 @@ describe('unit: deployment files (structure)', () => {
   });
 
   for (const kind of ['StatefulSet', 'Deployment']) {
-    it(`${kind}: gRPC probes on exposed ports, requests, non-root, matching selector, documented flags, mounted secrets exist`, () => {
+    it(`${kind}: gRPC probes on exposed ports, requests, non-root, matching selector, documented flags, mounted secrets and config maps exist`, () => {
       const w = all.find((d) => d.kind === kind)!;
       const pod = w.spec.template;
       assert.deepEqual(w.spec.selector.matchLabels, pod.metadata.labels);
       assert.equal(pod.spec.securityContext.runAsNonRoot, true);
       const secrets = all.filter((d) => d.kind === 'Secret').map((d) => d.metadata.name);
       for (const v of pod.spec.volumes ?? []) if (v.secret) assert.ok(secrets.includes(v.secret.secretName), v.secret.secretName);
+      const configMaps = all.filter((d) => d.kind === 'ConfigMap').map((d) => d.metadata.name);
+      for (const v of pod.spec.volumes ?? []) if (v.configMap) assert.ok(configMaps.includes(v.configMap.name), v.configMap.name);
       for (const c of pod.spec.containers) {
         const ports = c.ports.map((p: Obj) => p.containerPort);
         for (const probe of [c.readinessProbe, c.livenessProbe]) assert.ok(probe?.grpc && ports.includes(probe.grpc.port), `${c.name}: gRPC probe on an exposed port`);

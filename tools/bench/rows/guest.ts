@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { channelOptions } from '../../../services/common/grpc-server';
 import { VerdictStatus } from '../../../services/gen/casparian/v1/dispatch';
-import { WorkerClient, type RunResponse } from '../../../services/gen/casparian/v1/worker';
+import { RunRequest, WorkerClient, type RunResponse } from '../../../services/gen/casparian/v1/worker';
 import { withCluster } from '../cluster';
 import { runOrThrow } from '../commands';
 import { pyPeer } from '../peers';
@@ -24,7 +24,7 @@ const WARM_UP = 3;
 
 async function runOnce(client: WorkerClient, source: string, lockfile: string, inputPath: string): Promise<number> {
   const t0 = performance.now();
-  const call = client.run({ pluginName: 'bench_trivial', source, lockfile, inputPath, timeouts: undefined });
+  const call = client.run(RunRequest.fromPartial({ pluginName: 'bench_trivial', source, lockfile, inputPath }));
   let verdict: RunResponse['msg'] | undefined;
   for await (const m of call as AsyncIterable<RunResponse>) if (m.msg?.$case === 'verdict') verdict = m.msg;
   const took = performance.now() - t0;

@@ -209,6 +209,20 @@ export interface JobDispatch {
    * as TRACEPARENT.
    */
   traceparent: string;
+  /**
+   * The stored manifest as canonical JSON: with source and lockfile, what the
+   * artifact hash covers. A worker recomputes the hash from source, lockfile
+   * and this field, never trusting artifact_hash, and checks that env_allow,
+   * limits and isolation above are the manifest's.
+   */
+  manifestJson: string;
+  /**
+   * The publisher's Ed25519 signature (PublishPluginRequest.signature); empty
+   * when the plugin version is unsigned.
+   */
+  signature: Buffer;
+  /** The key id of the signature (empty when unsigned). */
+  signingKeyId: string;
 }
 
 /** Stop an attempt. */
@@ -1228,6 +1242,9 @@ function createBaseJobDispatch(): JobDispatch {
     limits: undefined,
     isolation: "",
     traceparent: "",
+    manifestJson: "",
+    signature: Buffer.alloc(0),
+    signingKeyId: "",
   };
 }
 
@@ -1277,6 +1294,15 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     }
     if (message.traceparent !== "") {
       writer.uint32(122).string(message.traceparent);
+    }
+    if (message.manifestJson !== "") {
+      writer.uint32(130).string(message.manifestJson);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(138).bytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      writer.uint32(146).string(message.signingKeyId);
     }
     return writer;
   },
@@ -1414,6 +1440,30 @@ export const JobDispatch: MessageFns<JobDispatch> = {
             message.traceparent = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.manifestJson = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.signingKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1475,6 +1525,17 @@ export const JobDispatch: MessageFns<JobDispatch> = {
       limits: isSet(object.limits) ? ResourceLimits.fromJSON(object.limits) : undefined,
       isolation: isSet(object.isolation) ? globalThis.String(object.isolation) : "",
       traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
+      manifestJson: isSet(object.manifestJson)
+        ? globalThis.String(object.manifestJson)
+        : isSet(object.manifest_json)
+        ? globalThis.String(object.manifest_json)
+        : "",
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signingKeyId: isSet(object.signingKeyId)
+        ? globalThis.String(object.signingKeyId)
+        : isSet(object.signing_key_id)
+        ? globalThis.String(object.signing_key_id)
+        : "",
     };
   },
 
@@ -1525,6 +1586,15 @@ export const JobDispatch: MessageFns<JobDispatch> = {
     if (message.traceparent !== "") {
       obj.traceparent = message.traceparent;
     }
+    if (message.manifestJson !== "") {
+      obj.manifestJson = message.manifestJson;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      obj.signingKeyId = message.signingKeyId;
+    }
     return obj;
   },
 
@@ -1552,6 +1622,9 @@ export const JobDispatch: MessageFns<JobDispatch> = {
       : undefined;
     message.isolation = object.isolation ?? "";
     message.traceparent = object.traceparent ?? "";
+    message.manifestJson = object.manifestJson ?? "";
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signingKeyId = object.signingKeyId ?? "";
     return message;
   },
 };

@@ -103,7 +103,23 @@ export interface PublishPluginRequest {
    */
   lockfile: string;
   /** Optional manifest. */
-  manifest?: PluginManifest | undefined;
+  manifest?:
+    | PluginManifest
+    | undefined;
+  /**
+   * Optional Ed25519 signature (64 bytes) by the publisher over
+   * "casparian-artifact-v1\nname=NAME\nversion=VERSION\nartifact=ARTIFACT_HASH\n",
+   * where ARTIFACT_HASH is the artifact hash of this request as stored (source,
+   * lockfile and the canonical JSON of the compiled manifest). The Sentinel
+   * stores it unverified (it holds no keys); workers verify it against their
+   * trusted keys before running the plugin. Needs signing_key_id and a version.
+   */
+  signature: Buffer;
+  /**
+   * Id of the key that made `signature`: the first 16 hex digits of the
+   * sha256 of its raw 32-byte Ed25519 public key (`casparian keygen` prints it).
+   */
+  signingKeyId: string;
 }
 
 /** Response of PublishPlugin. */
@@ -480,7 +496,15 @@ export interface PurgeJobsResponse {
 }
 
 function createBasePublishPluginRequest(): PublishPluginRequest {
-  return { name: "", version: "", source: "", lockfile: "", manifest: undefined };
+  return {
+    name: "",
+    version: "",
+    source: "",
+    lockfile: "",
+    manifest: undefined,
+    signature: Buffer.alloc(0),
+    signingKeyId: "",
+  };
 }
 
 export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
@@ -499,6 +523,12 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
     }
     if (message.manifest !== undefined) {
       PluginManifest.encode(message.manifest, writer.uint32(42).fork()).join();
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(50).bytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      writer.uint32(58).string(message.signingKeyId);
     }
     return writer;
   },
@@ -556,6 +586,22 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
             message.manifest = PluginManifest.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.signingKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -575,6 +621,12 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
       source: isSet(object.source) ? globalThis.String(object.source) : "",
       lockfile: isSet(object.lockfile) ? globalThis.String(object.lockfile) : "",
       manifest: isSet(object.manifest) ? PluginManifest.fromJSON(object.manifest) : undefined,
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signingKeyId: isSet(object.signingKeyId)
+        ? globalThis.String(object.signingKeyId)
+        : isSet(object.signing_key_id)
+        ? globalThis.String(object.signing_key_id)
+        : "",
     };
   },
 
@@ -595,6 +647,12 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
     if (message.manifest !== undefined) {
       obj.manifest = PluginManifest.toJSON(message.manifest);
     }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      obj.signingKeyId = message.signingKeyId;
+    }
     return obj;
   },
 
@@ -610,6 +668,8 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
     message.manifest = (object.manifest !== undefined && object.manifest !== null)
       ? PluginManifest.fromPartial(object.manifest)
       : undefined;
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signingKeyId = object.signingKeyId ?? "";
     return message;
   },
 };

@@ -192,7 +192,10 @@ export function errorClassToJSON(object: ErrorClass): string {
 export interface JobError {
   /** Decides whether the job is retried. */
   errorClass: ErrorClass;
-  /** A stable machine-readable code, e.g. PLUGIN_ERROR, ENV_MISSING, GUEST_CRASHED. */
+  /**
+   * A stable machine-readable code, e.g. PLUGIN_ERROR, ENV_MISSING, GUEST_CRASHED,
+   * SIGNATURE_REQUIRED, SIGNATURE_INVALID.
+   */
   code: string;
   /** A human-readable message. */
   message: string;
@@ -329,6 +332,11 @@ export interface Plugin {
    * Empty when it declares none: then no contract is enforced.
    */
   contracts: OutputContract[];
+  /**
+   * Id of the key the version was signed with at publish (empty: unsigned).
+   * Workers verify the signature; the Sentinel does not.
+   */
+  signingKeyId: string;
 }
 
 /** What a plugin declares about one output. */
@@ -1266,6 +1274,7 @@ function createBasePlugin(): Plugin {
     consecutiveFailures: 0,
     pausedReason: "",
     contracts: [],
+    signingKeyId: "",
   };
 }
 
@@ -1303,6 +1312,9 @@ export const Plugin: MessageFns<Plugin> = {
     }
     for (const v of message.contracts) {
       OutputContract.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.signingKeyId !== "") {
+      writer.uint32(98).string(message.signingKeyId);
     }
     return writer;
   },
@@ -1408,6 +1420,14 @@ export const Plugin: MessageFns<Plugin> = {
             message.contracts.push(OutputContract.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.signingKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1459,6 +1479,11 @@ export const Plugin: MessageFns<Plugin> = {
       contracts: globalThis.Array.isArray(object?.contracts)
         ? object.contracts.map((e: any) => OutputContract.fromJSON(e))
         : [],
+      signingKeyId: isSet(object.signingKeyId)
+        ? globalThis.String(object.signingKeyId)
+        : isSet(object.signing_key_id)
+        ? globalThis.String(object.signing_key_id)
+        : "",
     };
   },
 
@@ -1497,6 +1522,9 @@ export const Plugin: MessageFns<Plugin> = {
     if (message.contracts?.length) {
       obj.contracts = message.contracts.map((e) => OutputContract.toJSON(e));
     }
+    if (message.signingKeyId !== "") {
+      obj.signingKeyId = message.signingKeyId;
+    }
     return obj;
   },
 
@@ -1518,6 +1546,7 @@ export const Plugin: MessageFns<Plugin> = {
     message.consecutiveFailures = object.consecutiveFailures ?? 0;
     message.pausedReason = object.pausedReason ?? "";
     message.contracts = object.contracts?.map((e) => OutputContract.fromPartial(e)) || [];
+    message.signingKeyId = object.signingKeyId ?? "";
     return message;
   },
 };

@@ -31,7 +31,21 @@ export interface RunRequest {
   /** Input file path on the worker. */
   inputPath: string;
   /** Timeouts (zero fields: worker defaults). */
-  timeouts?: Timeouts | undefined;
+  timeouts?:
+    | Timeouts
+    | undefined;
+  /**
+   * The worker's signature policy applies to Run as to dispatched jobs. To run
+   * a signed plugin, give the published version, its stored manifest JSON
+   * (empty: the canonical default manifest) and its signature and key id.
+   */
+  pluginVersion: string;
+  /** Canonical manifest JSON the signature covers (see JobDispatch.manifest_json). */
+  manifestJson: string;
+  /** Ed25519 signature, as in PublishPluginRequest. */
+  signature: Buffer;
+  /** Key id of the signature. */
+  signingKeyId: string;
 }
 
 /** One event of Run. The last event is a verdict. */
@@ -54,7 +68,17 @@ export interface RunResponse {
 }
 
 function createBaseRunRequest(): RunRequest {
-  return { pluginName: "", source: "", lockfile: "", inputPath: "", timeouts: undefined };
+  return {
+    pluginName: "",
+    source: "",
+    lockfile: "",
+    inputPath: "",
+    timeouts: undefined,
+    pluginVersion: "",
+    manifestJson: "",
+    signature: Buffer.alloc(0),
+    signingKeyId: "",
+  };
 }
 
 export const RunRequest: MessageFns<RunRequest> = {
@@ -73,6 +97,18 @@ export const RunRequest: MessageFns<RunRequest> = {
     }
     if (message.timeouts !== undefined) {
       Timeouts.encode(message.timeouts, writer.uint32(42).fork()).join();
+    }
+    if (message.pluginVersion !== "") {
+      writer.uint32(50).string(message.pluginVersion);
+    }
+    if (message.manifestJson !== "") {
+      writer.uint32(58).string(message.manifestJson);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(66).bytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      writer.uint32(74).string(message.signingKeyId);
     }
     return writer;
   },
@@ -130,6 +166,38 @@ export const RunRequest: MessageFns<RunRequest> = {
             message.timeouts = Timeouts.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pluginVersion = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.manifestJson = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.signingKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -157,6 +225,22 @@ export const RunRequest: MessageFns<RunRequest> = {
         ? globalThis.String(object.input_path)
         : "",
       timeouts: isSet(object.timeouts) ? Timeouts.fromJSON(object.timeouts) : undefined,
+      pluginVersion: isSet(object.pluginVersion)
+        ? globalThis.String(object.pluginVersion)
+        : isSet(object.plugin_version)
+        ? globalThis.String(object.plugin_version)
+        : "",
+      manifestJson: isSet(object.manifestJson)
+        ? globalThis.String(object.manifestJson)
+        : isSet(object.manifest_json)
+        ? globalThis.String(object.manifest_json)
+        : "",
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signingKeyId: isSet(object.signingKeyId)
+        ? globalThis.String(object.signingKeyId)
+        : isSet(object.signing_key_id)
+        ? globalThis.String(object.signing_key_id)
+        : "",
     };
   },
 
@@ -177,6 +261,18 @@ export const RunRequest: MessageFns<RunRequest> = {
     if (message.timeouts !== undefined) {
       obj.timeouts = Timeouts.toJSON(message.timeouts);
     }
+    if (message.pluginVersion !== "") {
+      obj.pluginVersion = message.pluginVersion;
+    }
+    if (message.manifestJson !== "") {
+      obj.manifestJson = message.manifestJson;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.signingKeyId !== "") {
+      obj.signingKeyId = message.signingKeyId;
+    }
     return obj;
   },
 
@@ -192,6 +288,10 @@ export const RunRequest: MessageFns<RunRequest> = {
     message.timeouts = (object.timeouts !== undefined && object.timeouts !== null)
       ? Timeouts.fromPartial(object.timeouts)
       : undefined;
+    message.pluginVersion = object.pluginVersion ?? "";
+    message.manifestJson = object.manifestJson ?? "";
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signingKeyId = object.signingKeyId ?? "";
     return message;
   },
 };
@@ -379,6 +479,14 @@ export const WorkerClient = makeGenericClientConstructor(WorkerService, "caspari
   service: typeof WorkerService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

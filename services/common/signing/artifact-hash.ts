@@ -1,3 +1,8 @@
+/**
+ * What identifies a plugin version's code, computed the same way by the
+ * Sentinel (stored with the version), the CLI (before it signs) and the worker
+ * (from what it received, before it runs anything).
+ */
 import * as crypto from 'node:crypto';
 
 /** env_hash: sha256 (hex) of the lockfile bytes. */
@@ -6,8 +11,9 @@ export function envHashOfLockfile(lockfile: string | Buffer): string {
 }
 
 /**
- * artifact_hash: sha256 over source, lockfile and manifest, each prefixed by
- * its length so that moving bytes between fields changes the hash.
+ * artifact_hash: sha256 over source, lockfile and manifest (its canonical
+ * JSON), each prefixed by its length so that moving bytes between fields
+ * changes the hash.
  */
 export function artifactHash(source: string, lockfile: string, manifestJson: string): string {
   const h = crypto.createHash('sha256');
