@@ -101,10 +101,10 @@ async function main(): Promise<number> {
       const first = ok[0];
       const orders = await client.fetchOutput(first.id, 'orders');
       say(`\n▶ preview of ${path.basename(first.inputPath)} → output "orders" (FetchOutput, Arrow IPC):`);
-      say(renderTable(orders.ipc, { maxRows: 8 }));
+      say(renderTable(orders.ipc, { maxRows: 8, hideLineage: true }));
       const rejects = await client.fetchOutput(first.id, 'rejects');
       say(`\n▶ rejected rows of ${path.basename(first.inputPath)} → output "rejects":`);
-      say(renderTable(rejects.ipc, { maxRows: 5 }));
+      say(renderTable(rejects.ipc, { maxRows: 5, hideLineage: true }));
     }
     const failed = finals.filter((j) => j.state !== JobState.JOB_STATE_SUCCEEDED);
     for (const j of failed) {

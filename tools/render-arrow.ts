@@ -13,7 +13,11 @@ export interface RenderTableOptions {
   maxRows?: number;
   /** Widest a column may get; longer cells are cut with "…" (default 60). */
   maxColumnWidth?: number;
+  /** Leave out the lineage columns (_cf_job_id, _cf_source_hash, _cf_plugin_version), saying so under the table. */
+  hideLineage?: boolean;
 }
+
+const LINEAGE = new Set(['_cf_job_id', '_cf_source_hash', '_cf_plugin_version']);
 
 export interface RenderCsvOptions {
   /** Line terminator; RFC 4180 says CRLF (the default). */
@@ -163,7 +167,9 @@ function width(s: string): number {
 
 /** An aligned text table with a header, rule, rows, and a note when rows were left out. */
 export function renderTable(ipcBytes: Uint8Array, opts: RenderTableOptions = {}): string {
-  const table = arrow.tableFromIPC(ipcBytes);
+  const full = arrow.tableFromIPC(ipcBytes);
+  const hidden = opts.hideLineage ? full.schema.fields.filter((f) => LINEAGE.has(f.name)).map((f) => f.name) : [];
+  const table = hidden.length ? full.select(full.schema.fields.map((f) => f.name).filter((n) => !LINEAGE.has(n))) : full;
   const maxRows = Math.max(0, opts.maxRows ?? 100);
   const maxWidth = Math.max(4, opts.maxColumnWidth ?? 60);
   const fields = table.schema.fields;
@@ -185,6 +191,7 @@ export function renderTable(ipcBytes: Uint8Array, opts: RenderTableOptions = {})
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line)];
   const more = table.numRows - rows.length;
   if (more > 0) out.push(`… ${more} more row${more === 1 ? '' : 's'}`);
+  if (hidden.length) out.push(`(lineage columns not shown: ${hidden.join(', ')})`);
   return out.join('\n') + '\n';
 }
 

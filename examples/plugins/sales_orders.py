@@ -4,6 +4,11 @@ Each input file is one store's daily export. Column names vary in case and
 spacing, amounts may carry currency symbols or thousands separators, and some
 rows are broken. Good rows go to the "orders" output; rows that cannot be
 parsed go to "rejects" with the reason, so nothing is silently dropped.
+
+OUTPUTS declares both outputs' columns: the Sentinel reads it at publish
+(without running this file) and checks every committed batch against it, so
+a change in what this plugin emits fails loudly (SCHEMA_MISMATCH) instead of
+drifting into the dataset.
 """
 import csv
 import datetime as dt
@@ -22,6 +27,18 @@ ORDERS = pa.schema([
     ("amount", pa.float64()),
 ])
 REJECTS = pa.schema([("store", pa.string()), ("line", pa.int32()), ("reason", pa.string()), ("raw", pa.string())])
+
+OUTPUTS = {
+    "orders": [
+        ("store", "string", False),
+        ("order_id", "int64", False),
+        ("order_date", "date32", False),
+        ("sku", "string", False),
+        ("quantity", "int32", False),
+        ("amount", "float64", False),
+    ],
+    "rejects": [("store", "string", False), ("line", "int32", False), ("reason", "string", False), ("raw", "string", False)],
+}
 
 ALIASES = {
     "order id": "order_id", "orderid": "order_id", "id": "order_id",

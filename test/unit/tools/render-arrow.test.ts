@@ -30,6 +30,21 @@ describe('render-arrow', () => {
       );
     });
 
+    it('hideLineage leaves out the lineage columns and says so; other _cf_ columns stay', () => {
+      const ipc = ipcOf({
+        id: arrow.makeVector(Int32Array.of(1)),
+        _cf_reason: arrow.vectorFromArray(['bad'], new arrow.Utf8()),
+        _cf_job_id: arrow.vectorFromArray(['j1'], new arrow.Utf8()),
+        _cf_source_hash: arrow.vectorFromArray(['ab'], new arrow.Utf8()),
+        _cf_plugin_version: arrow.vectorFromArray(['1.0'], new arrow.Utf8()),
+      });
+      assert.equal(
+        renderTable(ipc, { hideLineage: true }),
+        ['id | _cf_reason', '---+-----------', ' 1 | bad', '(lineage columns not shown: _cf_job_id, _cf_source_hash, _cf_plugin_version)', ''].join('\n'),
+      );
+      assert.match(renderTable(ipc).split('\n')[0], /_cf_job_id \| _cf_source_hash \| _cf_plugin_version$/, 'shown unless asked');
+    });
+
     it('says how many rows were left out', () => {
       const ipc = ipcOf({ num: arrow.makeVector(Int32Array.from({ length: 250 }, (_, i) => i * 10)) });
       const lines = renderTable(ipc, { maxRows: 3 }).trimEnd().split('\n');
