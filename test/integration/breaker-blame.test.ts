@@ -18,7 +18,9 @@ describe('integration: a broken bridge on one worker does not pause a healthy pl
 
   before(async () => {
     cluster = await Cluster.start({
-      sentinel: { backoff: { initialMs: 50, multiplier: 1, maxMs: 50, jitter: 0 }, breakerThreshold: 2 },
+      // A retry keeps its place in line (FIFO by submission), so with a backoff shorter than one failing
+      // attempt the two oldest jobs would take turns and the third never run: 1 s lets each job fail in turn.
+      sentinel: { backoff: { initialMs: 1_000, multiplier: 1, maxMs: 1_000, jitter: 0 }, breakerThreshold: 2 },
       workers: [{ slots: 1, workerId: 'healthy-warmup' }],
     });
     await cluster.publish('values', faultPlugin('values.py'));
@@ -41,7 +43,8 @@ describe('integration: a broken bridge on one worker does not pause a healthy pl
       '6 failed attempts on the broken worker',
       async () => {
         if (await paused()) throw new Fatal('the plugin was paused by failures that are not its fault');
-        return (await Promise.all(jobs.map((j) => cluster.getJob(j.id)))).reduce((n, j) => n + j.attempt, 0) >= 7;
+        const now = await Promise.all(jobs.map((j) => cluster.getJob(j.id)));
+        return now.every((j) => j.error) && now.reduce((n, j) => n + j.attempt, 0) >= 7;
       },
       60_000,
     );
