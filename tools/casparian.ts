@@ -25,6 +25,7 @@ services:
                      [--commit-writer auto|pyarrow|wasm] [--home DIR] [--python PY] [--index-url URL]
                      (auto: Parquet by a pyarrow helper in an env under --home, else parquet-wasm)
                      [--retain-seconds N]   (automatic retention: purge finished jobs older than N s, hourly)
+                     [--sink-root DIR[:DIR…]]   (where absolute publish --sink targets may lie)
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS] [--install-env-allow VAR,VAR]
                      [--guest-env-allow VAR,VAR]   (the only variables plugins' --env-allow may name)
@@ -40,6 +41,7 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
                     [--isolation spawn|fork|reuse]   (default: each worker's --isolation)
                     [--max-concurrency N]   (most jobs of this plugin running at once, all workers; 0 = no cap)
                     [--sign-key KEY]   (sign with an Ed25519 private key from keygen; CASPARIAN_SIGN_KEY)
+                    [--sink OUTPUT=parquet|arrow|sqlite:TARGET[?mode=append|replace|error]]…   (also deliver outputs there)
   casparian plugins [--name NAME]   (versions, signing key ids, failures, paused or not)
   casparian submit NAME FILE... [--version V] [--idempotency-key K] [--max-attempts N] [--wait]
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
@@ -81,8 +83,10 @@ const STRING_FLAGS = [
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
-  'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys',
+  'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys', 'sink-root',
 ];
+/** Flags that may be given more than once. */
+const REPEATED_FLAGS = ['sink'];
 const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure', 'allow-unsigned'];
 
 async function main(argv: string[]): Promise<number> {
@@ -93,9 +97,11 @@ async function main(argv: string[]): Promise<number> {
     options: Object.fromEntries([
       ...STRING_FLAGS.map((f) => [f, { type: 'string' as const }]),
       ...BOOL_FLAGS.map((f) => [f, { type: 'boolean' as const }]),
+      ...REPEATED_FLAGS.map((f) => [f, { type: 'string' as const, multiple: true }]),
     ]),
   });
-  const flags = values as Flags;
+  // A repeated flag reaches its command as one string, its values one per line.
+  const flags = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Array.isArray(v) ? v.join('\n') : v])) as Flags;
   const env = process.env;
   const [command, ...args] = positionals;
   if (!command || command === 'help' || flags.help) {

@@ -72,6 +72,8 @@ const CODES = {
   SCHEMA_MISMATCH: { classes: ['permanent'], blame: 'plugin' },
   /** More of an output's rows were quarantined than the plugin's QUARANTINE limits allow: the input is bad, not the plugin. */
   QUARANTINE_LIMIT: { classes: ['permanent'], blame: 'input' },
+  /** A sink route in mode `error` already holds the output: nothing committed. */
+  SINK_CONFLICT: { classes: ['permanent'], blame: 'user' },
   /** The Sentinel's commit writer cannot enforce the plugin's contract (parquet-wasm instead of pyarrow). */
   CONTRACT_UNSUPPORTED: { classes: ['permanent'], blame: 'environment' },
   /** The plugin's manifest asks for host variables the worker's operator does not allow (--guest-env-allow). */
@@ -181,6 +183,7 @@ export const JobErrors = {
   envNotAllowed: (message: string): JobError => jobError('permanent', 'ENV_NOT_ALLOWED', message),
   schemaMismatch: (message: string): JobError => jobError('permanent', 'SCHEMA_MISMATCH', message),
   quarantineLimit: (message: string): JobError => jobError('permanent', 'QUARANTINE_LIMIT', message),
+  sinkConflict: (message: string): JobError => jobError('permanent', 'SINK_CONFLICT', message),
   contractUnsupported: (message: string): JobError => jobError('permanent', 'CONTRACT_UNSUPPORTED', message),
   signatureRequired: (message: string): JobError => jobError('permanent', 'SIGNATURE_REQUIRED', message),
   signatureInvalid: (message: string): JobError => jobError('permanent', 'SIGNATURE_INVALID', message),

@@ -32,6 +32,7 @@ import { Scheduler } from './scheduler/scheduler';
 import { OutputStore } from './sinks/output-store';
 import type { OutputWriterFactory } from './sinks/output-writer';
 import { openCommitWriters } from './sinks/writer-setup';
+import { SinkDelivery } from './sinks/delivery';
 
 export type SentinelState = 'created' | 'started' | 'draining' | 'stopped';
 
@@ -55,6 +56,8 @@ export class Sentinel {
   readonly lifecycle: JobLifecycle;
   readonly scheduler: Scheduler;
   readonly store: OutputStore;
+  /** Delivers committed outputs to sink routes; started with the server, catching up what a crash left pending. */
+  readonly sinks: SinkDelivery;
   readonly api: ClientApi;
   /** Prometheus metrics; served by the CLI when --metrics-port is set. */
   readonly metrics: SentinelMetrics;
@@ -96,7 +99,8 @@ export class Sentinel {
       onDispatchPaused: (reason) => this.server?.setHealth(DISPATCH_HEALTH, !reason),
     });
     this.metrics = new SentinelMetrics(db, () => this.scheduler);
-    this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, logger, metrics: this.metrics };
+    this.sinks = new SinkDelivery({ db, store: this.store, dataDir: cfg.dataDir, logger: logger.scope({ component: 'sinks' }), clock });
+    this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, sinks: this.sinks, logger, metrics: this.metrics };
     this.api = new ClientApi({ ...this.ctx, accepting: () => this.fsm.is('created', 'started') });
   }
 
@@ -141,6 +145,7 @@ export class Sentinel {
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
     this.scheduler.start();
+    this.sinks.start();
     if (this.cfg.retainSeconds > 0) this.retention = setInterval(() => void this.retain(), this.cfg.retentionEveryMs).unref();
     this.fsm.to('started');
     this.logger.info('sentinel listening', { port: this.server.port, dataDir: this.cfg.dataDir, tls: tlsMode(this.cfg.tls), auth: this.cfg.auth ? 'tokens' : 'none' });
@@ -173,6 +178,7 @@ export class Sentinel {
       this.fsm.to('draining');
       this.server?.setServing(false);
       await this.scheduler.stop();
+      await this.sinks.stop();
       // End worker streams cleanly: workers keep their running attempts (leases
       // stay valid for a restarted Sentinel) and reconnect with backoff.
       for (const w of this.scheduler.workers.values()) w.close();

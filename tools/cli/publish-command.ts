@@ -14,6 +14,8 @@ import { artifactHash } from '../../services/common/signing/artifact-hash';
 import { parsePrivateKey, signArtifact } from '../../services/common/signing/signature';
 import type { PublishPluginRequest } from '../../services/gen/casparian/v1/sentinel';
 import { canonicalManifest, compileManifest } from '../../services/sentinel/plugins/manifest';
+import { parseSinkSpec } from '../../services/sentinel/sinks/routes';
+import type { SinkRoute } from '../../services/gen/casparian/v1/types';
 import type { SentinelClient } from './client';
 import { UsageError, backoffFlags, intFlag, strFlag as str } from './usage';
 
@@ -23,6 +25,7 @@ export async function publish(c: SentinelClient, args: string[], flags: Flags, e
   const file = args[0];
   const lock = str(flags, 'lockfile');
   if (!file || !lock) throw new UsageError(USAGE);
+  const sinks = sinkFlags(flags); // a bad --sink is a usage error before any file is read
   const req: PublishPluginRequest = {
     name: str(flags, 'name') ?? path.basename(file).replace(/\.py$/, ''),
     version: str(flags, 'version') ?? '0.1.0',
@@ -44,6 +47,7 @@ export async function publish(c: SentinelClient, args: string[], flags: Flags, e
     },
     signature: Buffer.alloc(0),
     signingKeyId: '',
+    sinks,
   };
   const keyFile = str(flags, 'sign-key') ?? (env.CASPARIAN_SIGN_KEY || undefined);
   const signedHash = keyFile ? sign(req, keyFile) : undefined;
@@ -88,4 +92,17 @@ function sign(req: PublishPluginRequest, keyFile: string): string {
   req.signature = signature;
   req.signingKeyId = keyId;
   return hash;
+}
+
+/** Every --sink OUTPUT=KIND:TARGET[?mode=M] (the flag may be repeated); checked by the Sentinel. */
+function sinkFlags(flags: Flags): SinkRoute[] {
+  const raw = str(flags, 'sink');
+  if (!raw) return [];
+  return raw.split('\n').map((text) => {
+    try {
+      return parseSinkSpec(text);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  });
 }

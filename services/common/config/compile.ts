@@ -71,6 +71,7 @@ export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial
     watchQueueMax: get(src, 'watchQueueMax'),
     connectionAge: { maxAgeMs: get(src, 'maxConnectionAgeMs'), graceMs: get(src, 'maxConnectionAgeGraceMs') },
     retainSeconds: get(src, 'retainSeconds'),
+    sinkRoots: get(src, 'sinkRoot').map((r) => path.resolve(r)),
     retentionEveryMs: get(src, 'retentionEveryMs'),
     minFreeBytes: get(src, 'minFreeBytes'),
     maxOutputBytes: get(src, 'maxOutputBytes'),

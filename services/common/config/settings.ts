@@ -108,6 +108,10 @@ export const SETTINGS = {
   maxConnectionAgeMs: def({ kind: int(0), env: 'CASPARIAN_MAX_CONNECTION_AGE_MS', services: S, default: 0, description: 'Connections older than this get GOAWAY, so a mesh can move clients (workers reconnect); `0` = off.' }),
   maxConnectionAgeGraceMs: def({ kind: int(0), env: 'CASPARIAN_MAX_CONNECTION_AGE_GRACE_MS', services: S, default: 30_000, description: 'Then closed this much later: keep it above your longest output upload.' }),
   maxConcurrentStreams: def({ kind: int(1), env: 'CASPARIAN_MAX_CONCURRENT_STREAMS', services: S, default: 1_000, description: 'HTTP/2 streams one connection to the Sentinel may have open at once.' }),
+  sinkRoot: def({
+    kind: pathList(), flag: 'sink-root', env: 'CASPARIAN_SINK_ROOTS', services: S, default: [],
+    description: 'Directories an absolute sink target (`publish --sink`) may lie in; relative targets go under the data dir\'s `sinks/`.',
+  }),
   retainSeconds: def({ kind: int(0), flag: 'retain-seconds', env: 'CASPARIAN_RETAIN_SECONDS', services: S, default: 0, description: 'Finished jobs older than this are purged (as `casparian purge`); `0` = off.' }),
   retentionEveryMs: def({ kind: int(100), env: 'CASPARIAN_RETENTION_EVERY_MS', services: S, default: 3_600_000, description: 'How often automatic retention runs.' }),
   minFreeBytes: def({ kind: int(0), flag: 'min-free-bytes', env: 'CASPARIAN_MIN_FREE_BYTES', services: S, default: 1024 ** 3, description: 'Below this much free space in the data dir nothing is dispatched, and `casparian workers` says why; `0` = off.' }),

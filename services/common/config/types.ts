@@ -110,6 +110,8 @@ export interface SentinelConfig {
   connectionAge: ConnectionAge;
   /** Automatic retention: finished jobs older than this many seconds are purged (--retain-seconds, CASPARIAN_RETAIN_SECONDS; 0 = off), checked every retentionEveryMs. */
   retainSeconds: number;
+  /** Directories absolute sink targets must lie in (--sink-root, CASPARIAN_SINK_ROOTS); relative ones go under `${dataDir}/sinks`. */
+  sinkRoots: string[];
   retentionEveryMs: number;
   /** Free bytes the data dir must keep; below, nothing is dispatched (--min-free-bytes, CASPARIAN_MIN_FREE_BYTES; 0 = off). */
   minFreeBytes: number;

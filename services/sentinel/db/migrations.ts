@@ -170,6 +170,30 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable('plugins').addColumn('signing_key_id', 'text').execute();
     },
   },
+  {
+    id: 10,
+    name: 'sink routes and their deliveries',
+    async up(db) {
+      // JSON SinkRoute[] (services/sentinel/sinks/routes.ts) set at publish; null = none.
+      await db.schema.alterTable('plugins').addColumn('sinks_json', 'text').execute();
+      // The outbox: written in the transaction that commits the job, delivered after it (sinks/delivery.ts).
+      await db.schema
+        .createTable('sink_deliveries')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('tries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error', 'text')
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sink_deliveries_pk', ['job_id', 'output', 'kind', 'target'])
+        .execute();
+      await db.schema.createIndex('sink_deliveries_due').on('sink_deliveries').columns(['state', 'next_at']).execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

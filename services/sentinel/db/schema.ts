@@ -33,6 +33,8 @@ export interface PluginsTable {
   consecutive_failures: Generated<number>;
   paused_reason: Generated<string | null>;
   paused_at: Generated<number | null>;
+  /** Sink routes (migration 10), JSON SinkRoute[]; null = none. */
+  sinks_json: Generated<string | null>;
   /** Declared output contracts and quarantine limits (migration 7), JSON; null = none. */
   contracts_json: Generated<string | null>;
   /** The publisher's Ed25519 signature, base64 (migration 9); null = unsigned. Never verified by the Sentinel. */
@@ -114,8 +116,24 @@ export interface BatchesTable {
   created_at: number;
 }
 
+/** One output of a committed job on its way to one sink route (migration 10). */
+export interface SinkDeliveriesTable {
+  job_id: string;
+  output: string;
+  kind: string;
+  target: string;
+  mode: string;
+  /** pending → delivered, or failed (a permanent problem, e.g. an incompatible table); pending is retried. */
+  state: string;
+  tries: Generated<number>;
+  error: string | null;
+  next_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   plugins: PluginsTable;
+  sink_deliveries: SinkDeliveriesTable;
   jobs: JobsTable;
   batches: BatchesTable;
   outputs: OutputsTable;

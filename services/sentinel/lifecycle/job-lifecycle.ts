@@ -43,6 +43,7 @@ import {
 import type { JobStateName } from '../db/schema';
 import type { LifecycleDeps } from './types';
 import { traceFields } from '../../common/trace-context';
+import type { DeliveryRow } from '../sinks/delivery';
 
 export class JobLifecycle {
   constructor(private readonly d: LifecycleDeps) {}
@@ -160,8 +161,9 @@ export class JobLifecycle {
   }
 
   /** The current lease holder's verdict was SUCCEEDED and its outputs are published: commit. */
-  async attemptSucceeded(o: { ref: AttemptRef; outputs: CommittedOutput[]; metrics: AttemptMetrics }): Promise<JobRow | undefined> {
-    const row = await completeAttempt(this.d.db, o.ref, o.outputs, o.metrics, this.now());
+  async attemptSucceeded(o: { ref: AttemptRef; outputs: CommittedOutput[]; metrics: AttemptMetrics; deliveries?: (now: number) => DeliveryRow[] }): Promise<JobRow | undefined> {
+    const now = this.now();
+    const row = await completeAttempt(this.d.db, o.ref, o.outputs, o.metrics, now, o.deliveries?.(now));
     if (row) this.settled(row.id);
     return row;
   }

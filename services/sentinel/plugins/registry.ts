@@ -11,6 +11,7 @@ import type { Db } from '../db/open-database';
 import type { PluginsTable } from '../db/schema';
 import { artifactHash, envHashOfLockfile } from '../../common/signing/artifact-hash';
 import type { PluginContracts } from './contracts';
+import type { SinkRoute } from '../sinks/routes';
 import { canonicalManifest, type PluginManifestData } from './manifest';
 
 export type PluginRow = Selectable<PluginsTable>;
@@ -25,7 +26,7 @@ export type PublishResult = { kind: 'created' | 'unchanged'; plugin: PluginRow }
 
 export async function publishPlugin(
   db: Db,
-  p: { name: string; version: string; source: string; lockfile: string; manifest: PluginManifestData; contracts?: PluginContracts; signed?: StoredSignature },
+  p: { name: string; version: string; source: string; lockfile: string; manifest: PluginManifestData; contracts?: PluginContracts; signed?: StoredSignature; sinks?: SinkRoute[] },
   now: number,
 ): Promise<PublishResult> {
   const manifestJson = canonicalManifest(p.manifest);
@@ -38,7 +39,11 @@ export async function publishPlugin(
       .where('version', '=', p.version)
       .executeTakeFirst();
     if (existing) {
-      const same = existing.artifact_hash === artifact && existing.signature === (p.signed?.signature ?? null) && existing.signing_key_id === (p.signed?.keyId ?? null);
+      const same =
+        existing.artifact_hash === artifact &&
+        existing.signature === (p.signed?.signature ?? null) &&
+        existing.signing_key_id === (p.signed?.keyId ?? null) &&
+        existing.sinks_json === (p.sinks?.length ? JSON.stringify(p.sinks) : null);
       return { kind: same ? 'unchanged' : 'conflict', plugin: existing } as const;
     }
     const plugin = await trx
@@ -55,6 +60,7 @@ export async function publishPlugin(
         signing_key_id: p.signed?.keyId ?? null,
         created_at: now,
         contracts_json: p.contracts ? JSON.stringify(p.contracts) : null,
+        sinks_json: p.sinks?.length ? JSON.stringify(p.sinks) : null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -67,6 +73,11 @@ export async function findPlugin(db: Db, name: string, version?: string): Promis
   let q = db.selectFrom('plugins').selectAll().where('name', '=', name);
   if (version) q = q.where('version', '=', version);
   return q.orderBy('seq', 'desc').limit(1).executeTakeFirst();
+}
+
+/** The sink routes stored with a plugin version. */
+export function sinksOf(p: Pick<PluginRow, 'sinks_json'>): SinkRoute[] {
+  return p.sinks_json ? (JSON.parse(p.sinks_json) as SinkRoute[]) : [];
 }
 
 /** The contracts stored with a plugin version. */

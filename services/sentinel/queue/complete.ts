@@ -1,5 +1,6 @@
 import type { Db } from '../db/open-database';
 import { recordPluginSuccess } from '../plugins/breaker';
+import type { DeliveryRow } from '../sinks/delivery';
 import { settleLeased } from './settle';
 import type { AttemptMetrics, AttemptRef, JobRow } from './types';
 
@@ -23,6 +24,8 @@ export async function completeAttempt(
   outputs: CommittedOutput[],
   metrics: AttemptMetrics,
   now: number,
+  /** The outbox rows of the job's sink routes (sinks/delivery.ts), committed with it. */
+  deliveries: readonly DeliveryRow[] = [],
 ): Promise<JobRow | undefined> {
   return db.transaction().execute(async (trx) => {
     const row = await settleLeased(trx, ref, {
@@ -53,6 +56,8 @@ export async function completeAttempt(
         })
         .execute();
     }
+    await trx.deleteFrom('sink_deliveries').where('job_id', '=', ref.jobId).execute();
+    if (deliveries.length) await trx.insertInto('sink_deliveries').values([...deliveries]).execute();
     return row;
   });
 }

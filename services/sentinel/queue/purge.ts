@@ -41,6 +41,7 @@ export async function purgeFinishedJobs(db: Db, o: { cutoff: number; states: rea
     if (!o.dryRun) {
       await trx.deleteFrom('job_logs').where('job_id', 'in', jobIds).execute();
       await trx.deleteFrom('outputs').where('job_id', 'in', jobIds).execute();
+      await trx.deleteFrom('sink_deliveries').where('job_id', 'in', jobIds).execute(); // what was delivered stays in its sink
       await trx.deleteFrom('jobs').where('id', 'in', jobIds).execute();
     }
     return { jobIds, logLines: Number(logs.n), outputFiles: Number(outputs.n), outputBytes: Number(outputs.bytes ?? 0) };

@@ -40,6 +40,7 @@ import { FINAL_STATES } from '../db/schema';
 import type { JobEvent } from '../job-events';
 import { boundedInt, MAX_LOCKFILE_BYTES, MAX_SOURCE_BYTES, optionalVersion, requireAbsolutePath, requireName, requireText } from '../../common/validate';
 import { ContractError, extractContracts, type PluginContracts } from '../plugins/contracts';
+import { checkRoutes, SinkRouteError, type SinkKind, type SinkMode, type SinkRoute } from '../sinks/routes';
 import { compileManifest, jobSettings, parseManifest } from '../plugins/manifest';
 import { findPlugin, listPlugins, publishPlugin } from '../plugins/registry';
 import { publishedSignature } from '../plugins/published-signature';
@@ -65,9 +66,10 @@ export class ClientApi {
     const manifest = compileManifest(req.manifest);
     const contracts = await readContracts(source, this.d.cfg.commitWriter.basePython);
     const signed = publishedSignature(req);
-    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest, contracts, signed }, this.d.clock.now());
+    const sinks = checkSinks(req.sinks ?? [], this.d.cfg.sinkRoots);
+    const res = await publishPlugin(this.d.db, { name, version, source, lockfile, manifest, contracts, signed, sinks }, this.d.clock.now());
     if (res.kind === 'conflict') {
-      throw alreadyExists(`plugin ${name} version ${version} is already published with different content or a different signature; publish a new version`);
+      throw alreadyExists(`plugin ${name} version ${version} is already published with different content, signature or sinks; publish a new version`);
     }
     this.d.logger.info('plugin published', { plugin: name, version, created: res.kind === 'created', envHash: res.plugin.env_hash, signingKeyId: res.plugin.signing_key_id ?? '' });
     // The newest version's manifest sets the plugin's concurrency cap.
@@ -117,7 +119,7 @@ export class ClientApi {
     const job = await this.mustGetJob(req.jobId);
     const logs = req.includeLogs ? await listLogs(this.d.db, job.id) : [];
     return {
-      job: await this.jobPb(job),
+      job: await this.jobPb(job, true),
       logs: logs.map((l) => ({ attempt: l.attempt, level: l.level, message: l.message, time: new Date(l.time), source: l.source })),
     };
   }
@@ -282,9 +284,23 @@ export class ClientApi {
     return job;
   }
 
-  private async jobPb(job: JobRow) {
+  private async jobPb(job: JobRow, withDeliveries = false) {
     const outputs = job.state === 'succeeded' ? await getOutputs(this.d.db, job.id) : [];
-    return jobToPb(job, outputs, this.d.scheduler.waitingReason(job));
+    const deliveries =
+      withDeliveries && job.state === 'succeeded'
+        ? await this.d.db.selectFrom('sink_deliveries').select(['output', 'kind', 'target', 'state', 'error']).where('job_id', '=', job.id).orderBy('output').execute()
+        : [];
+    return jobToPb(job, outputs, this.d.scheduler.waitingReason(job), deliveries);
+  }
+}
+
+/** The sink routes of a publish (an empty mode is append); INVALID_ARGUMENT naming the first bad one. */
+function checkSinks(routes: { output: string; kind: string; target: string; mode: string }[], sinkRoots: readonly string[]): SinkRoute[] {
+  try {
+    return checkRoutes(routes.map((r) => ({ output: r.output, kind: r.kind as SinkKind, target: r.target, mode: (r.mode || 'append') as SinkMode })), sinkRoots);
+  } catch (err) {
+    if (err instanceof SinkRouteError) throw invalidArgument(err.message);
+    throw err;
   }
 }
 

@@ -19,12 +19,13 @@ import { VerdictStatus, type ConcludeRequest, type ConcludeResponse, type Verdic
 import { getJob, getOutputs, type AttemptMetrics, type AttemptRef, type JobRow } from '../queue';
 import type { StagingArea } from '../sinks/staging-area';
 import { overQuarantineLimit, quarantinePolicy, type PluginContracts } from '../plugins/contracts';
-import { contractsOf, findPlugin, type PluginRow } from '../plugins/registry';
+import { contractsOf, findPlugin, sinksOf, type PluginRow } from '../plugins/registry';
+import { deliveryRows } from '../sinks/delivery';
 import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 import { traceFields } from '../../common/trace-context';
 
-export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
+export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics' | 'sinks'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
 
 type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
 
@@ -200,6 +201,12 @@ class ConcludeSession {
     }
     const quarantinedRows = sealed.reduce((n, o) => n + (o.quarantined ?? 0), 0);
     if (quarantinedRows) metrics = { ...metrics, quarantinedRows };
+    const routes = this.plugin ? sinksOf(this.plugin) : [];
+    const conflict = routes.length && this.d.sinks ? await this.d.sinks.conflicts(routes, sealed.map((o) => o.name)) : '';
+    if (conflict) {
+      await this.staging!.discard();
+      return this.settleFailure(JobErrors.sinkConflict(`${conflict}; nothing was committed`), metrics);
+    }
     let published;
     try {
       published = await this.staging!.publish();
@@ -215,11 +222,13 @@ class ConcludeSession {
         ref,
         outputs: outputs.map((o) => ({ name: o.name, rows: o.rows, sizeBytes: o.sizeBytes, parquetPath: o.parquetPath, columns: o.schema })),
         metrics,
+        deliveries: routes.length ? (now) => deliveryRows(ref.jobId, outputs, routes, now) : undefined,
       });
     } finally {
       if (!row) await this.d.store.unpublish(dir);
     }
     if (!row) return undefined;
+    if (routes.length) this.d.sinks?.kick();
     this.logger.info('attempt committed', { outputs: outputs.map((o) => `${o.name}:${o.rows}`).join(','), rows: metrics.rows });
     return row;
   }

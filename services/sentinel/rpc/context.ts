@@ -9,6 +9,8 @@ import type { JobLifecycle } from '../lifecycle/job-lifecycle';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
 
+import type { SinkDelivery } from '../sinks/delivery';
+
 export interface RpcContext {
   /** For reads; every state change goes through `lifecycle`. */
   db: Db;
@@ -18,6 +20,8 @@ export interface RpcContext {
   lifecycle: JobLifecycle;
   scheduler: Scheduler;
   store: OutputStore;
+  /** Delivers committed outputs to the plugins' sink routes (absent in tests that need none). */
+  sinks?: SinkDelivery;
   logger: Logger;
   /** Prometheus metrics the handlers feed. */
   metrics?: SentinelMetrics;

@@ -7,7 +7,16 @@ import { jobErrorToPb } from '../../common/job-error-pb';
 import type { JobStateName } from '../db/schema';
 import { parseManifest, type PluginManifestData } from '../plugins/manifest';
 import { quarantinePolicy, type PluginContracts } from '../plugins/contracts';
-import { contractsOf, type PluginRow } from '../plugins/registry';
+import { contractsOf, sinksOf, type PluginRow } from '../plugins/registry';
+
+/** A delivery row as GetJob shows it. */
+export interface DeliveryState {
+  output: string;
+  kind: string;
+  target: string;
+  state: string;
+  error: string | null;
+}
 import { parseError, parseMetrics, type JobRow, type JobTimeouts, type OutputRow } from '../queue';
 
 const STATE_TO_PB: Record<JobStateName, JobState> = {
@@ -35,7 +44,7 @@ export function outputToPb(o: OutputRow): OutputInfo {
 
 const date = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
 
-export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = ''): Job {
+export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = '', deliveries: readonly DeliveryState[] = []): Job {
   const err = parseError(row);
   const m = parseMetrics(row);
   return {
@@ -59,6 +68,7 @@ export function jobToPb(row: JobRow, outputs: OutputRow[] = [], waitingReason = 
     partial: row.state === 'succeeded' && (m?.quarantinedRows ?? 0) > 0,
     quarantinedRows: m?.quarantinedRows ?? 0,
     traceparent: row.traceparent ?? '',
+    sinkDeliveries: deliveries.map((d) => ({ output: d.output, sink: `${d.kind}:${d.target}`, state: d.state, error: d.error ?? '' })),
     priority: row.priority,
     notBefore: date(row.not_before),
     createdAt: date(row.created_at),
@@ -92,6 +102,7 @@ export function pluginToPb(p: PluginRow): Plugin {
     consecutiveFailures: p.consecutive_failures,
     pausedReason: p.paused ? (p.paused_reason ?? 'paused') : '',
     contracts: contractsToPb(contractsOf(p)),
+    sinks: sinksOf(p),
     signingKeyId: p.signing_key_id ?? '',
   };
 }

@@ -35,6 +35,7 @@ import {
   Plugin,
   PluginManifest,
   RetryBackoff,
+  SinkRoute,
   Timeouts,
   WorkerInfo,
 } from "./types";
@@ -120,6 +121,12 @@ export interface PublishPluginRequest {
    * sha256 of its raw 32-byte Ed25519 public key (`casparian keygen` prints it).
    */
   signingKeyId: string;
+  /**
+   * Where the version's outputs are delivered besides the Sentinel's own
+   * store, each after the job commits (an outbox: a crash between commit and
+   * delivery is caught up at restart). Empty: nowhere else.
+   */
+  sinks: SinkRoute[];
 }
 
 /** Response of PublishPlugin. */
@@ -504,6 +511,7 @@ function createBasePublishPluginRequest(): PublishPluginRequest {
     manifest: undefined,
     signature: Buffer.alloc(0),
     signingKeyId: "",
+    sinks: [],
   };
 }
 
@@ -529,6 +537,9 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
     }
     if (message.signingKeyId !== "") {
       writer.uint32(58).string(message.signingKeyId);
+    }
+    for (const v of message.sinks) {
+      SinkRoute.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -602,6 +613,14 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
             message.signingKeyId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sinks.push(SinkRoute.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -627,6 +646,7 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
         : isSet(object.signing_key_id)
         ? globalThis.String(object.signing_key_id)
         : "",
+      sinks: globalThis.Array.isArray(object?.sinks) ? object.sinks.map((e: any) => SinkRoute.fromJSON(e)) : [],
     };
   },
 
@@ -653,6 +673,9 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
     if (message.signingKeyId !== "") {
       obj.signingKeyId = message.signingKeyId;
     }
+    if (message.sinks?.length) {
+      obj.sinks = message.sinks.map((e) => SinkRoute.toJSON(e));
+    }
     return obj;
   },
 
@@ -670,6 +693,7 @@ export const PublishPluginRequest: MessageFns<PublishPluginRequest> = {
       : undefined;
     message.signature = object.signature ?? Buffer.alloc(0);
     message.signingKeyId = object.signingKeyId ?? "";
+    message.sinks = object.sinks?.map((e) => SinkRoute.fromPartial(e)) || [];
     return message;
   },
 };

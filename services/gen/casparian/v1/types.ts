@@ -337,6 +337,46 @@ export interface Plugin {
    * Workers verify the signature; the Sentinel does not.
    */
   signingKeyId: string;
+  /** Where its outputs are delivered besides the Sentinel's store (set at publish). */
+  sinks: SinkRoute[];
+}
+
+/** A sink route: `casparian publish --sink OUTPUT=KIND:TARGET[?mode=MODE]`. */
+export interface SinkRoute {
+  /** An output name, or "*" for every output (quarantine outputs included). */
+  output: string;
+  /**
+   * "parquet" (a Hive-style dataset directory, TARGET/{output}/part-{job}.parquet),
+   * "arrow" (the same with Arrow IPC stream files, part-{job}.arrows) or
+   * "sqlite" (table {output} in the SQLite file TARGET, one transaction per job).
+   */
+  kind: string;
+  /**
+   * A path relative to the Sentinel's data dir's sinks/, or an absolute path
+   * inside one of its --sink-root directories.
+   */
+  target: string;
+  /**
+   * "append" (default), "replace" (the job's data replaces what the target
+   * held) or "error" (the job fails with SINK_CONFLICT, nothing committed,
+   * when the target already holds this output).
+   */
+  mode: string;
+}
+
+/** One output of a job on its way to one sink route. */
+export interface SinkDelivery {
+  /** The output. */
+  output: string;
+  /** The route, as KIND:TARGET. */
+  sink: string;
+  /**
+   * "pending" (retried until done, also after a restart), "delivered", or
+   * "failed" (a problem of the sink itself, e.g. a table that cannot take the rows).
+   */
+  state: string;
+  /** The last error, when there was one. */
+  error: string;
 }
 
 /** What a plugin declares about one output. */
@@ -466,7 +506,11 @@ export interface Job {
   /** Dispatch priority (higher first; 0 by default). */
   priority: number;
   /** The job is not started before this time (unset when none was given). */
-  notBefore?: Date | undefined;
+  notBefore?:
+    | Date
+    | undefined;
+  /** The deliveries of its outputs to the plugin's sink routes (GetJob only). */
+  sinkDeliveries: SinkDelivery[];
 }
 
 /** A log line from an attempt (plugin logs, environment provisioning, worker notes). */
@@ -1275,6 +1319,7 @@ function createBasePlugin(): Plugin {
     pausedReason: "",
     contracts: [],
     signingKeyId: "",
+    sinks: [],
   };
 }
 
@@ -1315,6 +1360,9 @@ export const Plugin: MessageFns<Plugin> = {
     }
     if (message.signingKeyId !== "") {
       writer.uint32(98).string(message.signingKeyId);
+    }
+    for (const v of message.sinks) {
+      SinkRoute.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1428,6 +1476,14 @@ export const Plugin: MessageFns<Plugin> = {
             message.signingKeyId = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.sinks.push(SinkRoute.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1484,6 +1540,9 @@ export const Plugin: MessageFns<Plugin> = {
         : isSet(object.signing_key_id)
         ? globalThis.String(object.signing_key_id)
         : "",
+      sinks: globalThis.Array.isArray(object?.sinks)
+        ? object.sinks.map((e: any) => SinkRoute.fromJSON(e))
+        : [],
     };
   },
 
@@ -1525,6 +1584,9 @@ export const Plugin: MessageFns<Plugin> = {
     if (message.signingKeyId !== "") {
       obj.signingKeyId = message.signingKeyId;
     }
+    if (message.sinks?.length) {
+      obj.sinks = message.sinks.map((e) => SinkRoute.toJSON(e));
+    }
     return obj;
   },
 
@@ -1547,6 +1609,241 @@ export const Plugin: MessageFns<Plugin> = {
     message.pausedReason = object.pausedReason ?? "";
     message.contracts = object.contracts?.map((e) => OutputContract.fromPartial(e)) || [];
     message.signingKeyId = object.signingKeyId ?? "";
+    message.sinks = object.sinks?.map((e) => SinkRoute.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSinkRoute(): SinkRoute {
+  return { output: "", kind: "", target: "", mode: "" };
+}
+
+export const SinkRoute: MessageFns<SinkRoute> = {
+  encode(message: SinkRoute, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.output !== "") {
+      writer.uint32(10).string(message.output);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.target !== "") {
+      writer.uint32(26).string(message.target);
+    }
+    if (message.mode !== "") {
+      writer.uint32(34).string(message.mode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SinkRoute {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSinkRoute();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.output = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SinkRoute {
+    return {
+      output: isSet(object.output) ? globalThis.String(object.output) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+    };
+  },
+
+  toJSON(message: SinkRoute): unknown {
+    const obj: any = {};
+    if (message.output !== "") {
+      obj.output = message.output;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SinkRoute>, I>>(base?: I): SinkRoute {
+    return SinkRoute.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SinkRoute>, I>>(object: I): SinkRoute {
+    const message = createBaseSinkRoute();
+    message.output = object.output ?? "";
+    message.kind = object.kind ?? "";
+    message.target = object.target ?? "";
+    message.mode = object.mode ?? "";
+    return message;
+  },
+};
+
+function createBaseSinkDelivery(): SinkDelivery {
+  return { output: "", sink: "", state: "", error: "" };
+}
+
+export const SinkDelivery: MessageFns<SinkDelivery> = {
+  encode(message: SinkDelivery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.output !== "") {
+      writer.uint32(10).string(message.output);
+    }
+    if (message.sink !== "") {
+      writer.uint32(18).string(message.sink);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SinkDelivery {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSinkDelivery();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.output = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sink = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SinkDelivery {
+    return {
+      output: isSet(object.output) ? globalThis.String(object.output) : "",
+      sink: isSet(object.sink) ? globalThis.String(object.sink) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: SinkDelivery): unknown {
+    const obj: any = {};
+    if (message.output !== "") {
+      obj.output = message.output;
+    }
+    if (message.sink !== "") {
+      obj.sink = message.sink;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SinkDelivery>, I>>(base?: I): SinkDelivery {
+    return SinkDelivery.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SinkDelivery>, I>>(object: I): SinkDelivery {
+    const message = createBaseSinkDelivery();
+    message.output = object.output ?? "";
+    message.sink = object.sink ?? "";
+    message.state = object.state ?? "";
+    message.error = object.error ?? "";
     return message;
   },
 };
@@ -2073,6 +2370,7 @@ function createBaseJob(): Job {
     quarantinedRows: 0,
     priority: 0,
     notBefore: undefined,
+    sinkDeliveries: [],
   };
 }
 
@@ -2149,6 +2447,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.notBefore !== undefined) {
       Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(194).fork()).join();
+    }
+    for (const v of message.sinkDeliveries) {
+      SinkDelivery.encode(v!, writer.uint32(202).fork()).join();
     }
     return writer;
   },
@@ -2358,6 +2659,14 @@ export const Job: MessageFns<Job> = {
             message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.sinkDeliveries.push(SinkDelivery.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2458,6 +2767,11 @@ export const Job: MessageFns<Job> = {
         : isSet(object.not_before)
         ? fromJsonTimestamp(object.not_before)
         : undefined,
+      sinkDeliveries: globalThis.Array.isArray(object?.sinkDeliveries)
+        ? object.sinkDeliveries.map((e: any) => SinkDelivery.fromJSON(e))
+        : globalThis.Array.isArray(object?.sink_deliveries)
+        ? object.sink_deliveries.map((e: any) => SinkDelivery.fromJSON(e))
+        : [],
     };
   },
 
@@ -2535,6 +2849,9 @@ export const Job: MessageFns<Job> = {
     if (message.notBefore !== undefined) {
       obj.notBefore = message.notBefore.toISOString();
     }
+    if (message.sinkDeliveries?.length) {
+      obj.sinkDeliveries = message.sinkDeliveries.map((e) => SinkDelivery.toJSON(e));
+    }
     return obj;
   },
 
@@ -2571,6 +2888,7 @@ export const Job: MessageFns<Job> = {
     message.quarantinedRows = object.quarantinedRows ?? 0;
     message.priority = object.priority ?? 0;
     message.notBefore = object.notBefore ?? undefined;
+    message.sinkDeliveries = object.sinkDeliveries?.map((e) => SinkDelivery.fromPartial(e)) || [];
     return message;
   },
 };
