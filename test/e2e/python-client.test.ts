@@ -6,6 +6,7 @@
  * toolchain.
  */
 import { strict as assert } from 'node:assert';
+import * as crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -162,11 +163,20 @@ describe('e2e: a Python client generated from the protos', function () {
     assert.equal(out.name, 'default');
     assert.equal(Number(out.rows), rows.length);
     assert.equal(out.decoded_rows, rows.length);
-    assert.deepEqual(out.schema, ['id:int64', 'value:double', 'doubled:double', 'file:string']);
+    const lineage = 'dictionary<values=string, indices=int8, ordered=0>';
+    assert.deepEqual(out.schema, ['id:int64', 'value:double', 'doubled:double', 'file:string', `_cf_job_id:${lineage}`, `_cf_source_hash:${lineage}`, `_cf_plugin_version:${lineage}`]);
     assert.ok((out.max_message_bytes as number) <= 1024 * 1024);
     assert.deepEqual(
       step('row').map((r) => r.row),
-      rows.map(([id, value]) => ({ id, value, doubled: value * 2, file: 'py-input.csv' })),
+      rows.map(([id, value]) => ({
+        id,
+        value,
+        doubled: value * 2,
+        file: 'py-input.csv',
+        _cf_job_id: jobId,
+        _cf_source_hash: crypto.createHash('sha256').update(fs.readFileSync(input)).digest('hex'),
+        _cf_plugin_version: '2.0.0',
+      })),
     );
     const job = (await cluster.client.getJob({ jobId, includeLogs: false })).job!;
     assert.equal(Number(job.metrics?.rows), rows.length);

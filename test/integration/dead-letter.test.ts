@@ -113,7 +113,7 @@ describe('integration: dead letter, RetryJob and the circuit breaker', function 
     assert.equal(p.consecutiveFailures, 3);
     assert.equal(p.pausedReason, 'paused after 3 consecutive failures');
     const table = await cli(['plugins', '--name', 'breaker', ...sentinel]);
-    assert.match(table.stdout, /^breaker\s+1\.0\.0\s.*\s3\s+paused \(paused after 3 consecutive failures\)$/m);
+    assert.match(table.stdout, /^breaker\s+1\.0\.0\s.*\s3\s+paused \(paused after 3 consecutive failures\)\s+-$/m);
 
     const healthy = await cluster.submit('breaker', input('b4.csv', false));
     const reason = 'waiting: plugin breaker@1.0.0 is paused after 3 consecutive failures; resume with casparian plugin resume breaker 1.0.0';
