@@ -64,7 +64,7 @@ export function jobDetail(j: Job, logs: JobLog[]): string {
     const m = j.metrics;
     lines.push(`metrics    ${m.rows} rows, ${m.durationMs} ms${m.envProvisioned ? `, env provisioned in ${m.envMs} ms` : ''}, ${m.arrowBytes} Arrow bytes`);
   }
-  for (const d of j.sinkDeliveries) lines.push(`sink       ${d.output} → ${d.sink}: ${d.state}${d.error ? ` (${d.error})` : ''}`);
+  for (const d of j.sinkDeliveries ?? []) lines.push(`sink       ${d.output} → ${d.sink}: ${d.state}${d.error ? ` (${d.error})` : ''}`);
   for (const o of j.outputs) {
     lines.push(`output     ${o.name}: ${o.rows} rows, ${o.sizeBytes} bytes parquet — ${o.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
   }
