@@ -24,7 +24,7 @@ import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 import { traceFields } from '../../common/trace-context';
 
-export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
+export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics' | 'catalog'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
 
 type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
 
@@ -220,6 +220,7 @@ class ConcludeSession {
       if (!row) await this.d.store.unpublish(dir);
     }
     if (!row) return undefined;
+    this.d.catalog?.committed(outputs.map((o) => o.name));
     this.logger.info('attempt committed', { outputs: outputs.map((o) => `${o.name}:${o.rows}`).join(','), rows: metrics.rows });
     return row;
   }

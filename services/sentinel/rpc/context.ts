@@ -8,6 +8,7 @@ import type { JobEvents } from '../job-events';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
+import type { CatalogUpdates } from '../catalog/catalog-updates';
 
 export interface RpcContext {
   /** For reads; every state change goes through `lifecycle`. */
@@ -19,6 +20,8 @@ export interface RpcContext {
   scheduler: Scheduler;
   store: OutputStore;
   logger: Logger;
+  /** Told of commits and purges, to keep the catalog file's views current. */
+  catalog?: CatalogUpdates;
   /** Prometheus metrics the handlers feed. */
   metrics?: SentinelMetrics;
 }
