@@ -97,7 +97,9 @@ async function sandbox(conn: DuckDBConnection, datasets: ReadonlyMap<string, rea
 async function execute(conn: DuckDBConnection, sql: string, limits: QueryLimits): Promise<Omit<QueryResult, 'elapsedMs'>> {
   let prepared;
   try {
-    const statements = await conn.extractStatements(sql);
+    const statements = await conn.extractStatements(sql).catch((err: Error) => {
+      throw QueryErrors.invalid(err.message.replace(/^Failed to extract statements: /, '')); // DuckDB's own message is the useful part
+    });
     if (statements.count !== 1) {
       throw QueryErrors.invalid(`send exactly one SQL statement; this request has ${statements.count}`);
     }
