@@ -69,7 +69,7 @@ describe('unit: query engine (runQuery)', () => {
     });
   }
 
-  it('stops a query at its time limit', async () => {
-    await assert.rejects(runQuery(datasets, 'SELECT count(*) FROM range(100000000000) a', { ...LIMITS, timeoutMs: 300 }), QueryTimedOut);
+  it('stops a query at its time limit (without the interrupt it would run for years)', async () => {
+    await assert.rejects(runQuery(datasets, 'SELECT count(*) FROM range(1000000000000000000) a', { ...LIMITS, timeoutMs: 300 }), QueryTimedOut);
   });
 });
