@@ -5,12 +5,12 @@
  */
 import * as arrow from 'apache-arrow';
 import { status } from '@grpc/grpc-js';
-import { invalidArgument, resourceExhausted, RpcError } from '../../common/rpc-error';
+import { invalidArgument, resourceExhausted, RpcError, unavailable } from '../../common/rpc-error';
 import type { Dataset, ListDatasetsRequest, ListDatasetsResponse, QueryRequest, QueryResponse } from '../../gen/casparian/v1/sentinel';
 import { requireName } from '../../common/validate';
 import { listDatasetFiles, listDatasets, type DatasetSummary } from '../queue';
 import { runQuery, type QueryLimits } from '../query/query-engine';
-import { InvalidQuery, QueryTimedOut } from '../query/query-errors';
+import { DatasetsChanged, InvalidQuery, QueryTimedOut } from '../query/query-errors';
 import type { ClientApiDeps } from './context';
 
 export const QUERY_DEFAULTS = {
@@ -77,13 +77,14 @@ export async function queryRpc(d: ClientApiDeps, gate: QueryGate, req: QueryRequ
   if (gate.running >= QUERY_DEFAULTS.concurrent) throw resourceExhausted(`${gate.running} queries are running, the most this Sentinel runs at once; try again shortly`);
   gate.running++;
   let result;
-  let datasets = new Map<string, string[]>();
+  let datasets = new Map<string, string[]>(); // for an error message, if the listing succeeded
   try {
     datasets = await listDatasetFiles(d.db);
     result = await runQuery(datasets, sql, limits, cancelled);
   } catch (err) {
     if (err instanceof InvalidQuery) throw invalidArgument(withDatasets(err.message, [...datasets.keys()]));
     if (err instanceof QueryTimedOut) throw new RpcError(status.DEADLINE_EXCEEDED, err.message);
+    if (err instanceof DatasetsChanged) throw unavailable(err.message);
     throw err;
   } finally {
     gate.running--;

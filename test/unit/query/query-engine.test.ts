@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
 import { runQuery, type QueryLimits } from '../../../services/sentinel/query/query-engine';
-import { InvalidQuery, QueryTimedOut } from '../../../services/sentinel/query/query-errors';
+import { DatasetsChanged, InvalidQuery, QueryTimedOut } from '../../../services/sentinel/query/query-errors';
 import { writeParquet } from '../../helpers/parquet-files';
 
 const LIMITS: QueryLimits = { maxRows: 1000, maxBytes: 1 << 20, timeoutMs: 10_000, memoryLimit: '256MB', threads: 1 };
@@ -71,5 +71,10 @@ describe('unit: query engine (runQuery)', () => {
 
   it('stops a query at its time limit (without the interrupt it would run for years)', async () => {
     await assert.rejects(runQuery(datasets, 'SELECT count(*) FROM range(1000000000000000000) a', { ...LIMITS, timeoutMs: 300 }), QueryTimedOut);
+  });
+
+  it('says the datasets changed when a listed file is gone (purged meanwhile)', async () => {
+    const gone = new Map([['orders', [...datasets.get('orders')!, path.join(dir, 'outputs', 'purged', 'attempt-1', 'orders.parquet')]]]);
+    await assert.rejects(runQuery(gone, 'SELECT 1', LIMITS), DatasetsChanged);
   });
 });
