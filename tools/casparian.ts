@@ -8,6 +8,7 @@ import { UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
 import { envCommand } from './cli/env-commands';
 import * as recovery from './cli/recovery-commands';
+import * as datasets from './cli/dataset-commands';
 import { runServices } from './cli/services';
 import { tokenCommand } from './cli/token-command';
 import { keygenCommand } from './cli/keygen-command';
@@ -55,6 +56,9 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
   casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION
   casparian fetch JOB [--output NAME] (--out FILE.parquet|FILE.arrows | --format table|csv)
   casparian workers
+  casparian outputs [--plugin NAME]   (datasets: one per output name, with jobs, rows, size, schemas and plugins)
+  casparian query "SQL" [--format table|csv|json] [--limit N]   (DuckDB SQL over the datasets, run by the Sentinel;
+                    read-only; json = one object per line; at most N rows, default 10000)
   casparian purge --older-than 30d [--state S,S] [--dry-run] [--limit N]   (retention: finished jobs, their logs and output files)
 TLS (services and clients; or CASPARIAN_TLS_CERT, _KEY, _CA, _REQUIRE_CLIENT_CERT=1):
   --tls-cert FILE --tls-key FILE   a server's certificate; a client's for mTLS
@@ -135,6 +139,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'fetch':
         await cmd.fetchOutput(client, args, flags);
+        return 0;
+      case 'outputs':
+        await datasets.outputs(client, flags);
+        return 0;
+      case 'query':
+        await datasets.query(client, args, flags);
         return 0;
       case 'workers':
         await cmd.workers(client, flags);

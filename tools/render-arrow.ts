@@ -213,3 +213,36 @@ export function renderCsv(ipcBytes: Uint8Array, opts: RenderCsvOptions = {}): st
   for (const row of cells(table, Infinity)) lines.push(row.map(csvField).join(','));
   return lines.join(eol) + eol;
 }
+
+/** A JSON value for one cell: numbers that JSON holds exactly stay numbers; 64-bit integers are strings (as in proto3 JSON); the rest is formatCell's text. */
+function jsonCell(vector: arrow.Vector, type: arrow.DataType, i: number): unknown {
+  const text = formatCell(vector, type, i);
+  if (text === null) return null;
+  if (arrow.DataType.isBool(type)) return text === 'true';
+  if ((arrow.DataType.isInt(type) && type.bitWidth < 64) || arrow.DataType.isFloat(type)) {
+    const n = Number(text);
+    return Number.isFinite(n) ? n : text; // NaN and ±Infinity have no JSON number
+  }
+  return text;
+}
+
+/**
+ * JSON Lines: one object per row, keyed by column name, in column order. Nulls
+ * are null, booleans and numbers that JSON holds exactly are themselves,
+ * 64-bit integers are strings (exact), and every other value is its text as in
+ * renderTable and renderCsv.
+ */
+export function renderJsonLines(ipcBytes: Uint8Array): string {
+  const table = arrow.tableFromIPC(ipcBytes);
+  const fields = table.schema.fields;
+  const lines: string[] = [];
+  for (const batch of table.batches) {
+    const columns = fields.map((_, c) => batch.getChildAt(c)!);
+    for (let i = 0; i < batch.numRows; i++) {
+      const row: Record<string, unknown> = {};
+      fields.forEach((f, c) => (row[f.name] = jsonCell(columns[c], f.type, i)));
+      lines.push(JSON.stringify(row));
+    }
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
+}

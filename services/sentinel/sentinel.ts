@@ -24,7 +24,8 @@ import { StateMachine, type Transitions } from '../common/state-machine';
 import { JobEvents } from './job-events';
 import { JobLifecycle } from './lifecycle/job-lifecycle';
 import type { SlotControl } from './lifecycle/types';
-import { listOutputPaths } from './queue';
+import { listDatasetNames, listOutputPaths } from './queue';
+import { CatalogWriter } from './catalog/catalog-writer';
 import { ClientApi } from './rpc/client-api';
 import type { RpcContext } from './rpc/context';
 import { SentinelService, sentinelImplementation } from './rpc/sentinel-service';
@@ -33,6 +34,9 @@ import { OutputStore } from './sinks/output-store';
 import type { OutputWriterFactory } from './sinks/output-writer';
 import { openCommitWriters } from './sinks/writer-setup';
 import { SinkDelivery } from './sinks/delivery';
+
+/** The DuckDB catalog file, in the data directory. */
+export const CATALOG_FILE = 'catalog.duckdb';
 
 export type SentinelState = 'created' | 'started' | 'draining' | 'stopped';
 
@@ -58,6 +62,8 @@ export class Sentinel {
   readonly store: OutputStore;
   /** Delivers committed outputs to sink routes; started with the server, catching up what a crash left pending. */
   readonly sinks: SinkDelivery;
+  /** Keeps `{dataDir}/catalog.duckdb` current (one view per dataset). */
+  readonly catalog: CatalogWriter;
   readonly api: ClientApi;
   /** Prometheus metrics; served by the CLI when --metrics-port is set. */
   readonly metrics: SentinelMetrics;
@@ -99,8 +105,14 @@ export class Sentinel {
       onDispatchPaused: (reason) => this.server?.setHealth(DISPATCH_HEALTH, !reason),
     });
     this.metrics = new SentinelMetrics(db, () => this.scheduler);
+    this.catalog = new CatalogWriter({
+      file: path.join(this.store.dataDir, CATALOG_FILE),
+      outputsRoot: this.store.outputsRoot,
+      listNames: () => listDatasetNames(db),
+      logger: logger.scope({ component: 'catalog' }),
+    });
     this.sinks = new SinkDelivery({ db, store: this.store, dataDir: cfg.dataDir, logger: logger.scope({ component: 'sinks' }), clock });
-    this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, sinks: this.sinks, logger, metrics: this.metrics };
+    this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, sinks: this.sinks, logger, metrics: this.metrics, catalog: this.catalog };
     this.api = new ClientApi({ ...this.ctx, accepting: () => this.fsm.is('created', 'started') });
   }
 
@@ -127,6 +139,7 @@ export class Sentinel {
     const referenced = new Set((await listOutputPaths(db)).map((p) => path.dirname(p)));
     const { removed } = await s.store.cleanup(referenced);
     if (removed.length) s.logger.info('removed uncommitted output dirs', { count: removed.length });
+    s.catalog.schedule(); // the views match the committed outputs from the start, written off the start path
     return s;
   }
 
@@ -183,6 +196,7 @@ export class Sentinel {
       // stay valid for a restarted Sentinel) and reconnect with backoff.
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
+      await this.catalog.close();
       await this.db.destroy();
       await this.store.close();
       this.fsm.to('stopped');

@@ -8,7 +8,9 @@ import {
   ListJobsRequest,
   ListPluginsRequest,
   ListWorkersRequest,
+  ListDatasetsRequest,
   PausePluginRequest,
+  QueryRequest,
   PublishPluginRequest,
   PurgeJobsRequest,
   ResumePluginRequest,
@@ -24,6 +26,9 @@ import {
   type ListJobsResponse,
   type ListPluginsResponse,
   type ListWorkersResponse,
+  type ListDatasetsResponse,
+  type QuerySummary,
+  type QueryResponse,
   type PausePluginResponse,
   type PublishPluginResponse,
   type PurgeJobsResponse,
@@ -95,6 +100,24 @@ export class SentinelClient {
   pausePlugin = this.unary<PausePluginRequest, PausePluginResponse>('pausePlugin', PausePluginRequest);
   resumePlugin = this.unary<ResumePluginRequest, ResumePluginResponse>('resumePlugin', ResumePluginRequest);
   listWorkers = this.unary<ListWorkersRequest, ListWorkersResponse>('listWorkers', ListWorkersRequest);
+  listDatasets = this.unary<ListDatasetsRequest, ListDatasetsResponse>('listDatasets', ListDatasetsRequest);
+
+  /** Query's result collected: Arrow IPC stream bytes and the summary. */
+  async query(req: Partial<QueryRequest>): Promise<{ ipc: Buffer; summary: QuerySummary | undefined }> {
+    await this.ready();
+    const call = this.raw.query(QueryRequest.fromPartial(req));
+    const parts: Buffer[] = [];
+    let summary: QuerySummary | undefined;
+    try {
+      for await (const m of call as AsyncIterable<QueryResponse>) {
+        parts.push(Buffer.from(m.data));
+        if (m.summary) summary = m.summary;
+      }
+    } finally {
+      call.cancel();
+    }
+    return { ipc: Buffer.concat(parts), summary };
+  }
 
   /** Every event of WatchJobs until the stream ends (a batch: once all its jobs are final). */
   async *watchJobs(r: Partial<WatchJobsRequest>): AsyncGenerator<WatchJobsResponse> {

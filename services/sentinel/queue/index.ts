@@ -18,3 +18,4 @@ export * from './job-logs';
 export * from './fail-queued';
 export * from './retry';
 export * from './purge';
+export * from './list-datasets';

@@ -35,6 +35,10 @@ import {
   type WatchJobsResponse,
   PurgeJobsRequest,
   PurgeJobsResponse,
+  type ListDatasetsRequest,
+  type ListDatasetsResponse,
+  type QueryRequest,
+  type QueryResponse,
 } from '../../gen/casparian/v1/sentinel';
 import { FINAL_STATES } from '../db/schema';
 import type { JobEvent } from '../job-events';
@@ -52,10 +56,21 @@ import { queueControls } from './queue-controls';
 import { submitJobsRpc, watchJobsRpc } from './batch-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 import { purgeJobsRpc } from './retention-api';
+import { listDatasetsRpc, queryRpc, type QueryGate } from './dataset-api';
 import { traceFields } from '../../common/trace-context';
 
 export class ClientApi {
+  private readonly queries: QueryGate = { running: 0 };
+
   constructor(private readonly d: ClientApiDeps) {}
+
+  listDatasets(req: ListDatasetsRequest): Promise<ListDatasetsResponse> {
+    return listDatasetsRpc(this.d, req);
+  }
+
+  query(req: QueryRequest, write: (m: QueryResponse) => Promise<void>, cancelled: () => boolean): Promise<void> {
+    return queryRpc(this.d, this.queries, req, write, cancelled);
+  }
 
   async publishPlugin(req: PublishPluginRequest): Promise<PublishPluginResponse> {
     if (!this.d.accepting()) throw unavailable('the Sentinel is shutting down');

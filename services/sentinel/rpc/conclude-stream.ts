@@ -25,7 +25,7 @@ import type { RpcContext } from './context';
 import { outputToPb, stateToPb } from './mappers';
 import { traceFields } from '../../common/trace-context';
 
-export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics' | 'sinks'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
+export type ConcludeDeps = Pick<RpcContext, 'db' | 'clock' | 'lifecycle' | 'store' | 'logger' | 'metrics' | 'sinks' | 'catalog'> & { cfg: Pick<RpcContext['cfg'], 'maxOutputBytes' | 'maxLogBytes'> };
 
 type Call = ServerDuplexStream<ConcludeRequest, ConcludeResponse>;
 
@@ -229,6 +229,7 @@ class ConcludeSession {
     }
     if (!row) return undefined;
     if (routes.length) this.d.sinks?.kick();
+    this.d.catalog?.committed(outputs.map((o) => o.name));
     this.logger.info('attempt committed', { outputs: outputs.map((o) => `${o.name}:${o.rows}`).join(','), rows: metrics.rows });
     return row;
   }

@@ -8,6 +8,7 @@ import type { JobEvents } from '../job-events';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { OutputStore } from '../sinks/output-store';
+import type { CatalogUpdates } from '../catalog/catalog-updates';
 
 import type { SinkDelivery } from '../sinks/delivery';
 
@@ -23,6 +24,8 @@ export interface RpcContext {
   /** Delivers committed outputs to the plugins' sink routes (absent in tests that need none). */
   sinks?: SinkDelivery;
   logger: Logger;
+  /** Told of commits and purges, to keep the catalog file's views current. */
+  catalog?: CatalogUpdates;
   /** Prometheus metrics the handlers feed. */
   metrics?: SentinelMetrics;
 }

@@ -28,6 +28,7 @@ export async function purgeJobsRpc(d: ClientApiDeps, req: PurgeJobsRequest): Pro
   const res = await d.lifecycle.purge({ cutoff: d.clock.now() - req.olderThanSeconds * 1000, states, dryRun: req.dryRun, limit: req.limit || DEFAULT_LIMIT });
   if (!req.dryRun) {
     for (const id of res.jobIds) await d.store.removeJob(id);
+    if (res.jobIds.length) d.catalog?.removed();
     if (res.jobIds.length) d.logger.info('jobs purged', { jobs: res.jobIds.length, logLines: res.logLines, outputFiles: res.outputFiles, outputBytes: res.outputBytes });
   }
   return { jobs: res.jobIds.length, logLines: res.logLines, outputFiles: res.outputFiles, outputBytes: res.outputBytes, jobIds: res.jobIds };

@@ -25,6 +25,7 @@ import {
 import { Timestamp } from "../../google/protobuf/timestamp";
 import { ConcludeRequest, ConcludeResponse, DispatchRequest, DispatchResponse } from "./dispatch";
 import {
+  ColumnInfo,
   Job,
   JobLog,
   JobProgress,
@@ -500,6 +501,98 @@ export interface PurgeJobsResponse {
   outputBytes: number;
   /** The purged jobs' ids. */
   jobIds: string[];
+}
+
+/** Request of ListDatasets. */
+export interface ListDatasetsRequest {
+  /** Only outputs committed by jobs of this plugin (any version); empty = all. */
+  pluginName: string;
+}
+
+/** Response of ListDatasets. */
+export interface ListDatasetsResponse {
+  /** Datasets by name. */
+  datasets: Dataset[];
+}
+
+/**
+ * All committed outputs of one name, across jobs, plugins and versions.
+ * Different jobs may have committed it with different schemas; a query reads
+ * them as one table whose columns are the union by name (missing ones null).
+ */
+export interface Dataset {
+  /** Output name, and the name of its view in Query and in the catalog file. */
+  name: string;
+  /** Jobs that committed this output (at most one attempt per job commits). */
+  jobs: number;
+  /** Rows over all those jobs. */
+  rows: number;
+  /** Bytes of their Parquet files. */
+  sizeBytes: number;
+  /** The distinct schemas, most jobs first. */
+  schemas: DatasetSchema[];
+  /** The plugin versions that produced it, by name then version. */
+  producers: DatasetProducer[];
+  /** When its newest output was committed. */
+  lastCommittedAt?: Date | undefined;
+}
+
+/** One schema of a dataset. */
+export interface DatasetSchema {
+  /** The columns, in file order, lineage columns included. */
+  columns: ColumnInfo[];
+  /** Jobs whose output has exactly these columns. */
+  jobs: number;
+}
+
+/** A plugin version that committed outputs to a dataset. */
+export interface DatasetProducer {
+  /** Plugin name. */
+  pluginName: string;
+  /** Plugin version. */
+  pluginVersion: string;
+  /** Its jobs that committed this output. */
+  jobs: number;
+}
+
+/** Request of Query. */
+export interface QueryRequest {
+  /**
+   * One SQL statement in DuckDB's dialect, e.g.
+   * `SELECT count(*) FROM orders WHERE _cf_job_id = 'ID'`.
+   */
+  sql: string;
+  /**
+   * Most rows to return (default 10000, at most 1000000); past it the result
+   * is cut and `truncated` is set.
+   */
+  maxRows: number;
+  /** Stop the query after this many seconds (default 30, at most 300). */
+  timeoutSeconds: number;
+}
+
+/**
+ * One chunk of Query's result. Concatenating `data` of all chunks gives one
+ * Arrow IPC stream (uncompressed). Column types: booleans, integers, floats,
+ * strings and binary keep their Arrow type; every other DuckDB type (dates,
+ * timestamps, decimals, lists, structs…) arrives as a string in DuckDB's
+ * text form. The last chunk carries the summary.
+ */
+export interface QueryResponse {
+  /** At most 1 MiB of Arrow IPC stream bytes. */
+  data: Buffer;
+  /** Set on the last chunk only. */
+  summary?: QuerySummary | undefined;
+}
+
+/** How a query ended. */
+export interface QuerySummary {
+  /** Rows returned. */
+  rows: number;
+  /** The result had more rows than max_rows (or than the byte cap) and was cut. */
+  truncated: boolean;
+  /** Time the query took on the Sentinel, in milliseconds. */
+  elapsedMs: number;
 }
 
 function createBasePublishPluginRequest(): PublishPluginRequest {
@@ -3811,6 +3904,820 @@ export const PurgeJobsResponse: MessageFns<PurgeJobsResponse> = {
   },
 };
 
+function createBaseListDatasetsRequest(): ListDatasetsRequest {
+  return { pluginName: "" };
+}
+
+export const ListDatasetsRequest: MessageFns<ListDatasetsRequest> = {
+  encode(message: ListDatasetsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pluginName !== "") {
+      writer.uint32(10).string(message.pluginName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDatasetsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDatasetsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pluginName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDatasetsRequest {
+    return {
+      pluginName: isSet(object.pluginName)
+        ? globalThis.String(object.pluginName)
+        : isSet(object.plugin_name)
+        ? globalThis.String(object.plugin_name)
+        : "",
+    };
+  },
+
+  toJSON(message: ListDatasetsRequest): unknown {
+    const obj: any = {};
+    if (message.pluginName !== "") {
+      obj.pluginName = message.pluginName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDatasetsRequest>, I>>(base?: I): ListDatasetsRequest {
+    return ListDatasetsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDatasetsRequest>, I>>(object: I): ListDatasetsRequest {
+    const message = createBaseListDatasetsRequest();
+    message.pluginName = object.pluginName ?? "";
+    return message;
+  },
+};
+
+function createBaseListDatasetsResponse(): ListDatasetsResponse {
+  return { datasets: [] };
+}
+
+export const ListDatasetsResponse: MessageFns<ListDatasetsResponse> = {
+  encode(message: ListDatasetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.datasets) {
+      Dataset.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDatasetsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDatasetsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasets.push(Dataset.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDatasetsResponse {
+    return {
+      datasets: globalThis.Array.isArray(object?.datasets) ? object.datasets.map((e: any) => Dataset.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListDatasetsResponse): unknown {
+    const obj: any = {};
+    if (message.datasets?.length) {
+      obj.datasets = message.datasets.map((e) => Dataset.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDatasetsResponse>, I>>(base?: I): ListDatasetsResponse {
+    return ListDatasetsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDatasetsResponse>, I>>(object: I): ListDatasetsResponse {
+    const message = createBaseListDatasetsResponse();
+    message.datasets = object.datasets?.map((e) => Dataset.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDataset(): Dataset {
+  return { name: "", jobs: 0, rows: 0, sizeBytes: 0, schemas: [], producers: [], lastCommittedAt: undefined };
+}
+
+export const Dataset: MessageFns<Dataset> = {
+  encode(message: Dataset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.jobs !== 0) {
+      writer.uint32(16).uint32(message.jobs);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(24).uint64(message.rows);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(32).uint64(message.sizeBytes);
+    }
+    for (const v of message.schemas) {
+      DatasetSchema.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.producers) {
+      DatasetProducer.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.lastCommittedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastCommittedAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Dataset {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDataset();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.jobs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rows = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.schemas.push(DatasetSchema.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.producers.push(DatasetProducer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastCommittedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Dataset {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      schemas: globalThis.Array.isArray(object?.schemas)
+        ? object.schemas.map((e: any) => DatasetSchema.fromJSON(e))
+        : [],
+      producers: globalThis.Array.isArray(object?.producers)
+        ? object.producers.map((e: any) => DatasetProducer.fromJSON(e))
+        : [],
+      lastCommittedAt: isSet(object.lastCommittedAt)
+        ? fromJsonTimestamp(object.lastCommittedAt)
+        : isSet(object.last_committed_at)
+        ? fromJsonTimestamp(object.last_committed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Dataset): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.schemas?.length) {
+      obj.schemas = message.schemas.map((e) => DatasetSchema.toJSON(e));
+    }
+    if (message.producers?.length) {
+      obj.producers = message.producers.map((e) => DatasetProducer.toJSON(e));
+    }
+    if (message.lastCommittedAt !== undefined) {
+      obj.lastCommittedAt = message.lastCommittedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Dataset>, I>>(base?: I): Dataset {
+    return Dataset.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Dataset>, I>>(object: I): Dataset {
+    const message = createBaseDataset();
+    message.name = object.name ?? "";
+    message.jobs = object.jobs ?? 0;
+    message.rows = object.rows ?? 0;
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.schemas = object.schemas?.map((e) => DatasetSchema.fromPartial(e)) || [];
+    message.producers = object.producers?.map((e) => DatasetProducer.fromPartial(e)) || [];
+    message.lastCommittedAt = object.lastCommittedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDatasetSchema(): DatasetSchema {
+  return { columns: [], jobs: 0 };
+}
+
+export const DatasetSchema: MessageFns<DatasetSchema> = {
+  encode(message: DatasetSchema, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.columns) {
+      ColumnInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.jobs !== 0) {
+      writer.uint32(16).uint32(message.jobs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DatasetSchema {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDatasetSchema();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.columns.push(ColumnInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.jobs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DatasetSchema {
+    return {
+      columns: globalThis.Array.isArray(object?.columns) ? object.columns.map((e: any) => ColumnInfo.fromJSON(e)) : [],
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+    };
+  },
+
+  toJSON(message: DatasetSchema): unknown {
+    const obj: any = {};
+    if (message.columns?.length) {
+      obj.columns = message.columns.map((e) => ColumnInfo.toJSON(e));
+    }
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DatasetSchema>, I>>(base?: I): DatasetSchema {
+    return DatasetSchema.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DatasetSchema>, I>>(object: I): DatasetSchema {
+    const message = createBaseDatasetSchema();
+    message.columns = object.columns?.map((e) => ColumnInfo.fromPartial(e)) || [];
+    message.jobs = object.jobs ?? 0;
+    return message;
+  },
+};
+
+function createBaseDatasetProducer(): DatasetProducer {
+  return { pluginName: "", pluginVersion: "", jobs: 0 };
+}
+
+export const DatasetProducer: MessageFns<DatasetProducer> = {
+  encode(message: DatasetProducer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pluginName !== "") {
+      writer.uint32(10).string(message.pluginName);
+    }
+    if (message.pluginVersion !== "") {
+      writer.uint32(18).string(message.pluginVersion);
+    }
+    if (message.jobs !== 0) {
+      writer.uint32(24).uint32(message.jobs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DatasetProducer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDatasetProducer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pluginName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pluginVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.jobs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DatasetProducer {
+    return {
+      pluginName: isSet(object.pluginName)
+        ? globalThis.String(object.pluginName)
+        : isSet(object.plugin_name)
+        ? globalThis.String(object.plugin_name)
+        : "",
+      pluginVersion: isSet(object.pluginVersion)
+        ? globalThis.String(object.pluginVersion)
+        : isSet(object.plugin_version)
+        ? globalThis.String(object.plugin_version)
+        : "",
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+    };
+  },
+
+  toJSON(message: DatasetProducer): unknown {
+    const obj: any = {};
+    if (message.pluginName !== "") {
+      obj.pluginName = message.pluginName;
+    }
+    if (message.pluginVersion !== "") {
+      obj.pluginVersion = message.pluginVersion;
+    }
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DatasetProducer>, I>>(base?: I): DatasetProducer {
+    return DatasetProducer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DatasetProducer>, I>>(object: I): DatasetProducer {
+    const message = createBaseDatasetProducer();
+    message.pluginName = object.pluginName ?? "";
+    message.pluginVersion = object.pluginVersion ?? "";
+    message.jobs = object.jobs ?? 0;
+    return message;
+  },
+};
+
+function createBaseQueryRequest(): QueryRequest {
+  return { sql: "", maxRows: 0, timeoutSeconds: 0 };
+}
+
+export const QueryRequest: MessageFns<QueryRequest> = {
+  encode(message: QueryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sql !== "") {
+      writer.uint32(10).string(message.sql);
+    }
+    if (message.maxRows !== 0) {
+      writer.uint32(16).uint32(message.maxRows);
+    }
+    if (message.timeoutSeconds !== 0) {
+      writer.uint32(24).uint32(message.timeoutSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sql = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxRows = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryRequest {
+    return {
+      sql: isSet(object.sql) ? globalThis.String(object.sql) : "",
+      maxRows: isSet(object.maxRows)
+        ? globalThis.Number(object.maxRows)
+        : isSet(object.max_rows)
+        ? globalThis.Number(object.max_rows)
+        : 0,
+      timeoutSeconds: isSet(object.timeoutSeconds)
+        ? globalThis.Number(object.timeoutSeconds)
+        : isSet(object.timeout_seconds)
+        ? globalThis.Number(object.timeout_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: QueryRequest): unknown {
+    const obj: any = {};
+    if (message.sql !== "") {
+      obj.sql = message.sql;
+    }
+    if (message.maxRows !== 0) {
+      obj.maxRows = Math.round(message.maxRows);
+    }
+    if (message.timeoutSeconds !== 0) {
+      obj.timeoutSeconds = Math.round(message.timeoutSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryRequest>, I>>(base?: I): QueryRequest {
+    return QueryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryRequest>, I>>(object: I): QueryRequest {
+    const message = createBaseQueryRequest();
+    message.sql = object.sql ?? "";
+    message.maxRows = object.maxRows ?? 0;
+    message.timeoutSeconds = object.timeoutSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseQueryResponse(): QueryResponse {
+  return { data: Buffer.alloc(0), summary: undefined };
+}
+
+export const QueryResponse: MessageFns<QueryResponse> = {
+  encode(message: QueryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    if (message.summary !== undefined) {
+      QuerySummary.encode(message.summary, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = QuerySummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryResponse {
+    return {
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      summary: isSet(object.summary) ? QuerySummary.fromJSON(object.summary) : undefined,
+    };
+  },
+
+  toJSON(message: QueryResponse): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.summary !== undefined) {
+      obj.summary = QuerySummary.toJSON(message.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryResponse>, I>>(base?: I): QueryResponse {
+    return QueryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryResponse>, I>>(object: I): QueryResponse {
+    const message = createBaseQueryResponse();
+    message.data = object.data ?? Buffer.alloc(0);
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? QuerySummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseQuerySummary(): QuerySummary {
+  return { rows: 0, truncated: false, elapsedMs: 0 };
+}
+
+export const QuerySummary: MessageFns<QuerySummary> = {
+  encode(message: QuerySummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rows !== 0) {
+      writer.uint32(8).uint64(message.rows);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(16).bool(message.truncated);
+    }
+    if (message.elapsedMs !== 0) {
+      writer.uint32(24).uint32(message.elapsedMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuerySummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuerySummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rows = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.elapsedMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuerySummary {
+    return {
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      elapsedMs: isSet(object.elapsedMs)
+        ? globalThis.Number(object.elapsedMs)
+        : isSet(object.elapsed_ms)
+        ? globalThis.Number(object.elapsed_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: QuerySummary): unknown {
+    const obj: any = {};
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    if (message.elapsedMs !== 0) {
+      obj.elapsedMs = Math.round(message.elapsedMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QuerySummary>, I>>(base?: I): QuerySummary {
+    return QuerySummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QuerySummary>, I>>(object: I): QuerySummary {
+    const message = createBaseQuerySummary();
+    message.rows = object.rows ?? 0;
+    message.truncated = object.truncated ?? false;
+    message.elapsedMs = object.elapsedMs ?? 0;
+    return message;
+  },
+};
+
 /**
  * The control plane. Clients (grpcurl, the casparian CLI, generated clients)
  * use the plugin and job RPCs; workers use Dispatch and Conclude.
@@ -3998,6 +4905,44 @@ export const SentinelService = {
     responseDeserialize: (value: Buffer): ResumePluginResponse => ResumePluginResponse.decode(value),
   },
   /**
+   * List the datasets: one per output name committed by any job (quarantine
+   * outputs, named `X_quarantine`, are datasets of their own), with row and
+   * byte totals, the distinct schemas seen, and the plugins that produced it.
+   * Computed from the Sentinel's output table, never by reading the files.
+   */
+  listDatasets: {
+    path: "/casparian.v1.Sentinel/ListDatasets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDatasetsRequest): Buffer => Buffer.from(ListDatasetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDatasetsRequest => ListDatasetsRequest.decode(value),
+    responseSerialize: (value: ListDatasetsResponse): Buffer =>
+      Buffer.from(ListDatasetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDatasetsResponse => ListDatasetsResponse.decode(value),
+  },
+  /**
+   * Run one read-only SQL statement (DuckDB dialect) over the datasets and
+   * stream the result back as Arrow IPC. Every dataset is a view named after
+   * it over all its committed Parquet files, and nothing else is readable:
+   * the engine runs with external file access off except for those files, so
+   * read_csv('/any/path'), COPY, ATTACH, INSTALL and SET are refused. Only a
+   * single SELECT, WITH, SHOW, DESCRIBE, SUMMARIZE or EXPLAIN statement is
+   * accepted (INVALID_ARGUMENT otherwise, and for SQL errors, with DuckDB's
+   * message). Results are capped (QueryRequest.max_rows, and 64 MiB of Arrow),
+   * a query that runs too long is stopped with DEADLINE_EXCEEDED, and at most
+   * two queries run at once (RESOURCE_EXHAUSTED beyond). Needs a client token
+   * when the Sentinel requires tokens.
+   */
+  query: {
+    path: "/casparian.v1.Sentinel/Query" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: QueryRequest): Buffer => Buffer.from(QueryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueryRequest => QueryRequest.decode(value),
+    responseSerialize: (value: QueryResponse): Buffer => Buffer.from(QueryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueryResponse => QueryResponse.decode(value),
+  },
+  /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
    * first, then heartbeats, readiness and env updates; the Sentinel sends
    * Welcome, then job dispatches and cancels.
@@ -4086,6 +5031,27 @@ export interface SentinelServer extends UntypedServiceImplementation {
    * its queued jobs become dispatchable again. Idempotent.
    */
   resumePlugin: handleUnaryCall<ResumePluginRequest, ResumePluginResponse>;
+  /**
+   * List the datasets: one per output name committed by any job (quarantine
+   * outputs, named `X_quarantine`, are datasets of their own), with row and
+   * byte totals, the distinct schemas seen, and the plugins that produced it.
+   * Computed from the Sentinel's output table, never by reading the files.
+   */
+  listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
+  /**
+   * Run one read-only SQL statement (DuckDB dialect) over the datasets and
+   * stream the result back as Arrow IPC. Every dataset is a view named after
+   * it over all its committed Parquet files, and nothing else is readable:
+   * the engine runs with external file access off except for those files, so
+   * read_csv('/any/path'), COPY, ATTACH, INSTALL and SET are refused. Only a
+   * single SELECT, WITH, SHOW, DESCRIBE, SUMMARIZE or EXPLAIN statement is
+   * accepted (INVALID_ARGUMENT otherwise, and for SQL errors, with DuckDB's
+   * message). Results are capped (QueryRequest.max_rows, and 64 MiB of Arrow),
+   * a query that runs too long is stopped with DEADLINE_EXCEEDED, and at most
+   * two queries run at once (RESOURCE_EXHAUSTED beyond). Needs a client token
+   * when the Sentinel requires tokens.
+   */
+  query: handleServerStreamingCall<QueryRequest, QueryResponse>;
   /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
    * first, then heartbeats, readiness and env updates; the Sentinel sends
@@ -4342,6 +5308,46 @@ export interface SentinelClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResumePluginResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * List the datasets: one per output name committed by any job (quarantine
+   * outputs, named `X_quarantine`, are datasets of their own), with row and
+   * byte totals, the distinct schemas seen, and the plugins that produced it.
+   * Computed from the Sentinel's output table, never by reading the files.
+   */
+  listDatasets(
+    request: ListDatasetsRequest,
+    callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
+  ): ClientUnaryCall;
+  listDatasets(
+    request: ListDatasetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
+  ): ClientUnaryCall;
+  listDatasets(
+    request: ListDatasetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Run one read-only SQL statement (DuckDB dialect) over the datasets and
+   * stream the result back as Arrow IPC. Every dataset is a view named after
+   * it over all its committed Parquet files, and nothing else is readable:
+   * the engine runs with external file access off except for those files, so
+   * read_csv('/any/path'), COPY, ATTACH, INSTALL and SET are refused. Only a
+   * single SELECT, WITH, SHOW, DESCRIBE, SUMMARIZE or EXPLAIN statement is
+   * accepted (INVALID_ARGUMENT otherwise, and for SQL errors, with DuckDB's
+   * message). Results are capped (QueryRequest.max_rows, and 64 MiB of Arrow),
+   * a query that runs too long is stopped with DEADLINE_EXCEEDED, and at most
+   * two queries run at once (RESOURCE_EXHAUSTED beyond). Needs a client token
+   * when the Sentinel requires tokens.
+   */
+  query(request: QueryRequest, options?: Partial<CallOptions>): ClientReadableStream<QueryResponse>;
+  query(
+    request: QueryRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<QueryResponse>;
   /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
    * first, then heartbeats, readiness and env updates; the Sentinel sends
