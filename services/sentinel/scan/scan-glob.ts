@@ -19,9 +19,13 @@ export function compileGlob(glob: string): PathMatcher {
   if (glob.includes('\0')) throw bad('it contains a NUL byte');
   if (glob.startsWith('/')) throw bad('it must be relative to the root (no leading "/")');
   if (glob.split('/').some((s) => s === '..')) throw bad('a ".." segment would leave the root');
+  let test: (s: string) => boolean;
   try {
-    return picomatch(glob, { basename: true, strictBrackets: true, dot: false });
+    test = picomatch(glob, { strictBrackets: true, dot: false });
   } catch (e) {
     throw bad((e as Error).message);
   }
+  // picomatch's own `basename` option also changes how patterns with "/" match; choose the subject here instead.
+  if (glob.includes('/')) return test;
+  return (rel) => test(rel.slice(rel.lastIndexOf('/') + 1));
 }
