@@ -172,7 +172,7 @@ export const MIGRATIONS: Migration[] = [
         .addColumn('plugin_name', 'text', (c) => c.notNull())
         .addColumn('path', 'text', (c) => c.notNull())
         .addColumn('size', 'bigint', (c) => c.notNull())
-        // Microseconds since the epoch (a double's mtimeMs loses nothing at this precision).
+        // Microseconds since the epoch (from the exact nanoseconds; fits a 53-bit integer until the year 2255).
         .addColumn('mtime_us', 'bigint', (c) => c.notNull())
         .addColumn('sha256', 'text', (c) => c.notNull())
         // The job last queued for this file's content (a purge may have removed it since).

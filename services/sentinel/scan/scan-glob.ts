@@ -26,6 +26,6 @@ export function compileGlob(glob: string): PathMatcher {
     throw bad((e as Error).message);
   }
   // picomatch's own `basename` option also changes how patterns with "/" match; choose the subject here instead.
-  if (glob.includes('/')) return test;
+  if (glob.includes('/')) return (rel) => test(rel);
   return (rel) => test(rel.slice(rel.lastIndexOf('/') + 1));
 }

@@ -68,10 +68,11 @@ async function* walkDir(dir: string, rel: string, o: WalkOptions): AsyncGenerato
 
 async function fileEntry(full: string, symlink: boolean, o: WalkOptions): Promise<WalkEntry | undefined> {
   try {
-    const st = await fs.stat(full);
+    // bigint: mtimeNs is exact, where the double mtimeMs rounds (…123 ms reads as …122.999).
+    const st = await fs.stat(full, { bigint: true });
     if (!st.isFile()) return undefined; // a symlinked directory, or a link to a FIFO…
     if (symlink && !o.allowed(full)) return { kind: 'error', path: full, message: 'symlink leads outside the input roots' };
-    return { kind: 'file', path: full, size: st.size, mtimeUs: Math.round(st.mtimeMs * 1000) };
+    return { kind: 'file', path: full, size: Number(st.size), mtimeUs: Number(st.mtimeNs / 1000n) };
   } catch (e) {
     return { kind: 'error', path: full, message: message(e) };
   }
