@@ -170,6 +170,31 @@ describe('e2e: casparian scan', function () {
     assert.match(text.stderr, /cannot scan .*dangling\.csv: ENOENT/);
   });
 
+  it('cancelling the call stops the walk; what was committed stays queued and the next scan queues only the rest', async () => {
+    const d = dir();
+    const n = 4000;
+    for (let i = 0; i < n; i++) fs.writeFileSync(path.join(d, `c${i}.csv`), `# id,value\n${i},1\n`);
+    await c.client.pausePlugin({ name: 'values', version: '1.0.0', reason: 'count queued jobs' });
+    try {
+      let first: { batchId: string; enqueued: number } | undefined;
+      for await (const m of c.client.submitScan({ root: d, glob: '*.csv', pluginName: 'values' })) {
+        first = m;
+        break; // cancels the call after the first chunk's progress
+      }
+      assert.ok(first && first.enqueued > 0 && first.enqueued < n, JSON.stringify(first));
+      await new Promise((r) => setTimeout(r, 1_000));
+      const committed = (await c.client.listJobs({ batchId: first.batchId, pageSize: 10_000 })).jobs.length;
+      assert.ok(committed < n, `the cancelled scan went on to queue ${committed} of ${n}`);
+      const rest = await scan(d);
+      assert.deepEqual([rest.enqueued, rest.skipped], [n - committed, committed]);
+      for (const id of [first.batchId, rest.batchId]) {
+        for (const j of (await c.client.listJobs({ batchId: id, pageSize: 10_000 })).jobs) await c.client.cancelJob({ jobId: j.id, reason: 'test done' });
+      }
+    } finally {
+      await c.client.resumePlugin({ name: 'values', version: '1.0.0' });
+    }
+  });
+
   it('--watch queues a new file within seconds, and ends cleanly on SIGINT', async () => {
     const d = dir();
     writeCsv(d, 'first.csv', 1);
