@@ -6,6 +6,7 @@ import { clientTimeoutMs, compileToken, ConfigError, DEFAULT_SENTINEL, sentinelA
 import { SentinelClient } from './cli/client';
 import { UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
+import { scan } from './cli/scan-command';
 import { envCommand } from './cli/env-commands';
 import * as recovery from './cli/recovery-commands';
 import * as datasets from './cli/dataset-commands';
@@ -48,6 +49,9 @@ clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}
                     [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
                     [--priority N]   (higher first, default 0; negative as --priority=-5)
                     [--not-before TIME]   (ISO-8601, or from now: +10m, 30s, 2h, 1d)
+  casparian scan ROOT --plugin NAME [--glob G] [--version V] [--max-attempts N] [--priority N] [--not-before TIME]
+                    [--wait | --watch [--debounce-ms N]]   (one job per new or changed file under ROOT, one batch;
+                    G: picomatch, no "/" = file name at any depth, e.g. '*.csv'; --watch: scan again on changes until Ctrl-C)
   casparian jobs [--state S] [--plugin NAME] [--batch ID] [--limit N]   (S: queued … failed, cancelled, dead_letter)
   casparian job ID            (details, error, traceback and logs)
   casparian job cancel ID [--reason TEXT]
@@ -87,11 +91,11 @@ const STRING_FLAGS = [
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
-  'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys', 'sink-root',
+  'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys', 'sink-root', 'glob', 'debounce-ms',
 ];
 /** Flags that may be given more than once. */
 const REPEATED_FLAGS = ['sink'];
-const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure', 'allow-unsigned'];
+const BOOL_FLAGS = ['json', 'wait', 'dry-run', 'help', 'dead-letter', 'reset-attempts', 'require-client-cert', 'insecure', 'allow-unsigned', 'watch'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -131,6 +135,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'submit':
         return await cmd.submit(client, args, flags);
+      case 'scan':
+        return await scan(client, args, flags);
       case 'jobs':
         await cmd.jobs(client, flags);
         return 0;

@@ -9,8 +9,8 @@ import { defaultHome } from '../../services/common/config';
 import type { Scale } from './types';
 
 export const SCALES: Readonly<Record<Scale['name'], Scale>> = Object.freeze({
-  full: { name: 'full', trivialJobs: 1000, latencySamples: 200, files: 200, rowsPerFile: 16_500, commitBytes: 1e9, rssBytes: 2e9, guestStarts: 30, provisions: 3 },
-  quick: { name: 'quick', trivialJobs: 50, latencySamples: 20, files: 20, rowsPerFile: 16_500, commitBytes: 50e6, rssBytes: 100e6, guestStarts: 10, provisions: 1 },
+  full: { name: 'full', trivialJobs: 1000, latencySamples: 200, files: 200, rowsPerFile: 16_500, commitBytes: 1e9, rssBytes: 2e9, guestStarts: 30, provisions: 3, scanFiles: 100_000 },
+  quick: { name: 'quick', trivialJobs: 50, latencySamples: 20, files: 20, rowsPerFile: 16_500, commitBytes: 50e6, rssBytes: 100e6, guestStarts: 10, provisions: 1, scanFiles: 5_000 },
 });
 
 export interface BenchOptions {

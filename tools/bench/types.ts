@@ -47,6 +47,8 @@ export interface Scale {
   guestStarts: number;
   /** Cold provisions per side in row 7a (alternating; the median counts). */
   provisions: number;
+  /** Small files in the tree rows 8a-8d scan. */
+  scanFiles: number;
 }
 
 /** The reference venv (pyarrow, and Ray when it could be installed). */

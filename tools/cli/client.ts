@@ -19,6 +19,7 @@ import {
   SentinelService,
   SubmitJobRequest,
   SubmitJobsRequest,
+  SubmitScanRequest,
   WatchJobsRequest,
   type CancelJobResponse,
   type FetchOutputResponse,
@@ -36,6 +37,7 @@ import {
   type RetryJobResponse,
   type SubmitJobResponse,
   type SubmitJobsResponse,
+  type SubmitScanResponse,
   type WatchJobResponse,
   type WatchJobsResponse,
 } from '../../services/gen/casparian/v1/sentinel';
@@ -126,6 +128,24 @@ export class SentinelClient {
     try {
       for await (const ev of call as AsyncIterable<WatchJobsResponse>) yield ev;
     } finally {
+      call.cancel();
+    }
+  }
+
+  /**
+   * SubmitScan's progress messages, the last one the summary (done). An
+   * aborted `signal` cancels the call (the Sentinel stops walking); the
+   * iteration then fails with CANCELLED.
+   */
+  async *submitScan(r: Partial<SubmitScanRequest>, signal?: AbortSignal): AsyncGenerator<SubmitScanResponse> {
+    await this.ready();
+    const call = this.raw.submitScan(SubmitScanRequest.fromPartial(r));
+    const cancel = (): void => call.cancel();
+    signal?.addEventListener('abort', cancel);
+    try {
+      for await (const m of call as AsyncIterable<SubmitScanResponse>) yield m;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
       call.cancel();
     }
   }

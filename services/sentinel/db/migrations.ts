@@ -194,6 +194,27 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex('sink_deliveries_due').on('sink_deliveries').columns(['state', 'next_at']).execute();
     },
   },
+  {
+    id: 11,
+    name: 'scanned files (SubmitScan file identity)',
+    async up(db) {
+      // One row per (plugin name, file path) a scan has seen: the identity it had when last queued or checked.
+      // A re-scan reads the row to decide: same size and mtime, skip unread; else hash, and queue only if sha256 differs.
+      await db.schema
+        .createTable('scanned_files')
+        .addColumn('plugin_name', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        // Microseconds since the epoch (from the exact nanoseconds; fits a 53-bit integer until the year 2255).
+        .addColumn('mtime_us', 'bigint', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        // The job last queued for this file's content (a purge may have removed it since).
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('scanned_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('scanned_files_pk', ['plugin_name', 'path'])
+        .execute();
+    },
+  },
 ];
 
 export async function migrate(db: Kysely<any>): Promise<number[]> {

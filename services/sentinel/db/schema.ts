@@ -131,9 +131,27 @@ export interface SinkDeliveriesTable {
   updated_at: number;
 }
 
+/**
+ * File identity for SubmitScan (migration 11): per plugin name and path, the
+ * size, mtime and content hash of the file as of its last queued job.
+ */
+export interface ScannedFilesTable {
+  plugin_name: string;
+  path: string;
+  size: number;
+  /** Modification time, microseconds since the epoch. */
+  mtime_us: number;
+  /** sha256 of the content, hex. */
+  sha256: string;
+  /** The job last queued for this content (it may have been purged since). */
+  job_id: string;
+  scanned_at: number;
+}
+
 export interface Database {
   plugins: PluginsTable;
   sink_deliveries: SinkDeliveriesTable;
+  scanned_files: ScannedFilesTable;
   jobs: JobsTable;
   batches: BatchesTable;
   outputs: OutputsTable;

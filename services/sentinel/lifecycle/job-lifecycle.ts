@@ -20,6 +20,7 @@ import {
   completeAttempt,
   confirmCancelled,
   enqueueBatch,
+  enqueueScanChunk,
   enqueueJob,
   extendLeases,
   failAttempt,
@@ -37,6 +38,7 @@ import {
   type NewBatch,
   type NewJob,
   type PurgeResult,
+  type ScannedFile,
   purgeFinishedJobs,
   type RetryResult,
 } from '../queue';
@@ -97,6 +99,17 @@ export class JobLifecycle {
       this.d.slots.kick();
     }
     return res;
+  }
+
+  /**
+   * SubmitScan: one chunk of a scan committed (its jobs queued into the
+   * scan's batch, its file identities recorded) in one transaction.
+   */
+  async scanChunkSubmitted(o: { batch: NewBatch; jobs: NewJob[]; files: ScannedFile[] }): Promise<void> {
+    await enqueueScanChunk(this.d.db, o.batch, o.jobs, o.files, this.now());
+    if (o.jobs.length === 0) return;
+    for (const j of o.jobs) this.changed(j.id);
+    this.d.slots.kick();
   }
 
   /**

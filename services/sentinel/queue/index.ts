@@ -3,6 +3,8 @@ export * from './types';
 export * from './backoff';
 export * from './enqueue';
 export * from './enqueue-batch';
+export * from './enqueue-scan-chunk';
+export * from './scanned-files';
 export * from './idempotency';
 export * from './list-runnable';
 export * from './count-leased';

@@ -29,6 +29,8 @@ import {
   type SubmitJobResponse,
   type SubmitJobsRequest,
   type SubmitJobsResponse,
+  type SubmitScanRequest,
+  type SubmitScanResponse,
   type WatchJobRequest,
   type WatchJobResponse,
   type WatchJobsRequest,
@@ -54,6 +56,7 @@ import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
 import { queueControls } from './queue-controls';
 import { submitJobsRpc, watchJobsRpc } from './batch-api';
+import { submitScanRpc } from './scan-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 import { purgeJobsRpc } from './retention-api';
 import { listDatasetsRpc, queryRpc, type QueryGate } from './dataset-api';
@@ -169,6 +172,10 @@ export class ClientApi {
   /** SubmitJobs, WatchJobs: see batch-api.ts. */
   submitJobs(req: SubmitJobsRequest, traceparent?: string): Promise<SubmitJobsResponse> {
     return submitJobsRpc(this.d, req, traceparent);
+  }
+  /** SubmitScan: see scan-api.ts. */
+  submitScan(req: SubmitScanRequest, write: (m: SubmitScanResponse) => Promise<void>, isCancelled: () => boolean, traceparent?: string): Promise<void> {
+    return submitScanRpc(this.d, req, write, isCancelled, traceparent);
   }
   watchJobs(req: WatchJobsRequest, write: (m: WatchJobsResponse) => Promise<void>, isCancelled: () => boolean): Promise<void> {
     return watchJobsRpc(this.d, req, write, isCancelled, (j) => this.jobPb(j));

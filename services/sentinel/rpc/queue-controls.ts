@@ -1,6 +1,6 @@
 /**
  * The queue-control fields every submit request shares (SubmitJob,
- * SubmitJobs; a directory scan would pass the same): a priority and an
+ * SubmitJobs, SubmitScan): a priority and an
  * earliest start. Validated here once, turned into the queue's NewJob fields.
  */
 import { int32, optionalTime } from '../../common/validate';

@@ -39,6 +39,7 @@ export function sentinelImplementation(api: ClientApi, deps: RpcContext, logger:
     query: serverStream(logger, 'Query', (req, write, call) => api.query(req, write, () => call.cancelled)),
     watchJob: serverStream(logger, 'WatchJob', (req, write, call) => api.watchJob(req, write, () => call.cancelled || closing())),
     watchJobs: serverStream(logger, 'WatchJobs', (req, write, call) => api.watchJobs(req, write, () => call.cancelled || closing())),
+    submitScan: serverStream(logger, 'SubmitScan', (req, write, call) => api.submitScan(req, write, () => call.cancelled, incomingTraceparent(call.metadata, logger))),
     fetchOutput: serverStream(logger, 'FetchOutput', (req, write) => api.fetchOutput(req, write)),
     dispatch: dispatchHandler(deps),
     conclude: concludeHandler(deps),

@@ -6,6 +6,7 @@ import { latencyGroup } from './latency';
 import { outputGroup } from './output';
 import { provisionGroup } from './provision';
 import { rssGroup } from './rss';
+import { scanGroup } from './scan';
 import { trivialGroup } from './trivial';
 
-export const ROW_GROUPS: readonly RowGroup[] = [trivialGroup, latencyGroup, filesGroup, outputGroup, rssGroup, provisionGroup, guestGroup];
+export const ROW_GROUPS: readonly RowGroup[] = [trivialGroup, latencyGroup, filesGroup, outputGroup, rssGroup, provisionGroup, guestGroup, scanGroup];

@@ -258,6 +258,95 @@ export interface SubmitJobsResponse {
   pluginVersion: string;
 }
 
+/** Request of SubmitScan. */
+export interface SubmitScanRequest {
+  /**
+   * Absolute path of a directory inside the Sentinel's input roots. The
+   * Sentinel walks it: hidden entries (names starting with ".") and
+   * non-regular files (FIFOs, sockets, devices) are passed over; symlinked
+   * directories are not followed; a symlinked file counts when its target is
+   * a regular file inside the input roots, else it is an error of the scan.
+   */
+  root: string;
+  /**
+   * Which files: a glob (picomatch syntax: *, **, ?, [abc], {a,b}). Without
+   * a "/" it matches the file's name at any depth ("*.csv"); with one it
+   * matches the path relative to root ("2024/** /*.csv"). Empty: every file.
+   * At most 1024 characters, relative, no ".." segment, balanced brackets.
+   */
+  glob: string;
+  /**
+   * Name of a published plugin; file identities are kept per plugin name, so
+   * scanning the same tree for another plugin queues every file again.
+   */
+  pluginName: string;
+  /**
+   * Version to run; empty means the latest published version (resolved once
+   * for the whole scan).
+   */
+  pluginVersion: string;
+  /** Maximum attempts for each job (0: plugin manifest or Sentinel default). */
+  maxAttempts: number;
+  /** Timeouts for each job (zero fields: plugin manifest or Sentinel defaults). */
+  timeouts?:
+    | Timeouts
+    | undefined;
+  /** Retry backoff for each job (zero fields: plugin manifest or Sentinel default). */
+  backoff?:
+    | RetryBackoff
+    | undefined;
+  /** Priority of each job: see SubmitJobRequest.priority. */
+  priority: number;
+  /** Earliest start of each job: see SubmitJobRequest.not_before. */
+  notBefore?: Date | undefined;
+}
+
+/** A file (or directory) the scan could not read. */
+export interface ScanFileError {
+  /** Its absolute path. */
+  path: string;
+  /** What went wrong (e.g. "EACCES: permission denied"). */
+  message: string;
+}
+
+/**
+ * One message of SubmitScan: progress, and with done = true the summary
+ * (always the last message). Counts are cumulative over the scan.
+ */
+export interface SubmitScanResponse {
+  /**
+   * The batch the scan's jobs belong to (follow it with WatchJobs). Empty
+   * until the first job is queued, and in a summary with enqueued = 0: a scan
+   * that queues nothing creates no batch.
+   */
+  batchId: string;
+  /** The plugin version the jobs run. */
+  pluginVersion: string;
+  /** Regular files matching the glob seen so far. */
+  matched: number;
+  /** Of those, files queued as jobs (new, or content changed). */
+  enqueued: number;
+  /**
+   * Of those, files skipped as unchanged: same size and mtime (not read), or
+   * same sha256 (touched but unchanged; the new mtime is recorded).
+   */
+  skipped: number;
+  /**
+   * Files and directories that could not be read, or symlinks leading out
+   * of the input roots.
+   */
+  errors: number;
+  /** True on the last message, the summary. */
+  done: boolean;
+  /** The summary names the first 100 errors. */
+  errorFiles: ScanFileError[];
+  /**
+   * True when the scan ended early because the Sentinel began to shut down:
+   * the files queued so far stay queued; scan again later for the rest.
+   */
+  interrupted: boolean;
+}
+
 /**
  * Request of WatchJobs: exactly one of batch_id or plugin_name, or neither
  * (every job).
@@ -1694,6 +1783,537 @@ export const SubmitJobsResponse: MessageFns<SubmitJobsResponse> = {
     message.jobIds = object.jobIds?.map((e) => e) || [];
     message.created = object.created ?? false;
     message.pluginVersion = object.pluginVersion ?? "";
+    return message;
+  },
+};
+
+function createBaseSubmitScanRequest(): SubmitScanRequest {
+  return {
+    root: "",
+    glob: "",
+    pluginName: "",
+    pluginVersion: "",
+    maxAttempts: 0,
+    timeouts: undefined,
+    backoff: undefined,
+    priority: 0,
+    notBefore: undefined,
+  };
+}
+
+export const SubmitScanRequest: MessageFns<SubmitScanRequest> = {
+  encode(message: SubmitScanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.root !== "") {
+      writer.uint32(10).string(message.root);
+    }
+    if (message.glob !== "") {
+      writer.uint32(18).string(message.glob);
+    }
+    if (message.pluginName !== "") {
+      writer.uint32(26).string(message.pluginName);
+    }
+    if (message.pluginVersion !== "") {
+      writer.uint32(34).string(message.pluginVersion);
+    }
+    if (message.maxAttempts !== 0) {
+      writer.uint32(40).uint32(message.maxAttempts);
+    }
+    if (message.timeouts !== undefined) {
+      Timeouts.encode(message.timeouts, writer.uint32(50).fork()).join();
+    }
+    if (message.backoff !== undefined) {
+      RetryBackoff.encode(message.backoff, writer.uint32(58).fork()).join();
+    }
+    if (message.priority !== 0) {
+      writer.uint32(64).int32(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitScanRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitScanRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.root = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.glob = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pluginName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pluginVersion = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxAttempts = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.timeouts = Timeouts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.backoff = RetryBackoff.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitScanRequest {
+    return {
+      root: isSet(object.root) ? globalThis.String(object.root) : "",
+      glob: isSet(object.glob) ? globalThis.String(object.glob) : "",
+      pluginName: isSet(object.pluginName)
+        ? globalThis.String(object.pluginName)
+        : isSet(object.plugin_name)
+        ? globalThis.String(object.plugin_name)
+        : "",
+      pluginVersion: isSet(object.pluginVersion)
+        ? globalThis.String(object.pluginVersion)
+        : isSet(object.plugin_version)
+        ? globalThis.String(object.plugin_version)
+        : "",
+      maxAttempts: isSet(object.maxAttempts)
+        ? globalThis.Number(object.maxAttempts)
+        : isSet(object.max_attempts)
+        ? globalThis.Number(object.max_attempts)
+        : 0,
+      timeouts: isSet(object.timeouts) ? Timeouts.fromJSON(object.timeouts) : undefined,
+      backoff: isSet(object.backoff) ? RetryBackoff.fromJSON(object.backoff) : undefined,
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      notBefore: isSet(object.notBefore)
+        ? fromJsonTimestamp(object.notBefore)
+        : isSet(object.not_before)
+        ? fromJsonTimestamp(object.not_before)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SubmitScanRequest): unknown {
+    const obj: any = {};
+    if (message.root !== "") {
+      obj.root = message.root;
+    }
+    if (message.glob !== "") {
+      obj.glob = message.glob;
+    }
+    if (message.pluginName !== "") {
+      obj.pluginName = message.pluginName;
+    }
+    if (message.pluginVersion !== "") {
+      obj.pluginVersion = message.pluginVersion;
+    }
+    if (message.maxAttempts !== 0) {
+      obj.maxAttempts = Math.round(message.maxAttempts);
+    }
+    if (message.timeouts !== undefined) {
+      obj.timeouts = Timeouts.toJSON(message.timeouts);
+    }
+    if (message.backoff !== undefined) {
+      obj.backoff = RetryBackoff.toJSON(message.backoff);
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.notBefore !== undefined) {
+      obj.notBefore = message.notBefore.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitScanRequest>, I>>(base?: I): SubmitScanRequest {
+    return SubmitScanRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitScanRequest>, I>>(object: I): SubmitScanRequest {
+    const message = createBaseSubmitScanRequest();
+    message.root = object.root ?? "";
+    message.glob = object.glob ?? "";
+    message.pluginName = object.pluginName ?? "";
+    message.pluginVersion = object.pluginVersion ?? "";
+    message.maxAttempts = object.maxAttempts ?? 0;
+    message.timeouts = (object.timeouts !== undefined && object.timeouts !== null)
+      ? Timeouts.fromPartial(object.timeouts)
+      : undefined;
+    message.backoff = (object.backoff !== undefined && object.backoff !== null)
+      ? RetryBackoff.fromPartial(object.backoff)
+      : undefined;
+    message.priority = object.priority ?? 0;
+    message.notBefore = object.notBefore ?? undefined;
+    return message;
+  },
+};
+
+function createBaseScanFileError(): ScanFileError {
+  return { path: "", message: "" };
+}
+
+export const ScanFileError: MessageFns<ScanFileError> = {
+  encode(message: ScanFileError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanFileError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanFileError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScanFileError {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ScanFileError): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScanFileError>, I>>(base?: I): ScanFileError {
+    return ScanFileError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanFileError>, I>>(object: I): ScanFileError {
+    const message = createBaseScanFileError();
+    message.path = object.path ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseSubmitScanResponse(): SubmitScanResponse {
+  return {
+    batchId: "",
+    pluginVersion: "",
+    matched: 0,
+    enqueued: 0,
+    skipped: 0,
+    errors: 0,
+    done: false,
+    errorFiles: [],
+    interrupted: false,
+  };
+}
+
+export const SubmitScanResponse: MessageFns<SubmitScanResponse> = {
+  encode(message: SubmitScanResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.pluginVersion !== "") {
+      writer.uint32(18).string(message.pluginVersion);
+    }
+    if (message.matched !== 0) {
+      writer.uint32(24).uint32(message.matched);
+    }
+    if (message.enqueued !== 0) {
+      writer.uint32(32).uint32(message.enqueued);
+    }
+    if (message.skipped !== 0) {
+      writer.uint32(40).uint32(message.skipped);
+    }
+    if (message.errors !== 0) {
+      writer.uint32(48).uint32(message.errors);
+    }
+    if (message.done !== false) {
+      writer.uint32(56).bool(message.done);
+    }
+    for (const v of message.errorFiles) {
+      ScanFileError.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.interrupted !== false) {
+      writer.uint32(72).bool(message.interrupted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitScanResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitScanResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pluginVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.matched = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.enqueued = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.skipped = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.errors = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.done = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.errorFiles.push(ScanFileError.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.interrupted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitScanResponse {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      pluginVersion: isSet(object.pluginVersion)
+        ? globalThis.String(object.pluginVersion)
+        : isSet(object.plugin_version)
+        ? globalThis.String(object.plugin_version)
+        : "",
+      matched: isSet(object.matched) ? globalThis.Number(object.matched) : 0,
+      enqueued: isSet(object.enqueued) ? globalThis.Number(object.enqueued) : 0,
+      skipped: isSet(object.skipped) ? globalThis.Number(object.skipped) : 0,
+      errors: isSet(object.errors) ? globalThis.Number(object.errors) : 0,
+      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+      errorFiles: globalThis.Array.isArray(object?.errorFiles)
+        ? object.errorFiles.map((e: any) => ScanFileError.fromJSON(e))
+        : globalThis.Array.isArray(object?.error_files)
+        ? object.error_files.map((e: any) => ScanFileError.fromJSON(e))
+        : [],
+      interrupted: isSet(object.interrupted) ? globalThis.Boolean(object.interrupted) : false,
+    };
+  },
+
+  toJSON(message: SubmitScanResponse): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.pluginVersion !== "") {
+      obj.pluginVersion = message.pluginVersion;
+    }
+    if (message.matched !== 0) {
+      obj.matched = Math.round(message.matched);
+    }
+    if (message.enqueued !== 0) {
+      obj.enqueued = Math.round(message.enqueued);
+    }
+    if (message.skipped !== 0) {
+      obj.skipped = Math.round(message.skipped);
+    }
+    if (message.errors !== 0) {
+      obj.errors = Math.round(message.errors);
+    }
+    if (message.done !== false) {
+      obj.done = message.done;
+    }
+    if (message.errorFiles?.length) {
+      obj.errorFiles = message.errorFiles.map((e) => ScanFileError.toJSON(e));
+    }
+    if (message.interrupted !== false) {
+      obj.interrupted = message.interrupted;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitScanResponse>, I>>(base?: I): SubmitScanResponse {
+    return SubmitScanResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitScanResponse>, I>>(object: I): SubmitScanResponse {
+    const message = createBaseSubmitScanResponse();
+    message.batchId = object.batchId ?? "";
+    message.pluginVersion = object.pluginVersion ?? "";
+    message.matched = object.matched ?? 0;
+    message.enqueued = object.enqueued ?? 0;
+    message.skipped = object.skipped ?? 0;
+    message.errors = object.errors ?? 0;
+    message.done = object.done ?? false;
+    message.errorFiles = object.errorFiles?.map((e) => ScanFileError.fromPartial(e)) || [];
+    message.interrupted = object.interrupted ?? false;
     return message;
   },
 };
@@ -4776,6 +5396,32 @@ export const SentinelService = {
     responseSerialize: (value: SubmitJobsResponse): Buffer => Buffer.from(SubmitJobsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitJobsResponse => SubmitJobsResponse.decode(value),
   },
+  /**
+   * Scan a directory on the Sentinel's file system and queue one job per
+   * matching file that is new or changed since the last scan for the same
+   * plugin (file identity: size, mtime and sha256 of the content), as one
+   * batch. Server-streaming: progress messages while the walk runs, the last
+   * one (done = true) is the summary. A stream rather than a unary call that
+   * returns at once: a scan of 100,000 files takes seconds to minutes, and a
+   * stream gives the client live progress without a polling RPC or a
+   * server-side scan registry, and ties the scan to the call (cancelling the
+   * call stops the walk). Files are committed in chunks as the walk goes, so
+   * jobs start running while the scan continues; what a cancelled scan has
+   * committed stays queued, and the next scan skips it. Errors: an unknown
+   * plugin is NOT_FOUND, a root outside the input roots PERMISSION_DENIED, a
+   * missing root NOT_FOUND, a root that is not a directory or a bad glob
+   * INVALID_ARGUMENT. A file that cannot be read during the walk does not
+   * stop the scan: it is counted and named in the summary.
+   */
+  submitScan: {
+    path: "/casparian.v1.Sentinel/SubmitScan" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SubmitScanRequest): Buffer => Buffer.from(SubmitScanRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitScanRequest => SubmitScanRequest.decode(value),
+    responseSerialize: (value: SubmitScanResponse): Buffer => Buffer.from(SubmitScanResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitScanResponse => SubmitScanResponse.decode(value),
+  },
   /** Get one job, optionally with its logs. */
   getJob: {
     path: "/casparian.v1.Sentinel/GetJob" as const,
@@ -4992,6 +5638,24 @@ export interface SentinelServer extends UntypedServiceImplementation {
    * The jobs share a batch id, for WatchJobs and ListJobs.
    */
   submitJobs: handleUnaryCall<SubmitJobsRequest, SubmitJobsResponse>;
+  /**
+   * Scan a directory on the Sentinel's file system and queue one job per
+   * matching file that is new or changed since the last scan for the same
+   * plugin (file identity: size, mtime and sha256 of the content), as one
+   * batch. Server-streaming: progress messages while the walk runs, the last
+   * one (done = true) is the summary. A stream rather than a unary call that
+   * returns at once: a scan of 100,000 files takes seconds to minutes, and a
+   * stream gives the client live progress without a polling RPC or a
+   * server-side scan registry, and ties the scan to the call (cancelling the
+   * call stops the walk). Files are committed in chunks as the walk goes, so
+   * jobs start running while the scan continues; what a cancelled scan has
+   * committed stays queued, and the next scan skips it. Errors: an unknown
+   * plugin is NOT_FOUND, a root outside the input roots PERMISSION_DENIED, a
+   * missing root NOT_FOUND, a root that is not a directory or a bad glob
+   * INVALID_ARGUMENT. A file that cannot be read during the walk does not
+   * stop the scan: it is counted and named in the summary.
+   */
+  submitScan: handleServerStreamingCall<SubmitScanRequest, SubmitScanResponse>;
   /** Get one job, optionally with its logs. */
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
   /** List jobs, newest first, optionally filtered by state or plugin. */
@@ -5142,6 +5806,29 @@ export interface SentinelClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitJobsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Scan a directory on the Sentinel's file system and queue one job per
+   * matching file that is new or changed since the last scan for the same
+   * plugin (file identity: size, mtime and sha256 of the content), as one
+   * batch. Server-streaming: progress messages while the walk runs, the last
+   * one (done = true) is the summary. A stream rather than a unary call that
+   * returns at once: a scan of 100,000 files takes seconds to minutes, and a
+   * stream gives the client live progress without a polling RPC or a
+   * server-side scan registry, and ties the scan to the call (cancelling the
+   * call stops the walk). Files are committed in chunks as the walk goes, so
+   * jobs start running while the scan continues; what a cancelled scan has
+   * committed stays queued, and the next scan skips it. Errors: an unknown
+   * plugin is NOT_FOUND, a root outside the input roots PERMISSION_DENIED, a
+   * missing root NOT_FOUND, a root that is not a directory or a bad glob
+   * INVALID_ARGUMENT. A file that cannot be read during the walk does not
+   * stop the scan: it is counted and named in the summary.
+   */
+  submitScan(request: SubmitScanRequest, options?: Partial<CallOptions>): ClientReadableStream<SubmitScanResponse>;
+  submitScan(
+    request: SubmitScanRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubmitScanResponse>;
   /** Get one job, optionally with its logs. */
   getJob(
     request: GetJobRequest,
