@@ -178,10 +178,10 @@ export class SinkDelivery {
   }
 
   private async deliverSqlite(target: string, mode: SinkMode, jobId: string, output: string, parquetPath: string): Promise<void> {
-    const chunks: Uint8Array[] = [];
-    for await (const piece of this.d.store.readAsIpc(parquetPath, 1 << 20)) chunks.push(piece);
-    const table = arrow.tableFromIPC(chunks);
-    const columns = table.schema.fields.map((f) => ({ name: f.name, type: sqliteType(f.type), field: f }));
+    // Batch by batch: the output is never held whole.
+    const reader = await arrow.RecordBatchReader.from(this.d.store.readAsIpc(parquetPath, 1 << 20));
+    await reader.open();
+    const columns = reader.schema.fields.map((f) => ({ name: f.name, type: sqliteType(f.type), field: f }));
     const hasJobId = columns.some((c) => c.name === '_cf_job_id');
     await fs.mkdir(path.dirname(target), { recursive: true });
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(target, { timeout: 10_000 }) }) });
@@ -201,12 +201,14 @@ export class SinkDelivery {
         else await trx.deleteFrom(output).where('_cf_job_id', '=', jobId).execute();
         const per = Math.max(1, Math.floor(30_000 / (columns.length + 1)));
         let batch: Record<string, unknown>[] = [];
-        for (const row of rowsOf(table, columns)) {
-          if (!hasJobId) row._cf_job_id = jobId;
-          batch.push(row);
-          if (batch.length >= per) {
-            await trx.insertInto(output).values(batch).execute();
-            batch = [];
+        for await (const records of reader) {
+          for (const row of rowsOf(records, columns)) {
+            if (!hasJobId) row._cf_job_id = jobId;
+            batch.push(row);
+            if (batch.length >= per) {
+              await trx.insertInto(output).values(batch).execute();
+              batch = [];
+            }
           }
         }
         if (batch.length) await trx.insertInto(output).values(batch).execute();
@@ -224,15 +226,13 @@ function sqliteType(t: arrow.DataType): string {
   return 'text';
 }
 
-/** Rows as SQLite values: integers stay exact (bigint), times become ISO-8601 text, nested values JSON. */
-function* rowsOf(table: arrow.Table, columns: { name: string; field: arrow.Field }[]): Generator<Record<string, unknown>> {
-  for (const batch of table.batches) {
-    const vecs = columns.map((c) => batch.getChild(c.name)!);
-    for (let i = 0; i < batch.numRows; i++) {
-      const row: Record<string, unknown> = {};
-      columns.forEach((c, k) => (row[c.name] = sqliteValue(vecs[k].get(i), c.field.type)));
-      yield row;
-    }
+/** A batch's rows as SQLite values: integers stay exact (bigint), times become ISO-8601 text, nested values JSON. */
+function* rowsOf(batch: arrow.RecordBatch, columns: { name: string; field: arrow.Field }[]): Generator<Record<string, unknown>> {
+  const vecs = columns.map((c) => batch.getChild(c.name)!);
+  for (let i = 0; i < batch.numRows; i++) {
+    const row: Record<string, unknown> = {};
+    columns.forEach((c, k) => (row[c.name] = sqliteValue(vecs[k].get(i), c.field.type)));
+    yield row;
   }
 }
 
