@@ -1,5 +1,5 @@
 import type { Db } from '../db/open-database';
-import { jobValues, type NewJob } from './enqueue';
+import { insertJobs, type NewJob } from './enqueue';
 import { IdempotencyKeyConflict } from './idempotency';
 
 export interface NewBatch {
@@ -10,9 +10,6 @@ export interface NewBatch {
   /** batchFingerprint() of the request; stored with a key, compared when the key comes again. */
   submitFingerprint?: string;
 }
-
-/** Rows per INSERT statement (SQLite caps the parameters of one statement). */
-const INSERT_CHUNK = 500;
 
 /**
  * Insert a batch and its queued jobs, all or nothing, in one transaction.
@@ -44,12 +41,7 @@ export async function enqueueBatch(db: Db, batch: NewBatch, jobs: NewJob[], now:
         created_at: now,
       })
       .execute();
-    for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
-      await trx
-        .insertInto('jobs')
-        .values(jobs.slice(i, i + INSERT_CHUNK).map((j) => jobValues(j, now, batch.id)))
-        .execute();
-    }
+    await insertJobs(trx, jobs, now, batch.id);
     return { batchId: batch.id, jobIds: jobs.map((j) => j.id), created: true };
   });
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open-database';
-import { jobValues, type NewJob } from './enqueue';
+import { INSERT_CHUNK, insertJobs, type NewJob } from './enqueue';
 import type { NewBatch } from './enqueue-batch';
 
 /** A file's identity as a scan saw it, recorded in scanned_files. */
@@ -11,9 +11,6 @@ export interface ScannedFile {
   /** The job queued for this content; for a touched-but-unchanged file, the job already recorded. */
   jobId: string;
 }
-
-/** Rows per INSERT statement (SQLite caps the parameters of one statement). */
-const INSERT_CHUNK = 500;
 
 /**
  * One chunk of a scan, in one transaction: the scan's batch is created with
@@ -35,12 +32,7 @@ export async function enqueueScanChunk(db: Db, batch: NewBatch, jobs: readonly N
           .values({ id: batch.id, plugin_name: batch.pluginName, plugin_version: batch.pluginVersion, total: jobs.length, idempotency_key: null, submit_fingerprint: null, created_at: now })
           .execute();
       }
-      for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
-        await trx
-          .insertInto('jobs')
-          .values(jobs.slice(i, i + INSERT_CHUNK).map((j) => jobValues(j, now, batch.id)))
-          .execute();
-      }
+      await insertJobs(trx, jobs, now, batch.id);
     }
     for (let i = 0; i < files.length; i += INSERT_CHUNK) {
       await trx

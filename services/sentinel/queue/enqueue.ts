@@ -1,6 +1,6 @@
-import type { Insertable } from 'kysely';
+import type { Insertable, Transaction } from 'kysely';
 import type { Db } from '../db/open-database';
-import type { JobsTable } from '../db/schema';
+import type { Database, JobsTable } from '../db/schema';
 import type { BackoffPolicy } from '../../common/config';
 import { IdempotencyKeyConflict } from './idempotency';
 import type { JobRow, JobTimeouts } from './types';
@@ -84,4 +84,17 @@ export function jobValues(job: NewJob, now: number, batchId?: string): Insertabl
     started_at: null,
     finished_at: null,
   };
+}
+
+/** Rows per INSERT statement (SQLite caps the parameters of one statement). */
+export const INSERT_CHUNK = 500;
+
+/** Insert queued jobs of one batch, INSERT_CHUNK rows per statement, inside the caller's transaction. */
+export async function insertJobs(trx: Transaction<Database>, jobs: readonly NewJob[], now: number, batchId: string): Promise<void> {
+  for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
+    await trx
+      .insertInto('jobs')
+      .values(jobs.slice(i, i + INSERT_CHUNK).map((j) => jobValues(j, now, batchId)))
+      .execute();
+  }
 }

@@ -15,7 +15,7 @@ import { batchFingerprint, batchStates, getBatch, getJob, IdempotencyKeyConflict
 import type { ClientApiDeps } from './context';
 import { checkInputRoots } from './input-roots';
 import { traceFields } from '../../common/trace-context';
-import { queueControls } from './queue-controls';
+import { jobMaker, queueControls } from './queue-controls';
 
 /** Most input paths one SubmitJobs call may carry. */
 export const MAX_BATCH_JOBS = 10_000;
@@ -45,16 +45,7 @@ export async function submitJobsRpc(d: ClientApiDeps, req: SubmitJobsRequest, tr
   if (!plugin) throw notFound(version ? `plugin ${pluginName} version ${version} is not published` : `plugin ${pluginName} is not published`);
   const settings = jobSettings(req, parseManifest(plugin), { maxAttempts: d.cfg.defaultMaxAttempts, timeouts: d.cfg.timeouts });
   const controls = queueControls(req, d.clock.now());
-  const jobs = inputPaths.map((inputPath) => ({
-    id: crypto.randomUUID(),
-    pluginName,
-    pluginVersion: plugin.version,
-    envHash: plugin.env_hash,
-    inputPath,
-    traceparent,
-    ...settings,
-    ...controls,
-  }));
+  const jobs = inputPaths.map(jobMaker(plugin, { traceparent, ...settings, ...controls }));
   const batch = {
     id: crypto.randomUUID(),
     pluginName,

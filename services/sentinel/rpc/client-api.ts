@@ -2,7 +2,6 @@
  * The client-facing RPCs of the Sentinel as plain async functions over
  * generated request/response types. sentinel-service.ts wraps them for grpc-js.
  */
-import * as crypto from 'node:crypto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted, unavailable } from '../../common/rpc-error';
 import {
   JobEventKind,
@@ -54,7 +53,7 @@ import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyCon
 import type { ClientApiDeps } from './context';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
-import { queueControls } from './queue-controls';
+import { jobMaker, queueControls } from './queue-controls';
 import { submitJobsRpc, watchJobsRpc } from './batch-api';
 import { submitScanRpc } from './scan-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
@@ -114,18 +113,13 @@ export class ClientApi {
     const settings = jobSettings(req, parseManifest(plugin), { maxAttempts: this.d.cfg.defaultMaxAttempts, timeouts: this.d.cfg.timeouts });
     const controls = queueControls(req, this.d.clock.now());
     const { job, created } = await this.d.lifecycle.submitted({
-      job: {
-        id: crypto.randomUUID(),
-        pluginName,
-        pluginVersion: plugin.version,
-        envHash: plugin.env_hash,
-        inputPath,
+      job: jobMaker(plugin, {
         idempotencyKey: req.idempotencyKey || undefined,
         submitFingerprint: submitFingerprint({ pluginName, pluginVersion: version, inputPath, maxAttempts, timeouts: req.timeouts, backoff: req.backoff, priority: controls.priority }),
         traceparent,
         ...settings,
         ...controls,
-      },
+      })(inputPath),
     }).catch((e: unknown) => {
       throw e instanceof IdempotencyKeyConflict ? alreadyExists(e.message) : e;
     });

@@ -18,7 +18,7 @@ import { runScan, type ScanProgress } from '../scan/scanner';
 import { walkFiles } from '../scan/walk';
 import type { ClientApiDeps } from './context';
 import { checkInputRoots } from './input-roots';
-import { queueControls } from './queue-controls';
+import { jobMaker, queueControls } from './queue-controls';
 
 /** `isCancelled`: the client went away. A Sentinel that stops accepting work ends the scan as interrupted. */
 export async function submitScanRpc(
@@ -72,16 +72,7 @@ export async function submitScanRpc(
   const summary = await runScan(walkFiles(root, { match, allowed }), {
     read: (paths) => readScannedFiles(d.db, pluginName, paths),
     commit: (jobs, files) => d.lifecycle.scanChunkSubmitted({ batch, jobs, files }),
-    newJob: (inputPath) => ({
-      id: crypto.randomUUID(),
-      pluginName,
-      pluginVersion: plugin.version,
-      envHash: plugin.env_hash,
-      inputPath,
-      traceparent,
-      ...settings,
-      ...controls,
-    }),
+    newJob: jobMaker(plugin, { traceparent, ...settings, ...controls }),
     progress: (p) => write(pb(p, false)),
     stopped: () => isCancelled() || !d.accepting(),
   });
