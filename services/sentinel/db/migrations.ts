@@ -1,24 +1,50 @@
 /**
- * Numbered migrations. Each runs once, in order, inside a transaction; the
- * applied numbers are recorded in `schema_migrations`. Never edit a released
- * migration: add a new one.
+ * Numbered migrations, written once for both stores. Each runs once, in
+ * order; the applied numbers are recorded in `schema_migrations`. Never edit
+ * what a released migration does: add a new one.
+ *
+ * The column types that differ come from `t` (ColumnTypes): an integer column
+ * is `integer` on SQLite (64-bit there) and `bigint` on PostgreSQL (whose
+ * `integer` is 32-bit, too small for milliseconds since the epoch); a serial
+ * key is SQLite's `integer primary key autoincrement` or PostgreSQL's identity
+ * column.
+ *
+ * On SQLite each migration has its own transaction. On PostgreSQL all pending
+ * migrations run in one transaction under an advisory lock, so replicas that
+ * start together migrate once and never see a half-migrated schema.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Kysely } from 'kysely';
+import { storeKind, type StoreKind } from './dialect';
+
+export interface ColumnTypes {
+  kind: StoreKind;
+  /** A 64-bit integer column. */
+  int: 'integer' | 'bigint';
+  /** The type of a serial primary key column; with `serial` as its builder. */
+  serialType: 'integer' | 'bigint';
+  serial(c: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
+}
+
+export function columnTypes(kind: StoreKind): ColumnTypes {
+  return kind === 'postgres'
+    ? { kind, int: 'bigint', serialType: 'bigint', serial: (c) => c.primaryKey().generatedByDefaultAsIdentity() }
+    : { kind, int: 'integer', serialType: 'integer', serial: (c) => c.primaryKey().autoIncrement() };
+}
 
 export interface Migration {
   id: number;
   name: string;
-  up(db: Kysely<any>): Promise<void>;
+  up(db: Kysely<any>, t: ColumnTypes): Promise<void>;
 }
 
 export const MIGRATIONS: Migration[] = [
   {
     id: 1,
     name: 'initial schema',
-    async up(db) {
+    async up(db, t) {
       await db.schema
         .createTable('plugins')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('seq', t.serialType, t.serial)
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('version', 'text', (c) => c.notNull())
         .addColumn('source', 'text', (c) => c.notNull())
@@ -26,34 +52,34 @@ export const MIGRATIONS: Migration[] = [
         .addColumn('manifest_json', 'text', (c) => c.notNull())
         .addColumn('env_hash', 'text', (c) => c.notNull())
         .addColumn('artifact_hash', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addColumn('created_at', t.int, (c) => c.notNull())
         .addUniqueConstraint('plugins_name_version', ['name', 'version'])
         .execute();
 
       await db.schema
         .createTable('jobs')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('seq', t.serialType, t.serial)
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('plugin_name', 'text', (c) => c.notNull())
         .addColumn('plugin_version', 'text', (c) => c.notNull())
         .addColumn('env_hash', 'text', (c) => c.notNull())
         .addColumn('input_path', 'text', (c) => c.notNull())
         .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('attempt', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('max_attempts', t.int, (c) => c.notNull())
         .addColumn('lease_token', 'text')
-        .addColumn('lease_expires_at', 'integer')
+        .addColumn('lease_expires_at', t.int)
         .addColumn('worker_id', 'text')
-        .addColumn('run_at', 'integer', (c) => c.notNull())
+        .addColumn('run_at', t.int, (c) => c.notNull())
         .addColumn('idempotency_key', 'text', (c) => c.unique())
         .addColumn('timeouts_json', 'text', (c) => c.notNull())
         .addColumn('error_json', 'text')
         .addColumn('metrics_json', 'text')
-        .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('created_at', 'integer', (c) => c.notNull())
-        .addColumn('updated_at', 'integer', (c) => c.notNull())
-        .addColumn('started_at', 'integer')
-        .addColumn('finished_at', 'integer')
+        .addColumn('cancel_requested', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', t.int, (c) => c.notNull())
+        .addColumn('updated_at', t.int, (c) => c.notNull())
+        .addColumn('started_at', t.int)
+        .addColumn('finished_at', t.int)
         .execute();
       await db.schema.createIndex('jobs_state_run_at').on('jobs').columns(['state', 'run_at', 'seq']).execute();
       await db.schema.createIndex('jobs_lease').on('jobs').columns(['state', 'lease_expires_at']).execute();
@@ -62,24 +88,24 @@ export const MIGRATIONS: Migration[] = [
         .createTable('outputs')
         .addColumn('job_id', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('attempt', 'integer', (c) => c.notNull())
-        .addColumn('rows', 'integer', (c) => c.notNull())
-        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('attempt', t.int, (c) => c.notNull())
+        .addColumn('rows', t.int, (c) => c.notNull())
+        .addColumn('size_bytes', t.int, (c) => c.notNull())
         .addColumn('parquet_path', 'text', (c) => c.notNull())
         .addColumn('columns_json', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addColumn('created_at', t.int, (c) => c.notNull())
         .addPrimaryKeyConstraint('outputs_pk', ['job_id', 'name'])
         .execute();
 
       await db.schema
         .createTable('job_logs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', t.serialType, t.serial)
         .addColumn('job_id', 'text', (c) => c.notNull())
-        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('attempt', t.int, (c) => c.notNull())
         .addColumn('level', 'text', (c) => c.notNull())
         .addColumn('source', 'text', (c) => c.notNull())
         .addColumn('message', 'text', (c) => c.notNull())
-        .addColumn('time', 'integer', (c) => c.notNull())
+        .addColumn('time', t.int, (c) => c.notNull())
         .execute();
       await db.schema.createIndex('job_logs_job').on('job_logs').columns(['job_id', 'id']).execute();
     },
@@ -87,12 +113,12 @@ export const MIGRATIONS: Migration[] = [
   {
     id: 2,
     name: 'circuit breaker per plugin version; attempt budget per job',
-    async up(db) {
-      await db.schema.alterTable('plugins').addColumn('paused', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-      await db.schema.alterTable('plugins').addColumn('consecutive_failures', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    async up(db, t) {
+      await db.schema.alterTable('plugins').addColumn('paused', t.int, (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('plugins').addColumn('consecutive_failures', t.int, (c) => c.notNull().defaultTo(0)).execute();
       await db.schema.alterTable('plugins').addColumn('paused_reason', 'text').execute();
-      await db.schema.alterTable('plugins').addColumn('paused_at', 'integer').execute();
-      await db.schema.alterTable('jobs').addColumn('attempt_budget', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('plugins').addColumn('paused_at', t.int).execute();
+      await db.schema.alterTable('jobs').addColumn('attempt_budget', t.int, (c) => c.notNull().defaultTo(0)).execute();
       await sql`update jobs set attempt_budget = max_attempts`.execute(db);
     },
   },
@@ -115,16 +141,16 @@ export const MIGRATIONS: Migration[] = [
   {
     id: 5,
     name: 'batches (SubmitJobs)',
-    async up(db) {
+    async up(db, t) {
       await db.schema
         .createTable('batches')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('plugin_name', 'text', (c) => c.notNull())
         .addColumn('plugin_version', 'text', (c) => c.notNull())
-        .addColumn('total', 'integer', (c) => c.notNull())
+        .addColumn('total', t.int, (c) => c.notNull())
         .addColumn('idempotency_key', 'text', (c) => c.unique())
         .addColumn('submit_fingerprint', 'text')
-        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addColumn('created_at', t.int, (c) => c.notNull())
         .execute();
       await db.schema.alterTable('jobs').addColumn('batch_id', 'text').execute();
       await db.schema.createIndex('jobs_batch').on('jobs').columns(['batch_id', 'seq']).execute();
@@ -149,9 +175,9 @@ export const MIGRATIONS: Migration[] = [
   {
     id: 8,
     name: 'queue controls: job priority and not_before',
-    async up(db) {
+    async up(db, t) {
       // Higher runs first; FIFO (seq) within a priority.
-      await db.schema.alterTable('jobs').addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('jobs').addColumn('priority', t.int, (c) => c.notNull().defaultTo(0)).execute();
       // Milliseconds since the epoch; null = none. run_at never goes below it.
       await db.schema.alterTable('jobs').addColumn('not_before', 'bigint').execute();
       // listRunnable walks this index in dispatch order (state = 'queued', priority desc, seq) and stops at its
@@ -173,7 +199,7 @@ export const MIGRATIONS: Migration[] = [
   {
     id: 10,
     name: 'sink routes and their deliveries',
-    async up(db) {
+    async up(db, t) {
       // JSON SinkRoute[] (services/sentinel/sinks/routes.ts) set at publish; null = none.
       await db.schema.alterTable('plugins').addColumn('sinks_json', 'text').execute();
       // The outbox: written in the transaction that commits the job, delivered after it (sinks/delivery.ts).
@@ -185,7 +211,7 @@ export const MIGRATIONS: Migration[] = [
         .addColumn('target', 'text', (c) => c.notNull())
         .addColumn('mode', 'text', (c) => c.notNull())
         .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('tries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('tries', t.int, (c) => c.notNull().defaultTo(0))
         .addColumn('error', 'text')
         .addColumn('next_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
@@ -217,16 +243,32 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
+/** The advisory lock key PostgreSQL replicas migrate under (any constant; "casp" "mig"). */
+const MIGRATION_LOCK = 0x63617370_6d6967n;
+
 export async function migrate(db: Kysely<any>): Promise<number[]> {
-  await sql`create table if not exists schema_migrations (id integer primary key, name text not null, applied_at integer not null)`.execute(db);
-  const done = new Set((await sql<{ id: number }>`select id from schema_migrations`.execute(db)).rows.map((r) => r.id));
+  const t = columnTypes(storeKind(db));
+  if (t.kind === 'postgres') {
+    return db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`.execute(trx);
+      return applyPending(trx, t);
+    });
+  }
+  return applyPending(db, t, true);
+}
+
+async function applyPending(db: Kysely<any>, t: ColumnTypes, eachInTransaction = false): Promise<number[]> {
+  await sql`create table if not exists schema_migrations (id integer primary key, name text not null, applied_at ${sql.raw(t.int)} not null)`.execute(db);
+  const done = new Set((await sql<{ id: number }>`select id from schema_migrations`.execute(db)).rows.map((r) => Number(r.id)));
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.id)) continue;
-    await db.transaction().execute(async (trx) => {
-      await m.up(trx);
+    const run = async (trx: Kysely<any>) => {
+      await m.up(trx, t);
       await sql`insert into schema_migrations (id, name, applied_at) values (${m.id}, ${m.name}, ${Date.now()})`.execute(trx);
-    });
+    };
+    if (eachInTransaction) await db.transaction().execute(run);
+    else await run(db);
     applied.push(m.id);
   }
   return applied;

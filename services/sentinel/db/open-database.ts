@@ -1,26 +1,104 @@
 /**
- * Opens the Sentinel's SQLite database (WAL mode, synchronous=NORMAL, compiled
- * statements cached by SQL text) through kysely and applies migrations.
- * `:memory:` gives a private in-memory database for tests.
+ * Opens the Sentinel's store through kysely and applies migrations:
+ *
+ *   sqlite:PATH         (the default, `{dataDir}/sentinel.db`) WAL mode,
+ *                       synchronous=NORMAL, compiled statements cached by SQL
+ *                       text. `sqlite::memory:` (or `:memory:`) is a private
+ *                       in-memory database for tests.
+ *   postgres://…        (or postgresql://…) a pg connection pool; several
+ *                       Sentinel replicas may share one database.
+ *
+ * A bare path is taken as `sqlite:PATH`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import { migrate } from './migrations';
 import { cachingStatements } from './statement-cache';
 import type { Database } from './schema';
+import type { StoreKind } from './dialect';
 
 export type Db = Kysely<Database>;
 
-export async function openDatabase(file: string): Promise<Db> {
+export type StoreTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** Parse a `--db` value; throws a message naming what is accepted. */
+export function parseStoreTarget(value: string): StoreTarget {
+  const v = value.trim();
+  if (/^postgres(ql)?:\/\//i.test(v)) {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new Error(`--db: "${redactUrl(v)}" is not a valid PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)`);
+    }
+    if (!u.hostname && !u.searchParams.get('host')) throw new Error(`--db: "${redactUrl(v)}" names no host`);
+    return { kind: 'postgres', url: v };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw new Error(`--db: unsupported store "${v.split(':')[0]}": give sqlite:PATH or postgres://…`);
+  const file = v.startsWith('sqlite:') ? v.slice('sqlite:'.length) : v;
+  if (!file) throw new Error('--db: sqlite: needs a file path (sqlite:/var/lib/casparian/sentinel.db)');
+  return { kind: 'sqlite', file };
+}
+
+/** The URL with its password (and any user info) replaced, for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? `${info.split(':')[0]}:***` : info}@`);
+}
+
+export interface OpenOptions {
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+  /** Told about errors of idle pooled connections (a restarted server); they are not thrown. */
+  onPoolError?: (err: Error) => void;
+}
+
+/** Open (and migrate) the store named by `target` (a `--db` value or a SQLite path). */
+export async function openDatabase(target: string, o: OpenOptions = {}): Promise<Db> {
+  const t = parseStoreTarget(target);
+  const db = t.kind === 'postgres' ? openPostgres(t.url, o) : openSqlite(t.file);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return db;
+}
+
+function openSqlite(file: string): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
-  await migrate(db);
-  return db;
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+}
+
+/**
+ * int8 (bigint: every time and id column on PostgreSQL, and count(*)) comes
+ * back as a JavaScript number, as SQLite's integers do. Every value the queue
+ * stores fits in 53 bits (milliseconds since the epoch, row counts, sizes).
+ */
+const INT8_OID = 20;
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+} as pg.CustomTypesConfig;
+
+function openPostgres(url: string, o: OpenOptions): Db {
+  const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, it would end the process.
+  pool.on('error', (err) => o.onPoolError?.(err));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** The kind of store a `--db` value names. */
+export function storeKindOf(target: string): StoreKind {
+  return parseStoreTarget(target).kind;
 }

@@ -7,6 +7,7 @@
  * without verifying them: workers do, against their own trusted keys.
  */
 import type { Selectable } from 'kysely';
+import { againOnUniqueRace } from '../db/dialect';
 import type { Db } from '../db/open-database';
 import type { PluginsTable } from '../db/schema';
 import { artifactHash, envHashOfLockfile } from '../../common/signing/artifact-hash';
@@ -31,41 +32,44 @@ export async function publishPlugin(
 ): Promise<PublishResult> {
   const manifestJson = canonicalManifest(p.manifest);
   const artifact = artifactHash(p.source, p.lockfile, manifestJson);
-  return db.transaction().execute(async (trx) => {
-    const existing = await trx
-      .selectFrom('plugins')
-      .selectAll()
-      .where('name', '=', p.name)
-      .where('version', '=', p.version)
-      .executeTakeFirst();
-    if (existing) {
-      const same =
-        existing.artifact_hash === artifact &&
-        existing.signature === (p.signed?.signature ?? null) &&
-        existing.signing_key_id === (p.signed?.keyId ?? null) &&
-        existing.sinks_json === (p.sinks?.length ? JSON.stringify(p.sinks) : null);
-      return { kind: same ? 'unchanged' : 'conflict', plugin: existing } as const;
-    }
-    const plugin = await trx
-      .insertInto('plugins')
-      .values({
-        name: p.name,
-        version: p.version,
-        source: p.source,
-        lockfile: p.lockfile,
-        manifest_json: manifestJson,
-        env_hash: envHashOfLockfile(p.lockfile),
-        artifact_hash: artifact,
-        signature: p.signed?.signature ?? null,
-        signing_key_id: p.signed?.keyId ?? null,
-        created_at: now,
-        contracts_json: p.contracts ? JSON.stringify(p.contracts) : null,
-        sinks_json: p.sinks?.length ? JSON.stringify(p.sinks) : null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { kind: 'created', plugin } as const;
-  });
+  // A concurrent publish of the same version (another replica) is read by the second run.
+  return againOnUniqueRace(() =>
+    db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('plugins')
+        .selectAll()
+        .where('name', '=', p.name)
+        .where('version', '=', p.version)
+        .executeTakeFirst();
+      if (existing) {
+        const same =
+          existing.artifact_hash === artifact &&
+          existing.signature === (p.signed?.signature ?? null) &&
+          existing.signing_key_id === (p.signed?.keyId ?? null) &&
+          existing.sinks_json === (p.sinks?.length ? JSON.stringify(p.sinks) : null);
+        return { kind: same ? 'unchanged' : 'conflict', plugin: existing } as const;
+      }
+      const plugin = await trx
+        .insertInto('plugins')
+        .values({
+          name: p.name,
+          version: p.version,
+          source: p.source,
+          lockfile: p.lockfile,
+          manifest_json: manifestJson,
+          env_hash: envHashOfLockfile(p.lockfile),
+          artifact_hash: artifact,
+          signature: p.signed?.signature ?? null,
+          signing_key_id: p.signed?.keyId ?? null,
+          created_at: now,
+          contracts_json: p.contracts ? JSON.stringify(p.contracts) : null,
+          sinks_json: p.sinks?.length ? JSON.stringify(p.sinks) : null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { kind: 'created', plugin } as const;
+    }),
+  );
 }
 
 /** A version of a plugin; empty version means the latest published one. */

@@ -1,4 +1,5 @@
 import { JobErrors } from '../../common/job-error';
+import { lockRows } from '../db/dialect';
 import type { Db } from '../db/open-database';
 import { settleLeased } from './settle';
 import type { AttemptRef, JobRow } from './types';
@@ -16,7 +17,7 @@ export type CancelResult =
  */
 export async function requestCancel(db: Db, jobId: string, reason: string, now: number): Promise<CancelResult> {
   return db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+    const row = await lockRows(trx, trx.selectFrom('jobs').selectAll().where('id', '=', jobId)).executeTakeFirst();
     if (!row) return { kind: 'not_found' } as const;
     const error = JobErrors.cancelled(reason || 'cancelled by request');
     if (row.state === 'queued') {

@@ -1,4 +1,5 @@
 import type { Db } from '../db/open-database';
+import { storeKind } from '../db/dialect';
 import type { JobRow } from './types';
 
 /**
@@ -24,6 +25,11 @@ export async function claimJob(
     .where('id', '=', args.jobId)
     .where('state', '=', 'queued')
     .where('cancel_requested', '=', 0)
+    // On PostgreSQL the row is taken with FOR UPDATE SKIP LOCKED: when another replica is claiming (or cancelling) it,
+    // this claim gets nothing at once instead of waiting for that transaction to end.
+    .$if(storeKind(db) === 'postgres', (q) =>
+      q.where('id', 'in', (eb) => eb.selectFrom('jobs as c').select('c.id').where('c.id', '=', args.jobId).where('c.state', '=', 'queued').forUpdate().skipLocked()),
+    )
     .returningAll()
     .executeTakeFirst();
 }

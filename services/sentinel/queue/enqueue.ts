@@ -1,4 +1,5 @@
 import type { Insertable, Transaction } from 'kysely';
+import { againOnUniqueRace } from '../db/dialect';
 import type { Db } from '../db/open-database';
 import type { Database, JobsTable } from '../db/schema';
 import type { BackoffPolicy } from '../../common/config';
@@ -33,23 +34,26 @@ export interface NewJob {
  * check and the insert share one transaction.
  */
 export async function enqueueJob(db: Db, job: NewJob, now: number): Promise<{ job: JobRow; created: boolean }> {
-  return db.transaction().execute(async (trx) => {
-    if (job.idempotencyKey) {
-      const existing = await trx.selectFrom('jobs').selectAll().where('idempotency_key', '=', job.idempotencyKey).executeTakeFirst();
-      if (existing) {
-        if (job.submitFingerprint && existing.submit_fingerprint && existing.submit_fingerprint !== job.submitFingerprint) {
-          throw new IdempotencyKeyConflict(job.idempotencyKey, existing.id);
+  // A key raced in by a concurrent submit (PostgreSQL) is read by the second run.
+  return againOnUniqueRace(() =>
+    db.transaction().execute(async (trx) => {
+      if (job.idempotencyKey) {
+        const existing = await trx.selectFrom('jobs').selectAll().where('idempotency_key', '=', job.idempotencyKey).executeTakeFirst();
+        if (existing) {
+          if (job.submitFingerprint && existing.submit_fingerprint && existing.submit_fingerprint !== job.submitFingerprint) {
+            throw new IdempotencyKeyConflict(job.idempotencyKey, existing.id);
+          }
+          return { job: existing, created: false };
         }
-        return { job: existing, created: false };
       }
-    }
-    const row = await trx
-      .insertInto('jobs')
-      .values(jobValues(job, now))
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { job: row, created: true };
-  });
+      const row = await trx
+        .insertInto('jobs')
+        .values(jobValues(job, now))
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { job: row, created: true };
+    }),
+  );
 }
 
 /** The row of a new queued job. */

@@ -1,4 +1,5 @@
 import type { Db } from '../db/open-database';
+import { lockRowsSkipLocked } from '../db/dialect';
 import type { JobStateName } from '../db/schema';
 
 /** States a purge may remove: final ones only; a job still queued or leased is never purged. */
@@ -21,15 +22,16 @@ export interface PurgeResult {
 export async function purgeFinishedJobs(db: Db, o: { cutoff: number; states: readonly JobStateName[]; dryRun: boolean; limit: number }): Promise<PurgeResult> {
   const states = o.states.length ? o.states : PURGEABLE_STATES;
   return db.transaction().execute(async (trx) => {
-    const jobs = await trx
+    // Locked (PostgreSQL) so that a job retried meanwhile on another replica is not removed; rows another purge holds are skipped.
+    const candidates = trx
       .selectFrom('jobs')
       .select('id')
       .where('state', 'in', [...states])
       .where('finished_at', 'is not', null)
       .where('finished_at', '<', o.cutoff)
       .orderBy('finished_at')
-      .limit(o.limit)
-      .execute();
+      .limit(o.limit);
+    const jobs = await lockRowsSkipLocked(trx, candidates).execute();
     const jobIds = jobs.map((j) => j.id);
     if (jobIds.length === 0) return { jobIds, logLines: 0, outputFiles: 0, outputBytes: 0 };
     const logs = await trx.selectFrom('job_logs').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', 'in', jobIds).executeTakeFirstOrThrow();

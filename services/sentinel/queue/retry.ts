@@ -1,4 +1,5 @@
 import type { Db } from '../db/open-database';
+import { lockRows } from '../db/dialect';
 import { RETRYABLE_STATES } from '../db/schema';
 import type { JobRow } from './types';
 
@@ -22,7 +23,7 @@ export type RetryResult =
  */
 export async function retryJob(db: Db, jobId: string, opts: { resetAttempts: boolean }, now: number): Promise<RetryResult> {
   return db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+    const row = await lockRows(trx, trx.selectFrom('jobs').selectAll().where('id', '=', jobId)).executeTakeFirst();
     if (!row) return { kind: 'not_found' } as const;
     if (!RETRYABLE_STATES.includes(row.state)) return { kind: 'not_retryable', job: row } as const;
     const budget = opts.resetAttempts ? Math.max(1, row.attempt_budget || row.max_attempts) : 1;

@@ -1,4 +1,5 @@
 import type { Kysely, Updateable } from 'kysely';
+import { lockRows } from '../db/dialect';
 import { LEASED_STATES, type Database, type JobsTable } from '../db/schema';
 import type { AttemptRef, JobRow } from './types';
 
@@ -24,13 +25,14 @@ export async function settleLeased(
     .executeTakeFirst();
 }
 
+/** The job while `ref` holds its lease, row-locked until the transaction ends (PostgreSQL), so a settle decided on it stands. */
 export async function findLeased(trx: Kysely<Database>, ref: AttemptRef): Promise<JobRow | undefined> {
-  return trx
+  const q = trx
     .selectFrom('jobs')
     .selectAll()
     .where('id', '=', ref.jobId)
     .where('attempt', '=', ref.attempt)
     .where('lease_token', '=', ref.leaseToken)
-    .where('state', 'in', LEASED_STATES)
-    .executeTakeFirst();
+    .where('state', 'in', LEASED_STATES);
+  return lockRows(trx, q).executeTakeFirst();
 }

@@ -293,10 +293,12 @@ export class Scheduler implements SlotControl {
       claims: orders.map(({ p }) => ({ jobId: p.job.id, workerId: p.worker.workerId, leaseToken: p.leaseToken })),
     });
     const rows = new Map(claimed.map((r) => [r.id, r]));
+    let lost = false;
     for (const { p, plugin } of orders) {
       const row = rows.get(p.job.id);
       if (!row) {
-        p.worker.inFlight.delete(p.job.id); // another claim or a cancel won
+        p.worker.inFlight.delete(p.job.id); // another claim (another replica's) or a cancel won
+        lost = true;
         continue;
       }
       const manifest = parseManifest(plugin);
@@ -321,6 +323,8 @@ export class Scheduler implements SlotControl {
       // If the send failed the stream is gone; the lease expires and the job is reclaimed.
       this.d.logger.debug('dispatched', { jobId: row.id, attempt: row.attempt, workerId: p.worker.workerId, sent, ...traceFields(row.traceparent) });
     }
+    // The slots reserved for lost claims are free again: list once more (the jobs claimed elsewhere are no longer queued).
+    if (lost) this.kick();
   }
 }
 

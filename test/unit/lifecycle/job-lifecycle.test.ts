@@ -1,9 +1,10 @@
 /** The job lifecycle on an in-memory SQLite with a fake clock: settle, then publish, then release or kick — or nothing at all. */
 import { strict as assert } from 'node:assert';
+import { STORES, openTestDb } from '../../helpers/stores';
 import { DEFAULT_BACKOFF } from '../../../services/common/config';
 import { JobErrors } from '../../../services/common/job-error';
 import { silentLogger } from '../../../services/common/logger';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import { JobEvents, type JobEvent } from '../../../services/sentinel/job-events';
 import { JobLifecycle } from '../../../services/sentinel/lifecycle/job-lifecycle';
 import type { SlotControl } from '../../../services/sentinel/lifecycle/types';
@@ -37,14 +38,14 @@ class Recorder implements SlotControl {
   }
 }
 
-describe('unit: job lifecycle', () => {
+for (const store of STORES) describe(`unit: job lifecycle [${store}]`, () => {
   let db: Db;
   let now: number;
   let rec: Recorder;
   let life: JobLifecycle;
 
   beforeEach(async () => {
-    db = await openDatabase(':memory:');
+    db = await openTestDb(store);
     now = T0;
     rec = new Recorder();
     const events = new JobEvents();

@@ -1,15 +1,16 @@
 /** enqueueBatch on an in-memory SQLite: all or nothing, in order, idempotent by key. */
 import { strict as assert } from 'node:assert';
+import { STORES, openTestDb } from '../../helpers/stores';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import { MIGRATIONS, migrate } from '../../../services/sentinel/db/migrations';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import { MIGRATIONS, columnTypes, migrate } from '../../../services/sentinel/db/migrations';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import { IdempotencyKeyConflict, batchFingerprint, enqueueBatch, getBatch, listJobs } from '../../../services/sentinel/queue';
 import { T0, newJob } from './fixtures';
 
-describe('unit: enqueueBatch', () => {
+for (const store of STORES) describe(`unit: enqueueBatch [${store}]`, () => {
   let db: Db;
-  beforeEach(async () => (db = await openDatabase(':memory:')));
+  beforeEach(async () => (db = await openTestDb(store)));
   afterEach(() => db.destroy());
 
   const jobs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => newJob(`${prefix}${i}`, { inputPath: `/in/${i}.csv` }));
@@ -27,7 +28,7 @@ describe('unit: enqueueBatch', () => {
 
   it('is all or nothing: one bad row leaves no batch and no job', async () => {
     await enqueueBatch(db, { id: 'b1', pluginName: 'p', pluginVersion: '1' }, [newJob('taken')], T0);
-    await assert.rejects(enqueueBatch(db, { id: 'b2', pluginName: 'p', pluginVersion: '1' }, [...jobs('x', 600), newJob('taken')], T0), /UNIQUE/);
+    await assert.rejects(enqueueBatch(db, { id: 'b2', pluginName: 'p', pluginVersion: '1' }, [...jobs('x', 600), newJob('taken')], T0), /UNIQUE|unique constraint/);
     assert.equal(await getBatch(db, 'b2'), undefined);
     assert.equal((await listJobs(db, { limit: 2000 })).length, 1);
   });
@@ -53,7 +54,7 @@ describe('unit: migration 5 (batches)', () => {
     try {
       await sql`create table schema_migrations (id integer primary key, name text not null, applied_at integer not null)`.execute(db);
       for (const m of MIGRATIONS.filter((x) => x.id <= 4)) {
-        await m.up(db);
+        await m.up(db, columnTypes('sqlite'));
         await sql`insert into schema_migrations (id, name, applied_at) values (${m.id}, ${m.name}, 0)`.execute(db);
       }
       await sql`insert into jobs (id, plugin_name, plugin_version, env_hash, input_path, state, max_attempts, run_at, timeouts_json, created_at, updated_at)

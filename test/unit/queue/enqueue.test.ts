@@ -1,9 +1,10 @@
 /** enqueueJob and idempotency keys on an in-memory SQLite: same request, different request, concurrency, old rows. */
 import { strict as assert } from 'node:assert';
+import { STORES, openTestDb } from '../../helpers/stores';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import { MIGRATIONS, migrate } from '../../../services/sentinel/db/migrations';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import { MIGRATIONS, columnTypes, migrate } from '../../../services/sentinel/db/migrations';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import { IdempotencyKeyConflict, enqueueJob, submitFingerprint, type SubmittedRequest } from '../../../services/sentinel/queue';
 import { T0, newJob } from './fixtures';
 
@@ -39,10 +40,10 @@ describe('unit: submitFingerprint', () => {
   });
 });
 
-describe('unit: enqueue with an idempotency key', () => {
+for (const store of STORES) describe(`unit: enqueue with an idempotency key [${store}]`, () => {
   let db: Db;
   beforeEach(async () => {
-    db = await openDatabase(':memory:');
+    db = await openTestDb(store);
   });
   afterEach(() => db.destroy());
 
@@ -93,7 +94,7 @@ describe('unit: migration 4 (request fingerprints)', () => {
     try {
       await sql`create table schema_migrations (id integer primary key, name text not null, applied_at integer not null)`.execute(db);
       for (const m of MIGRATIONS.filter((x) => x.id <= 3)) {
-        await m.up(db);
+        await m.up(db, columnTypes('sqlite'));
         await sql`insert into schema_migrations (id, name, applied_at) values (${m.id}, ${m.name}, 0)`.execute(db);
       }
       await sql`insert into jobs (id, plugin_name, plugin_version, env_hash, input_path, state, max_attempts, run_at, idempotency_key, timeouts_json, created_at, updated_at)

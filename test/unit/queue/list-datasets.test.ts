@@ -1,6 +1,7 @@
 /** listDatasets and listDatasetFiles over committed outputs, on an in-memory SQLite. */
 import { strict as assert } from 'node:assert';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import { STORES, openTestDb } from '../../helpers/stores';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import { claimJob, completeAttempt, enqueueJob, listDatasetFiles, listDatasetNames, listDatasets, type CommittedOutput } from '../../../services/sentinel/queue';
 import { METRICS, T0, newJob } from './fixtures';
 
@@ -11,10 +12,10 @@ function out(name: string, rows: number, columns = A): CommittedOutput {
   return { name, rows, sizeBytes: rows * 10, parquetPath: `/d/outputs/x/attempt-1/${name}.parquet`, columns };
 }
 
-describe('unit: datasets (listDatasets)', () => {
+for (const store of STORES) describe(`unit: datasets (listDatasets) [${store}]`, () => {
   let db: Db;
   beforeEach(async () => {
-    db = await openDatabase(':memory:');
+    db = await openTestDb(store);
   });
   afterEach(() => db.destroy());
 

@@ -1,7 +1,8 @@
 /** Queue operations on an in-memory SQLite with a fake clock. */
 import { strict as assert } from 'node:assert';
+import { STORES, openTestDb } from '../../helpers/stores';
 import { DEFAULT_BACKOFF } from '../../../services/common/config';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import {
   claimJob,
   completeAttempt,
@@ -22,11 +23,11 @@ import { METRICS as metrics, PERMANENT as permanent, T0, TRANSIENT as transient,
 
 const output = { name: 'default', rows: 3, sizeBytes: 10, parquetPath: '/x/default.parquet', columns: [] };
 
-describe('unit: queue', () => {
+for (const store of STORES) describe(`unit: queue [${store}]`, () => {
   let db: Db;
   let now: number;
   beforeEach(async () => {
-    db = await openDatabase(':memory:');
+    db = await openTestDb(store);
     now = T0;
   });
   afterEach(() => db.destroy());

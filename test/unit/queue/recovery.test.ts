@@ -1,11 +1,12 @@
 /** Dead letter, RetryJob's queue operation and the circuit breaker, on an in-memory SQLite with a fake clock. */
 import { strict as assert } from 'node:assert';
+import { STORES, openTestDb } from '../../helpers/stores';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { compileSentinelConfig, DEFAULT_BACKOFF } from '../../../services/common/config';
 import { JobErrors, type JobError } from '../../../services/common/job-error';
-import { MIGRATIONS, migrate } from '../../../services/sentinel/db/migrations';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import { MIGRATIONS, columnTypes, migrate } from '../../../services/sentinel/db/migrations';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import { listPausedPlugins, pausePlugin, pausedWaitingReason, resumePlugin } from '../../../services/sentinel/plugins/breaker';
 import { findPlugin, publishPlugin } from '../../../services/sentinel/plugins/registry';
 import {
@@ -26,12 +27,12 @@ import { METRICS as metrics, PERMANENT as permanent, T0, TIMEOUTS as timeouts, T
 const manifest = { description: '', envAllow: [], timeouts, maxAttempts: 0, limits: { memoryMb: 0, cpuSeconds: 0, openFiles: 0 }, backoff: { initialMs: 0, multiplier: 0, maxMs: 0 }, isolation: '' as const, maxConcurrency: 0 };
 const noJitter = () => 0.5;
 
-describe('unit: dead letter, retry and circuit breaker', () => {
+for (const store of STORES) describe(`unit: dead letter, retry and circuit breaker [${store}]`, () => {
   let db: Db;
   let now: number;
   let seq: number;
   beforeEach(async () => {
-    db = await openDatabase(':memory:');
+    db = await openTestDb(store);
     now = T0;
     seq = 0;
     for (const version of ['1', '2']) {
@@ -260,7 +261,7 @@ describe('unit: migrations 2 and 3', () => {
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(':memory:') }) });
     try {
       await sql`create table schema_migrations (id integer primary key, name text not null, applied_at integer not null)`.execute(db);
-      await MIGRATIONS[0].up(db);
+      await MIGRATIONS[0].up(db, columnTypes('sqlite'));
       await sql`insert into schema_migrations (id, name, applied_at) values (1, 'initial schema', 0)`.execute(db);
       await sql`insert into plugins (name, version, source, lockfile, manifest_json, env_hash, artifact_hash, created_at) values ('p', '1', 's', 'l', '{}', 'e', 'a', 0)`.execute(db);
       await sql`insert into jobs (id, plugin_name, plugin_version, env_hash, input_path, state, max_attempts, run_at, timeouts_json, created_at, updated_at)

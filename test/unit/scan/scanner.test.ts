@@ -1,6 +1,7 @@
 /** runScan on an in-memory SQLite with the real queue operations; the walk is a generator of entries. */
 import { strict as assert } from 'node:assert';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import { STORES, openTestDb } from '../../helpers/stores';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import { enqueueScanChunk, getBatch, listJobs, readScannedFiles } from '../../../services/sentinel/queue';
 import { runScan, type ScanDeps, type ScanLimits } from '../../../services/sentinel/scan/scanner';
 import type { WalkEntry } from '../../../services/sentinel/scan/walk';
@@ -12,14 +13,14 @@ interface FakeFile {
   content: string;
 }
 
-describe('unit: scanner (file identity, chunks)', () => {
+for (const store of STORES) describe(`unit: scanner (file identity, chunks) [${store}]`, () => {
   let db: Db;
   let fsView: Map<string, FakeFile>;
   let hashed: string[];
   let seq: number;
   let batches: string[];
   beforeEach(async () => {
-    db = await openDatabase(':memory:');
+    db = await openTestDb(store);
     fsView = new Map();
     hashed = [];
     seq = 0;

@@ -3,9 +3,10 @@
  * fake workers: priority order, not_before, and per-plugin concurrency caps.
  */
 import { strict as assert } from 'node:assert';
+import { STORES, openTestDb } from '../../helpers/stores';
 import { DEFAULT_BACKOFF } from '../../../services/common/config';
 import { silentLogger } from '../../../services/common/logger';
-import { openDatabase, type Db } from '../../../services/sentinel/db/open-database';
+import type { Db } from '../../../services/sentinel/db/open-database';
 import { JobEvents } from '../../../services/sentinel/job-events';
 import { JobLifecycle } from '../../../services/sentinel/lifecycle/job-lifecycle';
 import { compileManifest } from '../../../services/sentinel/plugins/manifest';
@@ -35,7 +36,7 @@ function worker(id: string, slots: number, sent: DispatchOrder[]): WorkerSession
   };
 }
 
-describe('unit: scheduler queue controls', () => {
+for (const store of STORES) describe(`unit: scheduler queue controls [${store}]`, () => {
   let db: Db;
   let now: number;
   let scheduler: Scheduler;
@@ -44,7 +45,7 @@ describe('unit: scheduler queue controls', () => {
   let seq = 0;
 
   beforeEach(async () => {
-    db = await openDatabase(':memory:');
+    db = await openTestDb(store);
     now = T0;
     sent = [];
     const clock = { now: () => now };
@@ -69,9 +70,10 @@ describe('unit: scheduler queue controls', () => {
   }
   /** One scheduler round (a tick: caps and pauses re-read), awaited. */
   async function round(): Promise<void> {
-    const s = scheduler as unknown as { schedule(tick: boolean): void; running?: Promise<void> };
+    const s = scheduler as unknown as { schedule(tick: boolean): void; running?: Promise<void>; tickDue: boolean };
     s.schedule(true);
-    while (s.running) await s.running;
+    // A kick round may be running (refreshCaps kicks): then the tick is due after it, on the next turn of the loop.
+    while (s.running || s.tickDue) await (s.running ?? new Promise((r) => setImmediate(r)));
   }
   const dispatched = (): string[] => sent.map((o) => o.ref.jobId);
 
