@@ -5,6 +5,7 @@
  */
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import type { Logger } from './logger';
+import { isStoreUnavailable } from './store-target';
 
 export class RpcError extends Error {
   constructor(
@@ -28,6 +29,11 @@ export const resourceExhausted = (msg: string): RpcError => new RpcError(status.
 export function toServiceError(err: unknown, logger: Logger, method: string): Partial<ServiceError> {
   if (err instanceof RpcError) {
     return { code: err.code, details: err.message, metadata: new Metadata() };
+  }
+  if (isStoreUnavailable(err)) {
+    // The database is away (restarting, failing over): a retry after it is back can succeed.
+    logger.warn('the database is unavailable', { method, error: String((err as Error)?.message ?? err) });
+    return { code: status.UNAVAILABLE, details: `the Sentinel's database is unavailable; try again (${method})`, metadata: new Metadata() };
   }
   logger.error('unhandled error in rpc handler', { method, error: String((err as Error)?.stack ?? err) });
   return { code: status.INTERNAL, details: `internal error in ${method}; see the server log`, metadata: new Metadata() };

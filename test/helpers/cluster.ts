@@ -34,6 +34,7 @@ export class Cluster extends TestCluster {
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
     const c = new Cluster();
     try {
+      await c.prepareStore();
       const { flags, env } = c.sentinelConfig(0, { leaseMs: 10_000, heartbeatMs: 1_000 });
       c.sentinel = await Sentinel.open(compileSentinelConfig(flags, env, { tickMs: 200, ...opts.sentinel }), testLogger, undefined, process.env);
       await c.sentinel.start();

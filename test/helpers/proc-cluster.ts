@@ -124,6 +124,7 @@ export class ProcCluster extends TestCluster {
   /** Start the Sentinel on this cluster's port and data dir; resolves once it answers RPCs. */
   async startSentinel(): Promise<ManagedProc> {
     if (this.sentinel?.alive) throw new Error('the Sentinel is already running');
+    await this.prepareStore();
     const cfg = this.sentinelConfig(this.port, { leaseMs: this.opts.leaseMs ?? 3_000, heartbeatMs: this.opts.heartbeatMs ?? 500 });
     const p = this.spawn('sentinel', cliArgs('sentinel', cfg), this.baseEnv({ ...cfg.env, ...this.opts.sentinelEnv }));
     this.sentinel = p;

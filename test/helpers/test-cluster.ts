@@ -17,6 +17,7 @@ import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { SentinelClient } from '../../tools/cli/client';
 import { testIndexUrl } from './pip-index';
 import { SHARED_LOCKFILE, testHome } from './python-env';
+import { clusterStore, freshPgDatabase } from './stores';
 import { waitFor } from './wait';
 
 export const FINAL_STATES: readonly JobState[] = [
@@ -78,6 +79,14 @@ export abstract class TestCluster {
     return this.clientInstance;
   }
 
+  /** The PostgreSQL database of this cluster's Sentinel (CASPARIAN_TEST_STORE=postgres), kept across its restarts; unset = SQLite in the data dir. */
+  storeUrl: string | undefined;
+
+  /** Create this cluster's store, if it is not SQLite (the clusters call this before the Sentinel first starts). */
+  async prepareStore(): Promise<void> {
+    if (clusterStore() === 'postgres') this.storeUrl ??= await freshPgDatabase('cluster');
+  }
+
   /** How this cluster's client dials the Sentinel (plaintext unless a cluster says otherwise). */
   protected clientCredentials(): grpc.ChannelCredentials | undefined {
     return undefined;
@@ -98,7 +107,14 @@ export abstract class TestCluster {
   protected sentinelConfig(port: number, timing: LeaseTiming): ServiceConfig {
     const index = testIndexUrl();
     return {
-      flags: { 'data-dir': this.dataDir, port: String(port), 'input-root': this.inputDir, home: testHome(), ...(index ? { 'index-url': index } : {}) },
+      flags: {
+        'data-dir': this.dataDir,
+        port: String(port),
+        'input-root': this.inputDir,
+        home: testHome(),
+        ...(index ? { 'index-url': index } : {}),
+        ...(this.storeUrl ? { db: this.storeUrl } : {}),
+      },
       env: { CASPARIAN_LEASE_MS: String(timing.leaseMs), CASPARIAN_HEARTBEAT_MS: String(timing.heartbeatMs) },
     };
   }

@@ -12,6 +12,7 @@ import { checkPlaintext, isLoopback, resolveTls } from '../tls';
 import type { TlsMaterial } from '../tls-material';
 import { readTokensFile } from '../auth/tokens';
 import { readTrustedKeys } from '../signing/trust';
+import { parseStoreTarget, type StoreTarget } from '../store-target';
 import { openSources, resolve, type Sources } from './resolve';
 import type { Key, Service, ValueOf } from './settings';
 import { DEFAULT_BACKOFF, DEFAULT_TIMEOUTS } from './types';
@@ -48,11 +49,26 @@ function compileAuth(src: Sources): AuthSettings | undefined {
   return { tokensFile, workerCertNames: names };
 }
 
+/** The `--db` value, checked, with a SQLite path made absolute; default `sqlite:{dataDir}/sentinel.db`. */
+function compileStore(value: string | undefined, dataDir: string): string {
+  if (!value) return `sqlite:${path.join(dataDir, 'sentinel.db')}`;
+  let t: StoreTarget;
+  try {
+    t = parseStoreTarget(value);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return t.kind === 'sqlite' ? `sqlite:${t.file === ':memory:' ? t.file : path.resolve(t.file)}` : t.url;
+}
+
 export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial<SentinelConfig> = {}): Readonly<SentinelConfig> {
   const src = openSources(flags, env, 'sentinel');
   const cfg: SentinelConfig = {
     metrics: compileMetrics(src),
     dataDir: path.resolve(get(src, 'dataDir')),
+    db: compileStore(get(src, 'db'), path.resolve(get(src, 'dataDir'))),
+    dbPoolSize: get(src, 'dbPoolSize'),
+    outputRoot: path.resolve(get(src, 'outputRoot') ?? get(src, 'dataDir')),
     host: get(src, 'host'),
     port: get(src, 'port'),
     tls: resolveTls(src),

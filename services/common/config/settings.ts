@@ -40,7 +40,16 @@ const ALL: readonly Service[] = ['sentinel', 'worker', 'client'];
 
 export const SETTINGS = {
   // Where things are
-  dataDir: def({ kind: filePath(), flag: 'data-dir', env: 'CASPARIAN_DATA_DIR', services: S, default: '.casparian', description: 'The Sentinel\'s state: its SQLite database and committed outputs.' }),
+  dataDir: def({ kind: filePath(), flag: 'data-dir', env: 'CASPARIAN_DATA_DIR', services: S, default: '.casparian', description: 'The Sentinel\'s own state: its SQLite database (unless `db` says otherwise), its DuckDB catalog, the Parquet helper\'s socket, and (unless `outputRoot` says otherwise) committed outputs.' }),
+  db: def({
+    kind: text(), flag: 'db', env: 'CASPARIAN_DB', services: S, secret: 'url', defaultDoc: '`sqlite:{data-dir}/sentinel.db`',
+    description: 'The store of the queue and registry: `sqlite:PATH` (one Sentinel) or `postgres://USER:PASSWORD@HOST:PORT/DB` (replicas share it; see docs/scaling.md).',
+  }),
+  dbPoolSize: def({ kind: int(1), flag: 'db-pool-size', env: 'CASPARIAN_DB_POOL_SIZE', services: S, default: 10, description: 'PostgreSQL connections one Sentinel may open (ignored for SQLite).' }),
+  outputRoot: def({
+    kind: filePath(), flag: 'output-root', env: 'CASPARIAN_OUTPUT_ROOT', services: S, defaultDoc: 'the data dir',
+    description: 'Where committed outputs live (`outputs/`, with `staging/` beside it on the same file system). Replicas share one, on a volume every replica mounts.',
+  }),
   home: def({
     kind: filePath(), flag: 'home', env: 'CASPARIAN_HOME', services: SW, default: () => path.join(os.homedir(), '.casparian_flow'), defaultDoc: '`~/.casparian_flow`',
     description: 'Python environments: the worker\'s, and the env of the Sentinel\'s Parquet helper.',

@@ -77,6 +77,12 @@ export interface MetricsEndpoint {
 export interface SentinelConfig {
   metrics: MetricsEndpoint;
   dataDir: string;
+  /** The store (--db): `sqlite:ABSOLUTE-PATH` or a `postgres://` URL (services/sentinel/db/open-database.ts). */
+  db: string;
+  /** PostgreSQL pool size per Sentinel (--db-pool-size). */
+  dbPoolSize: number;
+  /** The directory holding `outputs/` and `staging/` (--output-root; default the data dir). */
+  outputRoot: string;
   host: string;
   port: number;
   /** TLS for the server (services/common/tls.ts); undefined = plaintext, allowed off loopback only with allowInsecure. */

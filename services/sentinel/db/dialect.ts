@@ -36,21 +36,6 @@ export function isUniqueViolation(err: unknown): boolean {
 }
 
 /**
- * The database could not be reached (connection refused or cut, server
- * shutting down): worth retrying once it is back, and the Sentinel reports
- * NOT_SERVING meanwhile. SQLite never raises these.
- */
-export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code)) return true;
-  // SQLSTATE class 08 (connection exception), 57P01..57P03 (admin shutdown, crash shutdown, cannot connect now).
-  if (/^08/.test(code) || ['57P01', '57P02', '57P03'].includes(code)) return true;
-  const msg = typeof e?.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(msg);
-}
-
-/**
  * Run `fn` (a transaction that reads a key, then inserts it when absent)
  * again once if a concurrent writer inserted the same key first: the second
  * run reads what the winner wrote. On SQLite transactions are serialised and

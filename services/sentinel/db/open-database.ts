@@ -19,34 +19,9 @@ import { migrate } from './migrations';
 import { cachingStatements } from './statement-cache';
 import type { Database } from './schema';
 import type { StoreKind } from './dialect';
+import { parseStoreTarget } from '../../common/store-target';
 
 export type Db = Kysely<Database>;
-
-export type StoreTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
-
-/** Parse a `--db` value; throws a message naming what is accepted. */
-export function parseStoreTarget(value: string): StoreTarget {
-  const v = value.trim();
-  if (/^postgres(ql)?:\/\//i.test(v)) {
-    let u: URL;
-    try {
-      u = new URL(v);
-    } catch {
-      throw new Error(`--db: "${redactUrl(v)}" is not a valid PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)`);
-    }
-    if (!u.hostname && !u.searchParams.get('host')) throw new Error(`--db: "${redactUrl(v)}" names no host`);
-    return { kind: 'postgres', url: v };
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw new Error(`--db: unsupported store "${v.split(':')[0]}": give sqlite:PATH or postgres://…`);
-  const file = v.startsWith('sqlite:') ? v.slice('sqlite:'.length) : v;
-  if (!file) throw new Error('--db: sqlite: needs a file path (sqlite:/var/lib/casparian/sentinel.db)');
-  return { kind: 'sqlite', file };
-}
-
-/** The URL with its password (and any user info) replaced, for logs and errors. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? `${info.split(':')[0]}:***` : info}@`);
-}
 
 export interface OpenOptions {
   /** PostgreSQL pool size (default 10). */

@@ -9,6 +9,9 @@ import type { Db } from '../db/open-database';
 import type { JobEvents } from '../job-events';
 import type { JobRow } from '../queue/types';
 
+/** What it takes to reach the attempt holding a job's lease. */
+export type LeaseHolder = Pick<JobRow, 'id' | 'attempt' | 'lease_token' | 'worker_id'>;
+
 /** The scheduler's side of a state change: worker slots and the dispatch loop. */
 export interface SlotControl {
   /** An attempt settled (or lost its lease): free its worker slot, and schedule again. */
@@ -18,7 +21,7 @@ export interface SlotControl {
   /** Something became runnable: schedule again soon. */
   kick(): void;
   /** Ask the worker holding `job`'s lease to stop the attempt; false when it is not connected here. */
-  cancelOnWorker(job: JobRow, reason: string): boolean;
+  cancelOnWorker(job: LeaseHolder, reason: string): boolean;
   /** Re-read which plugin versions are paused. */
   refreshPaused(): Promise<void>;
 }

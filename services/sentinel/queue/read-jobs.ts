@@ -62,3 +62,9 @@ export async function getBatch(db: Db, batchId: string): Promise<BatchRow | unde
 export async function batchStates(db: Db, batchId: string): Promise<{ id: string; state: JobStateName }[]> {
   return db.selectFrom('jobs').select(['id', 'state']).where('batch_id', '=', batchId).execute();
 }
+
+/** The attempts that hold a lease now, as `{jobId}/attempt-{n}` (what the output sweep must keep). */
+export async function listLeasedAttempts(db: Db): Promise<Set<string>> {
+  const rows = await db.selectFrom('jobs').select(['id', 'attempt']).where('state', 'in', LEASED_STATES).execute();
+  return new Set(rows.map((r) => `${r.id}/attempt-${r.attempt}`));
+}

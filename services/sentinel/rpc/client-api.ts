@@ -90,7 +90,10 @@ export class ClientApi {
     }
     this.d.logger.info('plugin published', { plugin: name, version, created: res.kind === 'created', envHash: res.plugin.env_hash, signingKeyId: res.plugin.signing_key_id ?? '' });
     // The newest version's manifest sets the plugin's concurrency cap.
-    if (res.kind === 'created') await this.d.scheduler.refreshCaps();
+    if (res.kind === 'created') {
+      await this.d.scheduler.refreshCaps();
+      this.d.bus?.publish({ kind: 'plugins' }); // the other replicas re-read caps too
+    }
     return { plugin: pluginToPb(res.plugin), created: res.kind === 'created' };
   }
 

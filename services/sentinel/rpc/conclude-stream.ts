@@ -10,6 +10,7 @@
  * attempt is retried as worker_lost.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { isStoreUnavailable } from '../../common/store-target';
 import { JobErrors, JobFailure, type JobError } from '../../common/job-error';
 import { jobErrorFromPb } from '../../common/job-error-pb';
 import type { Logger } from '../../common/logger';
@@ -217,6 +218,7 @@ class ConcludeSession {
     }
     const { dir, outputs } = published;
     let row: JobRow | undefined;
+    let outcomeUnknown = false;
     try {
       row = await this.d.lifecycle.attemptSucceeded({
         ref,
@@ -224,8 +226,14 @@ class ConcludeSession {
         metrics,
         deliveries: routes.length ? (now) => deliveryRows(ref.jobId, outputs, routes, now) : undefined,
       });
+    } catch (err) {
+      // The connection broke during the commit: it may have been applied. The dir stays; the output sweep removes it
+      // once the database says no row references it and the attempt no longer holds its lease.
+      outcomeUnknown = isStoreUnavailable(err);
+      if (outcomeUnknown) this.logger.warn('the database went away during the commit; its outcome is unknown, the published dir is kept', { dir });
+      throw err;
     } finally {
-      if (!row) await this.d.store.unpublish(dir);
+      if (!row && !outcomeUnknown) await this.d.store.unpublish(dir);
     }
     if (!row) return undefined;
     if (routes.length) this.d.sinks?.kick();

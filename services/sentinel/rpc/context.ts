@@ -11,6 +11,7 @@ import type { OutputStore } from '../sinks/output-store';
 import type { CatalogUpdates } from '../catalog/catalog-updates';
 
 import type { SinkDelivery } from '../sinks/delivery';
+import type { ReplicaBus } from '../replicas/replica-bus';
 
 export interface RpcContext {
   /** For reads; every state change goes through `lifecycle`. */
@@ -28,6 +29,8 @@ export interface RpcContext {
   catalog?: CatalogUpdates;
   /** Prometheus metrics the handlers feed. */
   metrics?: SentinelMetrics;
+  /** Tells the other replicas what changed (absent with one Sentinel in tests). */
+  bus?: ReplicaBus;
 }
 
 export interface ClientApiDeps extends RpcContext {

@@ -29,13 +29,14 @@ import type { Logger } from '../../common/logger';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle';
-import type { SlotControl } from '../lifecycle/types';
+import type { LeaseHolder, SlotControl } from '../lifecycle/types';
 import { listPausedPlugins, pausedWaitingReason } from '../plugins/breaker';
 import { listConcurrencyCaps } from '../plugins/concurrency-caps';
 import { belowFloor, type DiskFloor } from './disk-floor';
 import { parseManifest } from '../plugins/manifest';
 import { findPlugin, type PluginRow } from '../plugins/registry';
-import { countLeasedByPlugin, listRunnable, parseTimeouts, type JobRow } from '../queue';
+import { countLeasedByPlugin, getJob, listRunnable, parseTimeouts, type JobRow } from '../queue';
+import { LEASED_STATES } from '../db/schema';
 import { chooseWorker, describeWait, type WaitReason } from './choose-worker';
 import { CapBudget } from './concurrency-caps';
 import { freeSlots, type WorkerSession } from './worker-session';
@@ -155,11 +156,28 @@ export class Scheduler implements SlotControl {
   }
 
   /** Ask the worker holding `job` to stop the attempt. */
-  cancelOnWorker(job: JobRow, reason: string): boolean {
+  cancelOnWorker(job: LeaseHolder, reason: string): boolean {
     if (!job.worker_id || !job.lease_token) return false;
     const w = this.workers.get(job.worker_id);
     if (!w) return false;
     return w.sendCancel({ jobId: job.id, attempt: job.attempt, leaseToken: job.lease_token }, reason);
+  }
+
+  /**
+   * Another replica changed a job (replicas share the store): if a worker of
+   * this replica holds a slot for it, and the job is no longer leased to that
+   * worker (another replica reclaimed its expired lease, say), free the slot.
+   */
+  async changedElsewhere(jobId: string): Promise<void> {
+    const holders = [...this.workers.values()].filter((w) => w.inFlight.has(jobId));
+    if (holders.length === 0) return;
+    const job = await getJob(this.d.db, jobId);
+    let freed = false;
+    for (const w of holders) {
+      if (job && LEASED_STATES.includes(job.state) && job.worker_id === w.workerId) continue;
+      freed = w.inFlight.delete(jobId) || freed;
+    }
+    if (freed) this.kick();
   }
 
   /** Something changed: dispatch soon (a kick round). */

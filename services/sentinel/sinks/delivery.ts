@@ -27,6 +27,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import * as arrow from 'apache-arrow';
 import type { Clock } from '../clock';
 import type { Db } from '../db/open-database';
+import { runExclusive } from '../db/singleton';
 import type { Selectable } from 'kysely';
 import type { SinkDeliveriesTable } from '../db/schema';
 import type { Logger } from '../../common/logger';
@@ -81,7 +82,9 @@ export class SinkDelivery {
       this.again = true;
       return;
     }
-    this.running = this.pass()
+    // Replicas share the outbox: one delivers at a time (the others' passes skip), so no two write one target at once.
+    this.running = runExclusive(this.d.db, 'sinks', () => this.pass())
+      .then(() => undefined)
       .catch((err) => this.d.logger.error('sink delivery pass failed', { error: (err as Error).message }))
       .finally(() => {
         this.running = undefined;

@@ -3,12 +3,13 @@
  * the worker streams them, converts them to Parquet once the attempt's verdict is
  * in, and publishes them with one directory rename.
  *
- * Layout under the data directory:
+ * Layout under its root (the data directory, or the shared --output-root of
+ * replicas):
  *
  *     staging/{jobId}.attempt-{n}.{pid}-{random}/   one per attempt being received
  *         {output}.parquet                         written by the output's writer
  *         {output}.arrows                          raw IPC bytes (the wasm fallback stages these)
- *     run/parquet-helper.sock                      the Parquet helper's socket (when it runs)
+ *     run/parquet-helper.sock                      the Parquet helper's socket (always in the data dir)
  *     outputs/{jobId}/attempt-{n}/                 committed (published) attempts
  *         {output}.parquet
  *
@@ -34,6 +35,8 @@ import { WasmWriterFactory } from './wasm-writer';
 /** Job ids (UUIDs, or a test's names) name directories: no separators, no leading dot. */
 const JOB_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export const DEFAULT_MAX_CHUNK = 1024 * 1024;
+/** A staging dir's name: `{jobId}.attempt-{n}.{pid}-{random}`. */
+const STAGING_NAME_RE = /^(.+)\.attempt-(\d+)\.[^.]+$/;
 
 export interface OutputStoreOptions {
   /** Most distinct outputs one attempt may write. */
@@ -60,6 +63,7 @@ async function listDir(dir: string): Promise<import('node:fs').Dirent[]> {
 }
 
 export class OutputStore {
+  /** The root: the data dir, or --output-root (the name predates replicas). */
   readonly dataDir: string;
   readonly stagingRoot: string;
   readonly outputsRoot: string;
@@ -110,15 +114,25 @@ export class OutputStore {
   /**
    * Remove staging dirs not in use by this process (left by a previous one) and
    * committed attempt dirs that are not in `referencedDirs` and were not
-   * published by this process. Meant for startup, before work is accepted.
+   * published by this process.
+   *
+   * `leased` names the attempts (`{jobId}/attempt-{n}`) that hold a lease now.
+   * With one Sentinel it is empty: cleanup runs at startup, before work is
+   * accepted. When replicas share the output root it must be given, read from
+   * the database BEFORE `referencedDirs`: another replica may be staging or
+   * committing a leased attempt right now, and its dirs are kept. An attempt
+   * that commits between the two reads is in `referencedDirs`; one that loses
+   * its lease can never commit, so its dirs are garbage.
    */
-  async cleanup(referencedDirs: Set<string>): Promise<{ removed: string[] }> {
+  async cleanup(referencedDirs: Set<string>, leased: ReadonlySet<string> = new Set()): Promise<{ removed: string[] }> {
     const keep = new Set<string>([...referencedDirs].map((d) => path.resolve(d)));
     for (const d of this.published) keep.add(d);
     const removed: string[] = [];
     for (const entry of await listDir(this.stagingRoot)) {
       const p = path.join(this.stagingRoot, entry.name);
       if (this.active.has(p)) continue;
+      const m = STAGING_NAME_RE.exec(entry.name);
+      if (m && leased.has(`${m[1]}/attempt-${m[2]}`)) continue;
       await fs.rm(p, { recursive: true, force: true });
       removed.push(p);
     }
@@ -128,7 +142,7 @@ export class OutputStore {
       let kept = 0;
       for (const attempt of await listDir(jobDir)) {
         const p = path.join(jobDir, attempt.name);
-        if (keep.has(p)) {
+        if (keep.has(p) || leased.has(`${job.name}/${attempt.name}`)) {
           kept++;
           continue;
         }
@@ -163,7 +177,7 @@ export class OutputStore {
     if (!Number.isSafeInteger(maxChunk) || maxChunk < 8) throw new RangeError(`bad maxChunk ${maxChunk}`);
     const resolved = path.resolve(parquetPath);
     if (!resolved.startsWith(this.dataDir + path.sep)) {
-      throw new Error(`refusing to read ${parquetPath}: outside the data directory`);
+      throw new Error(`refusing to read ${parquetPath}: outside the output root`);
     }
     let cur = new Uint8Array(maxChunk);
     let curLen = 0;

@@ -361,12 +361,40 @@ describe(`OutputStore (${w.title})`, () => {
     await leftover.discard(); // the "previous process" never ended: close its open file
   });
 
+  it('cleanup keeps the staging and committed dirs of leased attempts (another replica on a shared output root)', async () => {
+    const bytes = arrow.tableToIPC(sampleTable(5), 'stream');
+    // Another replica's store on the same root: one attempt being received, one published with its rows on the way.
+    const other = newStore();
+    const receiving = other.stage('job-r', 3);
+    await receiving.append('out', bytes);
+    const publishing = other.stage('job-p', 1);
+    await publishing.append('out', bytes);
+    await publishing.seal();
+    const { dir: published } = await publishing.publish();
+    // And what a lost attempt left: a staging dir and a published dir, neither leased nor referenced.
+    const lost = other.stage('job-l', 2);
+    await lost.append('out', bytes);
+    const lostCommit = other.stage('job-q', 1);
+    await lostCommit.append('out', bytes);
+    await lostCommit.seal();
+    const { dir: unreferenced } = await lostCommit.publish();
+
+    const { removed } = await store.cleanup(new Set(), new Set(['job-r/attempt-3', 'job-p/attempt-1']));
+    assert.deepEqual(removed.sort(), [lost.dir, unreferenced].sort());
+    assert.ok(fs.existsSync(receiving.dir), 'the leased attempt being received stays');
+    assert.ok(fs.existsSync(published), 'the leased attempt being committed stays');
+    // The one being received still commits.
+    await receiving.seal();
+    await receiving.publish();
+    await lost.discard().catch(() => undefined);
+  });
+
   it('cleanup works on an empty data dir', async () => {
     assert.deepEqual(await store.cleanup(new Set()), { removed: [] });
   });
 
-  it('readAsIpc refuses paths outside the data dir', async () => {
-    await assert.rejects(collect(store.readAsIpc('/etc/passwd'), MiB), /outside the data directory/);
+  it('readAsIpc refuses paths outside the output root', async () => {
+    await assert.rejects(collect(store.readAsIpc('/etc/passwd'), MiB), /outside the output root/);
   });
 
   describe('with rules (contracts, quarantine, lineage)', () => {
