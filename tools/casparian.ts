@@ -2,7 +2,7 @@
 /** The casparian CLI. `casparian help` lists the commands. */
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { clientTimeoutMs, compileToken, ConfigError, DEFAULT_SENTINEL, sentinelAddress, type Flags } from '../services/common/config';
+import { clientTimeoutMs, compileToken, ConfigError, DEFAULT_SENTINEL, sentinelAddresses, type Flags } from '../services/common/config';
 import { SentinelClient } from './cli/client';
 import { UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'token') return tokenCommand(args, flags, env);
   if (command === 'config') return configCommand(args, flags, env);
   if (command === 'keygen') return keygenCommand(args, flags);
-  const client = new SentinelClient(sentinelAddress(flags, env), clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
+  const client = new SentinelClient(sentinelAddresses(flags, env)[0], clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
   try {
     switch (command) {
       case 'publish':

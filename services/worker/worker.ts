@@ -119,7 +119,7 @@ export class Worker {
       logger: this.logger,
     };
     this.link = new SentinelLink({
-      address: cfg.sentinel,
+      address: cfg.sentinels[0],
       credentials: opts.credentials ?? channelCredentials(cfg.tls),
       token: cfg.token,
       logger: this.logger,

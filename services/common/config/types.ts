@@ -134,7 +134,8 @@ export type EnvMode = 'auto' | 'strict';
 
 export interface WorkerConfig {
   metrics: MetricsEndpoint;
-  sentinel: string;
+  /** The Sentinel's addresses (--sentinel), tried in turn (services/common/sentinel-targets.ts); at least one. */
+  sentinels: string[];
   workerId: string;
   slots: number;
   envMode: EnvMode;
