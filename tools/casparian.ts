@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'token') return tokenCommand(args, flags, env);
   if (command === 'config') return configCommand(args, flags, env);
   if (command === 'keygen') return keygenCommand(args, flags);
-  const client = new SentinelClient(sentinelAddresses(flags, env)[0], clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
+  const client = new SentinelClient(sentinelAddresses(flags, env), clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
   try {
     switch (command) {
       case 'publish':
