@@ -124,6 +124,7 @@ export class Worker {
       token: cfg.token,
       logger: this.logger,
       reconnectMaxMs: cfg.reconnectMaxMs,
+      welcomeTimeoutMs: cfg.welcomeTimeoutMs,
       handlers: {
         hello: () => ({
           workerId: cfg.workerId,

@@ -126,6 +126,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     indexUrl: get(src, 'indexUrl'),
     installTimeoutMs: 1000 * get(src, 'installTimeout'),
     reconnectMaxMs: 5_000,
+    welcomeTimeoutMs: 20_000,
     envMaxBytes: get(src, 'envMaxBytes'),
     envMaxCount: get(src, 'envMaxCount'),
     isolation: get(src, 'isolation'),

@@ -18,7 +18,10 @@
  * (reconnectDelayMs), so an address that failed is tried again only after
  * every other one has had its turn, and never sooner than the backoff. The
  * backoff grows with consecutive failures, whichever addresses they were on,
- * and starts over when a Sentinel welcomes the worker.
+ * and starts over when a Sentinel welcomes the worker. A stream that gets no
+ * Welcome within `welcomeTimeoutMs` counts as failed: an address that drops
+ * packets (no refusal, no answer) would otherwise hold the worker until the
+ * operating system gives up connecting, minutes later.
  */
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from '../../common/logger';
@@ -71,6 +74,17 @@ const realSchedule: Schedule = (fn, ms) => {
   return () => clearTimeout(t);
 };
 
+export interface DispatchTiming {
+  /** The longest wait between two dials (reconnectDelayMs). */
+  reconnectMaxMs: number;
+  /** A stream not welcomed this long after it was opened is given up (default 20 s). */
+  welcomeTimeoutMs?: number;
+  /** Default: setTimeout. */
+  schedule?: Schedule;
+}
+
+export const DEFAULT_WELCOME_TIMEOUT_MS = 20_000;
+
 export interface DispatchHandlers {
   hello(): WorkerHello;
   active(): AttemptRef[];
@@ -83,18 +97,20 @@ export class DispatchClient {
   private call: ClientDuplexStream<DispatchRequest, DispatchResponse> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private cancelRetry: (() => void) | undefined;
+  private cancelWelcomeWait: (() => void) | undefined;
   private failures = 0;
   private readonly ring: AddressRing;
+  private readonly schedule: Schedule;
 
   constructor(
     private readonly targets: DispatchTargets,
     private readonly h: DispatchHandlers,
     private readonly logger: Logger,
-    private readonly reconnectMaxMs: number,
-    private readonly schedule: Schedule = realSchedule,
+    private readonly timing: DispatchTiming,
   ) {
     this.lifecycle = new StateMachine<DispatchClientState>('DispatchClient', 'disconnected', DISPATCH_TRANSITIONS, logger);
     this.ring = new AddressRing(targets.addresses);
+    this.schedule = timing.schedule ?? realSchedule;
   }
 
   get state(): DispatchClientState {
@@ -123,6 +139,11 @@ export class DispatchClient {
     call.on('data', (res: DispatchResponse) => this.onMessage(call, res));
     call.on('error', (err: Error) => this.onDown(call, err));
     call.on('end', () => this.onDown(call, new Error('the Sentinel ended the Dispatch stream')));
+    const waitMs = this.timing.welcomeTimeoutMs ?? DEFAULT_WELCOME_TIMEOUT_MS;
+    this.cancelWelcomeWait = this.schedule(() => {
+      this.onDown(call, new Error(`no Welcome within ${waitMs} ms`));
+      call.cancel();
+    }, waitMs);
     const hello = this.h.hello();
     call.write({ msg: { $case: 'hello', hello: { ...hello, envs: hello.envs.map(envToPb), active: this.h.active() } } });
   }
@@ -143,6 +164,7 @@ export class DispatchClient {
     this.lifecycle.to('closed');
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.cancelRetry?.();
+    this.cancelWelcomeWait?.();
     const call = this.call;
     this.call = undefined;
     if (call) {
@@ -161,6 +183,7 @@ export class DispatchClient {
     switch (m.$case) {
       case 'welcome': {
         if (call !== this.call) return; // a stream already given up (closed, or replaced)
+        this.cancelWelcomeWait?.();
         if (this.lifecycle.is('connecting')) this.lifecycle.to('connected');
         this.failures = 0;
         if (this.heartbeat) clearInterval(this.heartbeat);
@@ -181,11 +204,12 @@ export class DispatchClient {
   private onDown(call: ClientDuplexStream<DispatchRequest, DispatchResponse>, err: Error): void {
     if (call !== this.call) return;
     this.call = undefined;
+    this.cancelWelcomeWait?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.lifecycle.is('closed')) return;
     this.lifecycle.to('disconnected');
     this.failures++;
-    const delay = reconnectDelayMs(this.failures, this.reconnectMaxMs);
+    const delay = reconnectDelayMs(this.failures, this.timing.reconnectMaxMs);
     const from = this.ring.current;
     const next = this.ring.passOver(from);
     this.logger.warn('dispatch stream down; reconnecting', { sentinel: from, next, error: err.message, inMs: delay });

@@ -42,6 +42,8 @@ export interface SentinelLinkOptions {
   handlers: DispatchHandlers;
   logger: Logger;
   reconnectMaxMs: number;
+  /** How long a new Dispatch stream may wait for its Welcome (default: DispatchClient's). */
+  welcomeTimeoutMs?: number;
   /** Makes the client of one address; default a grpc-js channel. Tests pass fakes. */
   connect?: (address: string) => SentinelClient;
 }
@@ -63,7 +65,10 @@ export class SentinelLink {
           // replica is down: capped at the link's, a replica that is back is found on the next turn.
           'grpc.max_reconnect_backoff_ms': opts.reconnectMaxMs,
         }));
-    this.dispatch = new DispatchClient({ addresses: opts.addresses, client: (address) => this.client(address) }, opts.handlers, opts.logger, opts.reconnectMaxMs);
+    this.dispatch = new DispatchClient({ addresses: opts.addresses, client: (address) => this.client(address) }, opts.handlers, opts.logger, {
+      reconnectMaxMs: opts.reconnectMaxMs,
+      welcomeTimeoutMs: opts.welcomeTimeoutMs,
+    });
   }
 
   private client(address: string): SentinelClient {

@@ -47,10 +47,14 @@ class ManualSchedule {
     this.pending.push(p);
     return () => void (p.cancelled = true);
   };
-  /** Fire the one pending timer; returns its delay. */
+  /** Timers neither fired nor cancelled. */
+  live(): { fn: () => void; ms: number; cancelled: boolean }[] {
+    return this.pending.filter((p) => !p.cancelled);
+  }
+  /** Fire the one live timer; returns its delay. */
   fire(): number {
-    const live = this.pending.filter((p) => !p.cancelled);
-    assert.equal(live.length, 1, 'one reconnect is pending');
+    const live = this.live();
+    assert.equal(live.length, 1, `one timer is pending: ${live.map((p) => p.ms)}`);
     this.pending.length = 0;
     live[0].fn();
     return live[0].ms;
@@ -77,7 +81,7 @@ describe('unit: DispatchClient states', () => {
   });
 
   it('connects with Hello, reconnects after the stream fails, and closes for good', async () => {
-    const d = new DispatchClient(client, handlers, silentLogger, 10);
+    const d = new DispatchClient(client, handlers, silentLogger, { reconnectMaxMs: 10 });
     assert.equal(d.state, 'disconnected');
     d.ready(1, false);
     d.connect();
@@ -120,7 +124,7 @@ describe('unit: DispatchClient states', () => {
   });
 
   it('closes while connecting: a late Welcome or end on that stream changes nothing', async () => {
-    const d = new DispatchClient(client, handlers, silentLogger, 10);
+    const d = new DispatchClient(client, handlers, silentLogger, { reconnectMaxMs: 10 });
     d.connect();
     d.close();
     assert.equal(d.state, 'closed');
@@ -132,7 +136,7 @@ describe('unit: DispatchClient states', () => {
   });
 
   it('closes while a reconnect is pending: the retry never fires', async () => {
-    const d = new DispatchClient(client, handlers, silentLogger, 20);
+    const d = new DispatchClient(client, handlers, silentLogger, { reconnectMaxMs: 20 });
     d.connect();
     calls[0].emit('end');
     assert.equal(d.state, 'disconnected');
@@ -151,7 +155,7 @@ describe('unit: DispatchClient states', () => {
     const timers = new ManualSchedule();
     const lines: Record<string, unknown>[] = [];
     const logger = new Logger({ level: 'info', format: 'json', write: (l) => void lines.push(JSON.parse(l)) });
-    const d = new DispatchClient(fakeTargets(['a:1', 'b:2', 'c:3'], calls), handlers, logger, 5_000, timers.schedule);
+    const d = new DispatchClient(fakeTargets(['a:1', 'b:2', 'c:3'], calls), handlers, logger, { reconnectMaxMs: 5_000, schedule: timers.schedule });
     d.connect();
     assert.equal(calls[0].address, 'a:1');
     calls[0].emit('error', Object.assign(new Error('connect ECONNREFUSED'), { code: 14 }));
@@ -186,7 +190,7 @@ describe('unit: DispatchClient states', () => {
 
   it('with one address, dials it again after the backoff, as before', () => {
     const timers = new ManualSchedule();
-    const d = new DispatchClient(fakeTargets(['only:1'], calls), handlers, silentLogger, 5_000, timers.schedule);
+    const d = new DispatchClient(fakeTargets(['only:1'], calls), handlers, silentLogger, { reconnectMaxMs: 5_000, schedule: timers.schedule });
     d.connect();
     calls[0].emit('error', new Error('down'));
     assert.equal(d.address, 'only:1');
@@ -198,7 +202,7 @@ describe('unit: DispatchClient states', () => {
 
   it('a late error of a stream already replaced moves nothing', () => {
     const timers = new ManualSchedule();
-    const d = new DispatchClient(fakeTargets(['a:1', 'b:2'], calls), handlers, silentLogger, 5_000, timers.schedule);
+    const d = new DispatchClient(fakeTargets(['a:1', 'b:2'], calls), handlers, silentLogger, { reconnectMaxMs: 5_000, schedule: timers.schedule });
     d.connect();
     calls[0].emit('error', new Error('down'));
     timers.fire();
@@ -207,7 +211,24 @@ describe('unit: DispatchClient states', () => {
     calls[0].emit('error', new Error('late'));
     assert.equal(d.state, 'connected');
     assert.equal(d.address, 'b:2');
-    assert.equal(timers.pending.length, 0, 'no reconnect is scheduled');
+    assert.equal(timers.live().length, 0, 'no reconnect is scheduled');
+    d.close();
+  });
+
+  it('gives up a stream that gets no Welcome in time (an address that drops packets) and dials the next address', () => {
+    const timers = new ManualSchedule();
+    const d = new DispatchClient(fakeTargets(['silent:1', 'b:2'], calls), handlers, silentLogger, { reconnectMaxMs: 5_000, welcomeTimeoutMs: 7_000, schedule: timers.schedule });
+    d.connect();
+    assert.equal(timers.fire(), 7_000, 'the Welcome wait');
+    assert.ok(calls[0].cancelled, 'the silent stream is cancelled');
+    assert.equal(d.state, 'disconnected');
+    assert.equal(timers.fire(), 400, 'then the usual backoff');
+    assert.equal(calls[1].address, 'b:2');
+    calls[1].welcome();
+    assert.equal(d.state, 'connected');
+    assert.equal(timers.live().length, 0, 'a Welcome ends the wait');
+    calls[0].emit('error', new Error('14 CANCELLED'));
+    assert.equal(d.state, 'connected', "the cancelled stream's own error changes nothing");
     d.close();
   });
 });
