@@ -3,9 +3,14 @@
  * the config file's `sentinelAddress`): a comma-separated list of targets,
  * each one of
  *
- *     HOST:PORT             a host name, an IPv4 address or an [IPv6] address
- *     dns:///NAME:PORT      a grpc-js target: NAME is resolved by DNS, and the
- *     dns://SERVER/NAME:PORT  channel balances over every address it yields
+ *     HOST:PORT          a host name, an IPv4 address or an [IPv6] address
+ *     dns:///NAME:PORT   a grpc-js target: NAME is resolved (the system's
+ *                        resolver), and the channel balances over every
+ *                        address it yields; `dns:NAME:PORT` is the same
+ *
+ * `dns://SERVER/NAME:PORT` is refused: grpc-js asks SERVER only when the
+ * environment variable GRPC_NODE_USE_ALTERNATIVE_RESOLVER is set, and would
+ * otherwise use the system's resolver without a word.
  *
  * Each entry is a place to fail over to: a worker moves its Dispatch stream to
  * the next entry when the stream breaks, a client sends a call to the next
@@ -62,11 +67,15 @@ export function isDnsTarget(target: string): boolean {
 /** Why `entry` is not a target this project dials; undefined when it is. */
 function targetProblem(entry: string): string | undefined {
   if (isDnsTarget(entry)) {
-    // dns:NAME:PORT, dns:///NAME:PORT or dns://SERVER/NAME:PORT
-    const rest = entry.slice(4);
-    const withAuthority = /^\/\/([^/]*)\/(.*)$/.exec(rest);
-    if (rest.startsWith('//') && !withAuthority) return 'a dns: target with "//" is dns:///NAME:PORT or dns://SERVER/NAME:PORT';
-    const problem = hostPortProblem(withAuthority ? withAuthority[2] : rest);
+    // dns:NAME:PORT or dns:///NAME:PORT
+    let name = entry.slice(4);
+    if (name.startsWith('//')) {
+      const authority = /^\/\/([^/]*)\/(.*)$/.exec(name);
+      if (!authority) return 'a dns: target with "//" is dns:///NAME:PORT';
+      if (authority[1]) return `a DNS server in the target ("${authority[1]}") is not taken: write dns:///${authority[2]}, resolved by the system's resolver`;
+      name = authority[2];
+    }
+    const problem = hostPortProblem(name);
     return problem && `the name ${problem}`;
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/)?/.exec(entry);

@@ -16,7 +16,7 @@ describe('unit: Sentinel targets', () => {
     assert.deepEqual(parseSentinelTargets('127.0.0.1:50051'), ['127.0.0.1:50051']);
     assert.deepEqual(parseSentinelTargets(' a.example:1 ,b-2.example:65535,'), ['a.example:1', 'b-2.example:65535']);
     assert.deepEqual(parseSentinelTargets(['[::1]:50051', 'sentinel_0:7', 'localhost:50051']), ['[::1]:50051', 'sentinel_0:7', 'localhost:50051']);
-    for (const t of ['dns:///sentinels.example:50051', 'dns://10.0.0.2:53/sentinels.example:50051', 'dns:sentinels.example:50051', 'DNS:///x:1']) {
+    for (const t of ['dns:///sentinels.example:50051', 'dns:sentinels.example:50051', 'DNS:///x:1']) {
       assert.deepEqual(parseSentinelTargets(t), [t], t);
     }
   });
@@ -36,7 +36,8 @@ describe('unit: Sentinel targets', () => {
       ['http://a:1', 'entry "http://a:1": the scheme "http:" is not taken here; write HOST:PORT or dns:///NAME:PORT'],
       ['unix:/run/sentinel.sock', 'entry "unix:/run/sentinel.sock": the scheme "unix:" is not taken here; write HOST:PORT or dns:///NAME:PORT'],
       ['dns:///sentinels.example', 'entry "dns:///sentinels.example": the name has no port (write sentinels.example:50051, say)'],
-      ['dns://sentinels.example:1', 'entry "dns://sentinels.example:1": a dns: target with "//" is dns:///NAME:PORT or dns://SERVER/NAME:PORT'],
+      ['dns://sentinels.example:1', 'entry "dns://sentinels.example:1": a dns: target with "//" is dns:///NAME:PORT'],
+      ['dns://10.0.0.2:53/sentinels.example:1', `entry "dns://10.0.0.2:53/sentinels.example:1": a DNS server in the target ("10.0.0.2:53") is not taken: write dns:///sentinels.example:1, resolved by the system's resolver`],
       ['a:1,b:2,a:1', 'entry "a:1" is given twice'],
       [',', 'no address is given'],
     ];
