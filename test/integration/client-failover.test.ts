@@ -9,56 +9,16 @@
  */
 import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
-import { CancelJobResponse, JobEventKind, ListJobsResponse, SentinelService, SubmitJobResponse, WatchJobResponse, type WatchJobRequest } from '../../services/gen/casparian/v1/sentinel';
-import { Job, JobState } from '../../services/gen/casparian/v1/types';
+import { JobState } from '../../services/gen/casparian/v1/types';
 import { SentinelClient } from '../../tools/cli/client';
 import { freePort } from '../helpers/managed-proc';
-
-/** A stand-in Sentinel: records the methods called; a `dying` one answers each with UNAVAILABLE, after receiving it. */
-class StandIn {
-  readonly calls: string[] = [];
-  private readonly server = new grpc.Server();
-  address = '';
-
-  private constructor(dying: boolean) {
-    const unary =
-      (name: string, ok: object) =>
-      (_call: unknown, cb: grpc.sendUnaryData<object>): void => {
-        this.calls.push(name);
-        if (dying) cb({ code: grpc.status.UNAVAILABLE, details: 'replica going away' });
-        else cb(null, ok);
-      };
-    const job = Job.fromPartial({ id: 'j1', state: JobState.JOB_STATE_QUEUED });
-    this.server.addService(SentinelService, {
-      listJobs: unary('listJobs', ListJobsResponse.fromPartial({})),
-      submitJob: unary('submitJob', SubmitJobResponse.fromPartial({ job, created: true })),
-      cancelJob: unary('cancelJob', CancelJobResponse.fromPartial({ job })),
-      watchJob: (call: grpc.ServerWritableStream<WatchJobRequest, WatchJobResponse>) => {
-        this.calls.push('watchJob');
-        call.write(WatchJobResponse.fromPartial({ kind: JobEventKind.JOB_EVENT_KIND_STATE, job: { ...job, state: dying ? JobState.JOB_STATE_RUNNING : JobState.JOB_STATE_SUCCEEDED } }));
-        if (dying) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'replica going away' });
-        else call.end();
-      },
-    });
-  }
-
-  static async start(dying: boolean): Promise<StandIn> {
-    const s = new StandIn(dying);
-    const port = await new Promise<number>((resolve, reject) => s.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-    s.address = `127.0.0.1:${port}`;
-    return s;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
-  }
-}
+import { StandInSentinel } from '../helpers/stand-in-sentinel';
 
 const submit = { pluginName: 'p', inputPath: '/in/x.csv' };
 
 describe('integration: SentinelClient failover over real channels', () => {
-  let dying: StandIn;
-  let live: StandIn;
+  let dying: StandInSentinel;
+  let live: StandInSentinel;
   const clients: SentinelClient[] = [];
   const client = (addresses: string[]): SentinelClient => {
     const c = new SentinelClient(addresses, 5_000);
@@ -67,8 +27,8 @@ describe('integration: SentinelClient failover over real channels', () => {
   };
 
   beforeEach(async () => {
-    dying = await StandIn.start(true);
-    live = await StandIn.start(false);
+    dying = await StandInSentinel.start({ dying: true });
+    live = await StandInSentinel.start();
   });
   afterEach(async () => {
     clients.splice(0).forEach((c) => c.close());
