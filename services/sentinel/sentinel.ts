@@ -93,6 +93,7 @@ export class Sentinel {
   /** The other replicas (PostgreSQL); carries nothing with one Sentinel (SQLite). */
   readonly bus: ReplicaBus;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepPending: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   /** The database answered the last probe. */
   private dbUp = true;
@@ -144,6 +145,8 @@ export class Sentinel {
         this.lowDisk = reason;
         this.reportHealth();
       },
+      // On a shared output root the sweep keeps leased attempts' dirs: once leases expire, sweep soon.
+      onReclaimed: () => this.sweepSoon(),
     });
     this.metrics = new SentinelMetrics(db, () => this.scheduler);
     this.catalog = new CatalogWriter({
@@ -218,6 +221,16 @@ export class Sentinel {
     });
     if (removed.length) this.logger.info('removed uncommitted output dirs', { count: removed.length });
     return removed;
+  }
+
+  /** PostgreSQL: sweep a few seconds from now (coalesced), after leases were reclaimed. */
+  private sweepSoon(): void {
+    if (storeKind(this.db) !== 'postgres' || this.sweepPending || !this.fsm.is('started')) return;
+    this.sweepPending = setTimeout(() => {
+      this.sweepPending = undefined;
+      void this.sweepOutputs().catch((err) => this.logger.warn('output sweep failed', { error: String(err) }));
+    }, 2_000);
+    this.sweepPending.unref();
   }
 
   /** A message from another replica. */
@@ -345,6 +358,7 @@ export class Sentinel {
     this.stopping ??= (async () => {
       if (this.retention) clearInterval(this.retention);
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      if (this.sweepPending) clearTimeout(this.sweepPending);
       if (this.probeTimer) clearTimeout(this.probeTimer);
       this.fsm.to('draining');
       this.server?.setServing(false);

@@ -55,6 +55,8 @@ export interface SchedulerDeps {
   onDispatched?: (waitedMs: number) => void;
   /** Called when dispatch pauses for lack of disk (the reason) or resumes (''). */
   onDispatchPaused?: (reason: string) => void;
+  /** Called after a tick reclaimed expired leases (their staged and published dirs may now be swept). */
+  onReclaimed?: (count: number) => void;
 }
 
 export class Scheduler implements SlotControl {
@@ -209,7 +211,9 @@ export class Scheduler implements SlotControl {
     if (isTick) {
       await this.refreshPaused();
       this.caps = undefined; // re-read below
-      for (const job of await this.d.lifecycle.leaseExpired()) this.suspect(job.worker_id);
+      const reclaimed = await this.d.lifecycle.leaseExpired();
+      for (const job of reclaimed) this.suspect(job.worker_id);
+      if (reclaimed.length) this.d.onReclaimed?.(reclaimed.length);
       if (this.d.diskFloor) {
         const low = await belowFloor(this.d.diskFloor);
         if (low && !this.lowDisk) this.d.logger.warn(low);
