@@ -34,6 +34,7 @@ import { redactUrl } from '../common/store-target';
 import { LocalBus, type BusMessage, type ReplicaBus } from './replicas/replica-bus';
 import { PgBus } from './replicas/pg-bus';
 import type { CatalogUpdates } from './catalog/catalog-updates';
+import { REFRESH_MS, dropSessions, readOtherSessions, writeSessions } from './replicas/worker-registry';
 import { CatalogWriter } from './catalog/catalog-writer';
 import { ClientApi } from './rpc/client-api';
 import type { RpcContext } from './rpc/context';
@@ -95,6 +96,7 @@ export class Sentinel {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepPending: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
+  private sessionsTimer: NodeJS.Timeout | undefined;
   /** The database answered the last probe. */
   private dbUp = true;
   /** The scheduler paused dispatch for lack of disk (its reason), or ''. */
@@ -168,7 +170,11 @@ export class Sentinel {
       },
     };
     this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, sinks: this.sinks, logger, metrics: this.metrics, catalog, bus };
-    this.api = new ClientApi({ ...this.ctx, accepting: () => this.fsm.is('created', 'started') });
+    this.api = new ClientApi({
+      ...this.ctx,
+      accepting: () => this.fsm.is('created', 'started'),
+      otherWorkers: bus.replicated ? () => readOtherSessions(db, bus.replicaId, clock.now()) : undefined,
+    });
   }
 
   get state(): SentinelState {
@@ -221,6 +227,20 @@ export class Sentinel {
     });
     if (removed.length) this.logger.info('removed uncommitted output dirs', { count: removed.length });
     return removed;
+  }
+
+  /** Replicas: write the sessions of this replica's workers, for ListWorkers on the others. */
+  private writing = false;
+  private async writeSessions(): Promise<void> {
+    if (this.writing || !this.fsm.is('started')) return;
+    this.writing = true;
+    try {
+      await writeSessions(this.db, this.bus.replicaId, this.api.localWorkers(), this.clock.now());
+    } catch (err) {
+      this.logger.debug('worker sessions not written', { error: (err as Error).message });
+    } finally {
+      this.writing = false;
+    }
   }
 
   /** PostgreSQL: sweep a few seconds from now (coalesced), after leases were reclaimed. */
@@ -316,6 +336,7 @@ export class Sentinel {
     if (this.cfg.retainSeconds > 0) this.retention = setInterval(() => void this.retain(), this.cfg.retentionEveryMs).unref();
     const replicated = storeKind(this.db) === 'postgres';
     if (replicated) {
+      this.sessionsTimer = setInterval(() => void this.writeSessions(), REFRESH_MS).unref();
       this.sweepTimer = setInterval(() => void this.sweepOutputs().catch((err) => this.logger.warn('output sweep failed', { error: String(err) })), SWEEP_EVERY_MS).unref();
     }
     this.fsm.to('started');
@@ -360,6 +381,7 @@ export class Sentinel {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
       if (this.sweepPending) clearTimeout(this.sweepPending);
       if (this.probeTimer) clearTimeout(this.probeTimer);
+      if (this.sessionsTimer) clearInterval(this.sessionsTimer);
       this.fsm.to('draining');
       this.server?.setServing(false);
       await this.scheduler.stop();
@@ -369,6 +391,7 @@ export class Sentinel {
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
       await this.catalog.close();
+      if (this.bus.replicated) await dropSessions(this.db, this.bus.replicaId).catch(() => undefined);
       await this.bus.stop();
       await this.db.destroy();
       await this.store.close();
