@@ -60,6 +60,8 @@ export const DISPATCH_HEALTH = 'casparian.v1.Sentinel/dispatch';
 export const API_HEALTH = 'casparian.v1.Sentinel';
 /** How often the orphaned-output sweep runs (PostgreSQL replicas; one Sentinel sweeps at startup). */
 export const SWEEP_EVERY_MS = 10 * 60_000;
+/** How often replicas look for staging dirs of attempts that lost their lease. */
+export const STAGING_SWEEP_MS = 5_000;
 /** How often a replica checks that its database answers (PostgreSQL). */
 const DB_PROBE_MS = 1_000;
 
@@ -94,7 +96,7 @@ export class Sentinel {
   /** The other replicas (PostgreSQL); carries nothing with one Sentinel (SQLite). */
   readonly bus: ReplicaBus;
   private sweepTimer: NodeJS.Timeout | undefined;
-  private sweepPending: NodeJS.Timeout | undefined;
+  private stagingTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private sessionsTimer: NodeJS.Timeout | undefined;
   /** The database answered the last probe. */
@@ -147,8 +149,6 @@ export class Sentinel {
         this.lowDisk = reason;
         this.reportHealth();
       },
-      // On a shared output root the sweep keeps leased attempts' dirs: once leases expire, sweep soon.
-      onReclaimed: () => this.sweepSoon(),
     });
     this.metrics = new SentinelMetrics(db, () => this.scheduler);
     this.catalog = new CatalogWriter({
@@ -243,14 +243,18 @@ export class Sentinel {
     }
   }
 
-  /** PostgreSQL: sweep a few seconds from now (coalesced), after leases were reclaimed. */
-  private sweepSoon(): void {
-    if (storeKind(this.db) !== 'postgres' || this.sweepPending || !this.fsm.is('started')) return;
-    this.sweepPending = setTimeout(() => {
-      this.sweepPending = undefined;
-      void this.sweepOutputs().catch((err) => this.logger.warn('output sweep failed', { error: String(err) }));
-    }, 2_000);
-    this.sweepPending.unref();
+  /**
+   * Replicas: remove staging dirs whose attempt lost its lease (a replica
+   * died while receiving it, or its worker did). Cheap (the staging dir holds
+   * only attempts in flight), so it runs every STAGING_SWEEP_MS.
+   */
+  async sweepStaging(): Promise<string[]> {
+    let removed: string[] = [];
+    await runExclusive(this.db, 'outputSweep', async () => {
+      removed = await this.store.sweepStaging((jobIds) => listLeasedAttempts(this.db, jobIds));
+    });
+    if (removed.length) this.logger.info('removed the staging dirs of attempts that lost their lease', { count: removed.length });
+    return removed;
   }
 
   /** A message from another replica. */
@@ -338,6 +342,7 @@ export class Sentinel {
     if (replicated) {
       this.sessionsTimer = setInterval(() => void this.writeSessions(), REFRESH_MS).unref();
       this.sweepTimer = setInterval(() => void this.sweepOutputs().catch((err) => this.logger.warn('output sweep failed', { error: String(err) })), SWEEP_EVERY_MS).unref();
+      this.stagingTimer = setInterval(() => void this.sweepStaging().catch((err) => this.logger.warn('staging sweep failed', { error: String(err) })), STAGING_SWEEP_MS).unref();
     }
     this.fsm.to('started');
     if (replicated) this.probeDatabase();
@@ -379,7 +384,7 @@ export class Sentinel {
     this.stopping ??= (async () => {
       if (this.retention) clearInterval(this.retention);
       if (this.sweepTimer) clearInterval(this.sweepTimer);
-      if (this.sweepPending) clearTimeout(this.sweepPending);
+      if (this.stagingTimer) clearInterval(this.stagingTimer);
       if (this.probeTimer) clearTimeout(this.probeTimer);
       if (this.sessionsTimer) clearInterval(this.sessionsTimer);
       this.fsm.to('draining');

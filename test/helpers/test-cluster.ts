@@ -17,6 +17,7 @@ import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { SentinelClient } from '../../tools/cli/client';
 import { testIndexUrl } from './pip-index';
 import { SHARED_LOCKFILE, testHome } from './python-env';
+import { openDatabase, type Db } from '../../services/sentinel/db/open-database';
 import { clusterStore, freshPgDatabase } from './stores';
 import { waitFor } from './wait';
 
@@ -98,6 +99,11 @@ export abstract class TestCluster {
   /** Create this cluster's store, if it is not SQLite (the clusters call this before the Sentinel first starts). */
   async prepareStore(postgres = clusterStore() === 'postgres'): Promise<void> {
     if (postgres) this.storeUrl ??= await freshPgDatabase('cluster');
+  }
+
+  /** The Sentinel's store, opened from the test (to look at rows, or to tamper with them); the caller destroys it. */
+  openStore(): Promise<Db> {
+    return openDatabase(this.storeUrl ?? `sqlite:${path.join(this.dataDir, 'sentinel.db')}`);
   }
 
   /** How this cluster's client dials the Sentinel (plaintext unless a cluster says otherwise). */

@@ -55,8 +55,6 @@ export interface SchedulerDeps {
   onDispatched?: (waitedMs: number) => void;
   /** Called when dispatch pauses for lack of disk (the reason) or resumes (''). */
   onDispatchPaused?: (reason: string) => void;
-  /** Called after a tick reclaimed expired leases (their staged and published dirs may now be swept). */
-  onReclaimed?: (count: number) => void;
 }
 
 export class Scheduler implements SlotControl {
@@ -211,9 +209,7 @@ export class Scheduler implements SlotControl {
     if (isTick) {
       await this.refreshPaused();
       this.caps = undefined; // re-read below
-      const reclaimed = await this.d.lifecycle.leaseExpired();
-      for (const job of reclaimed) this.suspect(job.worker_id);
-      if (reclaimed.length) this.d.onReclaimed?.(reclaimed.length);
+      for (const job of await this.d.lifecycle.leaseExpired()) this.suspect(job.worker_id);
       if (this.d.diskFloor) {
         const low = await belowFloor(this.d.diskFloor);
         if (low && !this.lowDisk) this.d.logger.warn(low);
