@@ -73,9 +73,12 @@ let instance: Promise<ServerPg> | undefined;
 /** The run's server, started on the first call. */
 export function testPg(): Promise<TestPg> {
   if (!instance) {
-    instance = Promise.resolve(process.env).then((env) => openServer(readPgTestEnv(env)));
+    const opening = Promise.resolve(process.env).then((env) => openServer(readPgTestEnv(env)));
+    instance = opening;
     // A failed start is not cached: the next call tries again (and fails with its own message).
-    instance.catch(() => (instance = undefined));
+    opening.catch(() => {
+      if (instance === opening) instance = undefined;
+    });
   }
   return instance;
 }
