@@ -40,7 +40,7 @@ import { ClientApi } from './rpc/client-api';
 import type { RpcContext } from './rpc/context';
 import { SentinelService, sentinelImplementation } from './rpc/sentinel-service';
 import { Scheduler } from './scheduler/scheduler';
-import { OutputStore } from './sinks/output-store';
+import { LocalOutputStore } from './sinks/output-store';
 import type { OutputWriterFactory } from './sinks/output-writer';
 import { openCommitWriters } from './sinks/writer-setup';
 import { SinkDelivery } from './sinks/delivery';
@@ -77,7 +77,7 @@ export class Sentinel {
   readonly events = new JobEvents();
   readonly lifecycle: JobLifecycle;
   readonly scheduler: Scheduler;
-  readonly store: OutputStore;
+  readonly store: LocalOutputStore;
   /** Delivers committed outputs to sink routes; started with the server, catching up what a crash left pending. */
   readonly sinks: SinkDelivery;
   /** Keeps `{dataDir}/catalog.duckdb` current (one view per dataset). */
@@ -115,7 +115,7 @@ export class Sentinel {
     this.fsm = new StateMachine('Sentinel', 'created', TRANSITIONS, logger);
     this.bus = bus;
     this.events.forward = (e) => bus.publish(e);
-    this.store = new OutputStore(cfg.outputRoot, { writers });
+    this.store = new LocalOutputStore(cfg.outputRoot, { writers });
     // The scheduler settles through the lifecycle, and the lifecycle wakes the scheduler (and the other replicas'
     // schedulers: work this replica queued may fit their workers).
     const slots: SlotControl = {

@@ -62,7 +62,33 @@ async function listDir(dir: string): Promise<import('node:fs').Dirent[]> {
   }
 }
 
-export class OutputStore {
+/**
+ * Where committed outputs live, as the Sentinel uses it. LocalOutputStore
+ * (below) is a directory: the data dir, or a volume every replica mounts.
+ * Another store (an object store) implements the same: stage an attempt
+ * where it is received, publish it in one step that is either complete or
+ * invisible, read a committed file back, and say which dirs are garbage.
+ * docs/scaling.md says how an object store would fit.
+ */
+export interface OutputStore {
+  /** Where committed files are, as DuckDB reads them: a directory today, a URL prefix (s3://…) for an object store. */
+  readonly outputsRoot: string;
+  /** Start staging one attempt's outputs. */
+  stage(jobId: string, attempt: number, rules?: AttemptRules): StagingArea;
+  /** Remove what no committed row references and no leased attempt may still use (see LocalOutputStore.cleanup). */
+  cleanup(referencedDirs: Set<string>, leased?: ReadonlySet<string>): Promise<{ removed: string[] }>;
+  /** Remove staged attempts that lost their lease. */
+  sweepStaging(leasedOf: (jobIds: string[]) => Promise<ReadonlySet<string>>): Promise<string[]>;
+  /** Remove every committed attempt of a purged job. */
+  removeJob(jobId: string): Promise<void>;
+  /** Undo a publish whose rows could not be written. */
+  unpublish(dir: string): Promise<void>;
+  /** A committed Parquet file as Arrow IPC chunks. */
+  readAsIpc(parquetPath: string, maxChunk?: number): AsyncGenerator<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export class LocalOutputStore implements OutputStore {
   /** The root: the data dir, or --output-root (the name predates replicas). */
   readonly dataDir: string;
   readonly stagingRoot: string;
