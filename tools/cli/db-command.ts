@@ -148,10 +148,12 @@ function outputNote(r: CopyReport, rewrite: OutputRootRewrite | undefined): stri
     if (r.outputsNotRewritten) notes.push(`${r.outputsNotRewritten} output paths did not start with ${rewrite.from} and were copied unchanged`);
   }
   if (r.outputRoots.length) {
+    const roots = r.outputRoots.join(', ');
     notes.push(
-      `output files were not moved. The copied rows name files under ${r.outputRoots.join(', ')}: every Sentinel on the new store needs that ` +
-        'directory as its --output-root (the same volume at the same path), with the files in it. If the files move elsewhere, ' +
-        'copy again with --rewrite-output-root OLD=NEW: at start a Sentinel removes the output dirs under its --output-root that no row names',
+      `output files were not moved. The copied rows name files under ${roots}: the Sentinels on the new store need that directory as their ` +
+        'output root (--output-root, or --data-dir when --output-root is unset), with the files in it. To move the files instead, ' +
+        `copy again into an empty store with --rewrite-output-root ${r.outputRoots.length === 1 ? roots : 'OLD'}=NEW: at start a Sentinel removes ` +
+        'the output dirs under its own root that no row names',
     );
   }
   return notes.map((n) => `${n}\n`).join('');
