@@ -29,6 +29,8 @@ services:
                      (auto: Parquet by a pyarrow helper in an env under --home, else parquet-wasm)
                      [--retain-seconds N]   (automatic retention: purge finished jobs older than N s, hourly)
                      [--sink-root DIR[:DIR…]]   (where absolute publish --sink targets may lie)
+                     [--db sqlite:PATH|postgres://…]   (the store; default sqlite:DATA-DIR/sentinel.db; CASPARIAN_DB)
+                     [--output-root DIR]   (committed outputs; replicas share one; default the data dir)
   casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS] [--install-env-allow VAR,VAR]
                      [--guest-env-allow VAR,VAR]   (the only variables plugins' --env-allow may name)
@@ -96,7 +98,8 @@ const STRING_FLAGS = [
   'install-timeout', 'env-max-bytes', 'env-max-count', 'lockfile', 'name', 'version', 'description', 'env-allow', 'idempotency-key', 'max-attempts', 'state',
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
-  'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys', 'sink-root', 'glob', 'debounce-ms', 'db', 'db-pool-size', 'output-root',
+  'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys', 'sink-root', 'glob', 'debounce-ms',
+  'db', 'db-pool-size', 'output-root',
   'from', 'to', 'rewrite-output-root',
 ];
 /** Flags that may be given more than once. */

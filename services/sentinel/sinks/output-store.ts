@@ -154,6 +154,32 @@ export class OutputStore {
     return { removed };
   }
 
+  /**
+   * Remove the staging dirs (not in use by this process) whose attempt does
+   * not hold its lease: `leasedOf(jobIds)` answers, from the database, which
+   * of those jobs' attempts do (`{jobId}/attempt-{n}`). A staging dir is only
+   * ever created for a leased attempt and attempt numbers only grow, so one
+   * found unleased can never be used again.
+   */
+  async sweepStaging(leasedOf: (jobIds: string[]) => Promise<ReadonlySet<string>>): Promise<string[]> {
+    const candidates: { dir: string; key: string; jobId: string }[] = [];
+    for (const entry of await listDir(this.stagingRoot)) {
+      const dir = path.join(this.stagingRoot, entry.name);
+      const m = STAGING_NAME_RE.exec(entry.name);
+      if (!m || this.active.has(dir)) continue;
+      candidates.push({ dir, key: `${m[1]}/attempt-${m[2]}`, jobId: m[1] });
+    }
+    if (candidates.length === 0) return [];
+    const leased = await leasedOf([...new Set(candidates.map((c) => c.jobId))]);
+    const removed: string[] = [];
+    for (const c of candidates) {
+      if (leased.has(c.key)) continue;
+      await fs.rm(c.dir, { recursive: true, force: true });
+      removed.push(c.dir);
+    }
+    return removed;
+  }
+
   /** Remove every committed attempt of a job (retention, after its rows are gone). */
   async removeJob(jobId: string): Promise<void> {
     const dir = this.insideOutputs(path.join(this.outputsRoot, jobId));

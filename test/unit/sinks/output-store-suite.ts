@@ -389,6 +389,31 @@ describe(`OutputStore (${w.title})`, () => {
     await lost.discard().catch(() => undefined);
   });
 
+  it('sweepStaging removes the staging dirs of attempts without a lease, and only those', async () => {
+    const bytes = arrow.tableToIPC(sampleTable(5), 'stream');
+    const other = newStore(); // another replica on the same root
+    const leased = other.stage('job-s', 2);
+    await leased.append('out', bytes);
+    const lost = other.stage('job-s', 1);
+    await lost.append('out', bytes);
+    const gone = other.stage('job-t', 1);
+    await gone.append('out', bytes);
+    const mine = store.stage('job-u', 1); // in use by this process: never the sweep's to decide
+    await mine.append('out', bytes);
+    const asked: string[][] = [];
+    const removed = await store.sweepStaging(async (ids) => {
+      asked.push([...ids].sort());
+      return new Set(['job-s/attempt-2']);
+    });
+    assert.deepEqual(asked, [['job-s', 'job-t']], 'one question, about the jobs of dirs not in use here');
+    assert.deepEqual(removed.sort(), [lost.dir, gone.dir].sort());
+    assert.ok(fs.existsSync(leased.dir) && fs.existsSync(mine.dir));
+    assert.deepEqual(await store.sweepStaging(async () => new Set(['job-s/attempt-2'])), []);
+    await mine.seal();
+    await mine.publish();
+    for (const a of [leased, lost, gone]) await a.discard().catch(() => undefined);
+  });
+
   it('cleanup works on an empty data dir', async () => {
     assert.deepEqual(await store.cleanup(new Set()), { removed: [] });
   });
