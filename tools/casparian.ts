@@ -15,6 +15,7 @@ import { tokenCommand } from './cli/token-command';
 import { keygenCommand } from './cli/keygen-command';
 import { purge } from './cli/purge-command';
 import { configCommand } from './cli/config-command';
+import { dbCommand } from './cli/db-command';
 import { channelCredentials, compileTls } from '../services/common/tls';
 
 const HELP = `casparian — turn files into Arrow/Parquet datasets with Python plugins
@@ -80,6 +81,10 @@ auth (tokens by role, stored hashed; see README "Tokens"):
   --token TOKEN                    a client's or worker's token (CASPARIAN_TOKEN)
 plugin signing (see README "Signing plugins"):
   casparian keygen --out PREFIX    writes PREFIX.key (private, 0600) and PREFIX.pub (public); prints the key id
+the store (stop the Sentinel first; docs/operations.md "Moving from SQLite to PostgreSQL"):
+  casparian db copy --from STORE --to STORE [--rewrite-output-root OLD=NEW] [--json]
+                    (every row of the --from store into an EMPTY --to store, in one transaction; STORE: sqlite:PATH or
+                    postgres://…; output files stay where they are: OLD=NEW changes the directory their stored paths start with)
 local environments (CASPARIAN_HOME, default ~/.casparian_flow):
   casparian env list | provision LOCKFILE | gc [--max-bytes N] [--max-count N] [--dry-run] | link HASH DIR | doctor [HASH]
 configuration (every setting, its variable and file key: docs/operations.md#configuration):
@@ -96,6 +101,7 @@ const STRING_FLAGS = [
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
   'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys', 'sink-root', 'glob', 'debounce-ms',
   'db', 'db-pool-size', 'output-root',
+  'from', 'to', 'rewrite-output-root',
 ];
 /** Flags that may be given more than once. */
 const REPEATED_FLAGS = ['sink'];
@@ -128,6 +134,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'token') return tokenCommand(args, flags, env);
   if (command === 'config') return configCommand(args, flags, env);
   if (command === 'keygen') return keygenCommand(args, flags);
+  if (command === 'db') return dbCommand(args, flags);
   const client = new SentinelClient(sentinelAddresses(flags, env), clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
   try {
     switch (command) {

@@ -5,7 +5,7 @@
  */
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import type { Logger } from './logger';
-import { isStoreUnavailable } from './store-target';
+import { isRefusedValue, isStoreUnavailable } from './store-target';
 
 export class RpcError extends Error {
   constructor(
@@ -29,6 +29,9 @@ export const resourceExhausted = (msg: string): RpcError => new RpcError(status.
 export function toServiceError(err: unknown, logger: Logger, method: string): Partial<ServiceError> {
   if (err instanceof RpcError) {
     return { code: err.code, details: err.message, metadata: new Metadata() };
+  }
+  if (isRefusedValue(err)) {
+    return { code: status.INVALID_ARGUMENT, details: `${method}: a value of the request cannot be stored: ${(err as Error).message}`, metadata: new Metadata() };
   }
   if (isStoreUnavailable(err)) {
     // The database is away (restarting, failing over): a retry after it is back can succeed.

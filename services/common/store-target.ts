@@ -44,3 +44,13 @@ export function isStoreUnavailable(err: unknown): boolean {
   const msg = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(msg);
 }
+
+/**
+ * PostgreSQL refused a value of the request (SQLSTATE class 22, data
+ * exception: a NUL byte in a text, a number out of range). SQLite stores such
+ * values; PostgreSQL does not, and the caller gets INVALID_ARGUMENT.
+ */
+export function isRefusedValue(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}

@@ -34,12 +34,13 @@ import { redactUrl } from '../common/store-target';
 import { LocalBus, type BusMessage, type ReplicaBus } from './replicas/replica-bus';
 import { PgBus } from './replicas/pg-bus';
 import type { CatalogUpdates } from './catalog/catalog-updates';
+import { REFRESH_MS, dropSessions, readOtherSessions, writeSessions } from './replicas/worker-registry';
 import { CatalogWriter } from './catalog/catalog-writer';
 import { ClientApi } from './rpc/client-api';
 import type { RpcContext } from './rpc/context';
 import { SentinelService, sentinelImplementation } from './rpc/sentinel-service';
 import { Scheduler } from './scheduler/scheduler';
-import { OutputStore } from './sinks/output-store';
+import { LocalOutputStore } from './sinks/output-store';
 import type { OutputWriterFactory } from './sinks/output-writer';
 import { openCommitWriters } from './sinks/writer-setup';
 import { SinkDelivery } from './sinks/delivery';
@@ -59,6 +60,8 @@ export const DISPATCH_HEALTH = 'casparian.v1.Sentinel/dispatch';
 export const API_HEALTH = 'casparian.v1.Sentinel';
 /** How often the orphaned-output sweep runs (PostgreSQL replicas; one Sentinel sweeps at startup). */
 export const SWEEP_EVERY_MS = 10 * 60_000;
+/** How often replicas look for staging dirs of attempts that lost their lease. */
+export const STAGING_SWEEP_MS = 5_000;
 /** How often a replica checks that its database answers (PostgreSQL). */
 const DB_PROBE_MS = 1_000;
 
@@ -74,7 +77,7 @@ export class Sentinel {
   readonly events = new JobEvents();
   readonly lifecycle: JobLifecycle;
   readonly scheduler: Scheduler;
-  readonly store: OutputStore;
+  readonly store: LocalOutputStore;
   /** Delivers committed outputs to sink routes; started with the server, catching up what a crash left pending. */
   readonly sinks: SinkDelivery;
   /** Keeps `{dataDir}/catalog.duckdb` current (one view per dataset). */
@@ -93,7 +96,9 @@ export class Sentinel {
   /** The other replicas (PostgreSQL); carries nothing with one Sentinel (SQLite). */
   readonly bus: ReplicaBus;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private stagingTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
+  private sessionsTimer: NodeJS.Timeout | undefined;
   /** The database answered the last probe. */
   private dbUp = true;
   /** The scheduler paused dispatch for lack of disk (its reason), or ''. */
@@ -110,7 +115,7 @@ export class Sentinel {
     this.fsm = new StateMachine('Sentinel', 'created', TRANSITIONS, logger);
     this.bus = bus;
     this.events.forward = (e) => bus.publish(e);
-    this.store = new OutputStore(cfg.outputRoot, { writers });
+    this.store = new LocalOutputStore(cfg.outputRoot, { writers });
     // The scheduler settles through the lifecycle, and the lifecycle wakes the scheduler (and the other replicas'
     // schedulers: work this replica queued may fit their workers).
     const slots: SlotControl = {
@@ -165,7 +170,11 @@ export class Sentinel {
       },
     };
     this.ctx = { db, cfg, clock, events: this.events, lifecycle: this.lifecycle, scheduler: this.scheduler, store: this.store, sinks: this.sinks, logger, metrics: this.metrics, catalog, bus };
-    this.api = new ClientApi({ ...this.ctx, accepting: () => this.fsm.is('created', 'started') });
+    this.api = new ClientApi({
+      ...this.ctx,
+      accepting: () => this.fsm.is('created', 'started'),
+      otherWorkers: bus.replicated ? () => readOtherSessions(db, bus.replicaId, clock.now()) : undefined,
+    });
   }
 
   get state(): SentinelState {
@@ -217,6 +226,34 @@ export class Sentinel {
       removed = (await this.store.cleanup(referenced, leased)).removed;
     });
     if (removed.length) this.logger.info('removed uncommitted output dirs', { count: removed.length });
+    return removed;
+  }
+
+  /** Replicas: write the sessions of this replica's workers, for ListWorkers on the others. */
+  private writing = false;
+  private async writeSessions(): Promise<void> {
+    if (this.writing || !this.fsm.is('started')) return;
+    this.writing = true;
+    try {
+      await writeSessions(this.db, this.bus.replicaId, this.api.localWorkers(), this.clock.now());
+    } catch (err) {
+      this.logger.debug('worker sessions not written', { error: (err as Error).message });
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /**
+   * Replicas: remove staging dirs whose attempt lost its lease (a replica
+   * died while receiving it, or its worker did). Cheap (the staging dir holds
+   * only attempts in flight), so it runs every STAGING_SWEEP_MS.
+   */
+  async sweepStaging(): Promise<string[]> {
+    let removed: string[] = [];
+    await runExclusive(this.db, 'outputSweep', async () => {
+      removed = await this.store.sweepStaging((jobIds) => listLeasedAttempts(this.db, jobIds));
+    });
+    if (removed.length) this.logger.info('removed the staging dirs of attempts that lost their lease', { count: removed.length });
     return removed;
   }
 
@@ -303,7 +340,9 @@ export class Sentinel {
     if (this.cfg.retainSeconds > 0) this.retention = setInterval(() => void this.retain(), this.cfg.retentionEveryMs).unref();
     const replicated = storeKind(this.db) === 'postgres';
     if (replicated) {
+      this.sessionsTimer = setInterval(() => void this.writeSessions(), REFRESH_MS).unref();
       this.sweepTimer = setInterval(() => void this.sweepOutputs().catch((err) => this.logger.warn('output sweep failed', { error: String(err) })), SWEEP_EVERY_MS).unref();
+      this.stagingTimer = setInterval(() => void this.sweepStaging().catch((err) => this.logger.warn('staging sweep failed', { error: String(err) })), STAGING_SWEEP_MS).unref();
     }
     this.fsm.to('started');
     if (replicated) this.probeDatabase();
@@ -345,7 +384,9 @@ export class Sentinel {
     this.stopping ??= (async () => {
       if (this.retention) clearInterval(this.retention);
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      if (this.stagingTimer) clearInterval(this.stagingTimer);
       if (this.probeTimer) clearTimeout(this.probeTimer);
+      if (this.sessionsTimer) clearInterval(this.sessionsTimer);
       this.fsm.to('draining');
       this.server?.setServing(false);
       await this.scheduler.stop();
@@ -355,6 +396,7 @@ export class Sentinel {
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
       await this.catalog.close();
+      if (this.bus.replicated) await dropSessions(this.db, this.bus.replicaId).catch(() => undefined);
       await this.bus.stop();
       await this.db.destroy();
       await this.store.close();

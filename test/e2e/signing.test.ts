@@ -13,7 +13,6 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import Database from 'better-sqlite3';
 import { tableFromIPC } from 'apache-arrow';
 import { channelOptions } from '../../services/common/grpc-server';
 import { VerdictStatus } from '../../services/gen/casparian/v1/dispatch';
@@ -98,12 +97,12 @@ describe('e2e: signed plugins (real processes, real pyarrow)', function () {
 
     // (c) Tampered: signed at publish, then the stored source is changed in the Sentinel's database.
     await publishSigned('tampered', 'release.key');
-    const db = new Database(path.join(c.dataDir, 'sentinel.db'));
+    const db = await c.openStore();
     try {
-      const changed = db.prepare("update plugins set source = ? where name = 'tampered'").run(plugin(marker('tampered'), 'stolen'));
-      assert.equal(changed.changes, 1);
+      const changed = await db.updateTable('plugins').set({ source: plugin(marker('tampered'), 'stolen') }).where('name', '=', 'tampered').executeTakeFirst();
+      assert.equal(Number(changed.numUpdatedRows), 1);
     } finally {
-      db.close();
+      await db.destroy();
     }
     const tampered = await refusedJob('tampered');
     assert.equal(tampered.error?.code, 'SIGNATURE_INVALID');
@@ -117,9 +116,9 @@ describe('e2e: signed plugins (real processes, real pyarrow)', function () {
 
     // A valid signature of signed_ok@1.0.0 replayed onto another version of the same content.
     const [signedRow] = (await c.client.listPlugins({ name: 'signed_ok' })).plugins;
-    const stored = new Database(path.join(c.dataDir, 'sentinel.db'), { readonly: true });
-    const sig = (stored.prepare("select signature from plugins where name = 'signed_ok'").get() as { signature: string }).signature;
-    stored.close();
+    const stored = await c.openStore();
+    const sig = (await stored.selectFrom('plugins').select('signature').where('name', '=', 'signed_ok').executeTakeFirstOrThrow()).signature!;
+    await stored.destroy();
     await c.client.publishPlugin({
       name: 'signed_ok',
       version: '6.6.6',

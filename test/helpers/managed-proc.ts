@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { REPO_ROOT } from './python-env';
 
@@ -16,17 +15,7 @@ export interface ProcExit {
   signal: NodeJS.Signals | null;
 }
 
-/** A free TCP port on 127.0.0.1 (bound once and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './free-port';
 
 export class ManagedProc {
   readonly child: ChildProcess;

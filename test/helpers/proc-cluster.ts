@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import type { Flags } from '../../services/common/config';
 import { ManagedProc, freePort } from './managed-proc';
 import { guestProcessesUnder, killAll, pidAlive, processesUnder, type ProcInfo } from './proc-inspect';
+import { SentinelClient } from '../../tools/cli/client';
 import { TestCluster, type ServiceConfig } from './test-cluster';
 import { Fatal, waitFor } from './wait';
 
@@ -35,6 +36,13 @@ export interface ProcClusterOptions {
   clientCredentials?: grpc.ChannelCredentials;
   /** A client token the cluster's own client sends. */
   clientToken?: string;
+  /**
+   * Sentinel replicas (default 1). With more, they share a PostgreSQL database
+   * (whatever CASPARIAN_TEST_STORE says) and an output root (`{root}/shared`);
+   * replica i > 0 has its own data dir `{root}/data-{i}`, and workers dial
+   * every replica (--sentinel A,B,…).
+   */
+  replicas?: number;
 }
 
 export interface WorkerOptions {
@@ -56,7 +64,13 @@ export class ProcCluster extends TestCluster {
   readonly tmpDir = path.join(this.root, 'tmp');
   readonly logDir = path.join(this.root, 'logs');
   port = 0;
+  /** The first replica's process (the only one, unless opts.replicas > 1). */
   sentinel: ManagedProc | undefined;
+  /** Ports of replicas 1… (replica 0 is `port`). */
+  readonly replicaPorts: number[] = [];
+  /** Processes of replicas 1… (replica 0 is `sentinel`). */
+  readonly replicaProcs: (ManagedProc | undefined)[] = [];
+  private readonly replicaClients = new Map<number, SentinelClient>();
   readonly workers = new Map<string, ManagedProc>();
   /** Every process ever started, for cleanup. */
   private readonly all: ManagedProc[] = [];
@@ -71,7 +85,14 @@ export class ProcCluster extends TestCluster {
     const c = new ProcCluster(opts);
     try {
       c.port = await freePort();
+      if ((opts.replicas ?? 1) > 1) {
+        c.sharedOutputRoot = path.join(c.root, 'shared');
+        fs.mkdirSync(c.sharedOutputRoot, { recursive: true });
+        await c.prepareStore(true);
+        for (let i = 1; i < opts.replicas!; i++) c.replicaPorts.push(await freePort());
+      }
       await c.startSentinel();
+      for (let i = 1; i < (opts.replicas ?? 1); i++) await c.startReplica(i);
       await Promise.all((opts.workers ?? []).map((w) => c.startWorker(w, { slots: opts.slots })));
     } catch (e) {
       await c.cleanup();
@@ -82,6 +103,53 @@ export class ProcCluster extends TestCluster {
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** host:port of replica i (0 is the first Sentinel). */
+  replicaAddress(i: number): string {
+    return i === 0 ? this.address : `127.0.0.1:${this.replicaPorts[i - 1]}`;
+  }
+
+  override get workerSentinel(): string {
+    return [0, ...this.replicaPorts.map((_, i) => i + 1)].map((i) => this.replicaAddress(i)).join(',');
+  }
+
+  /** A client of replica i alone. */
+  replicaClient(i: number): SentinelClient {
+    if (i === 0) return this.client;
+    let c = this.replicaClients.get(i);
+    if (!c) {
+      c = new SentinelClient(this.replicaAddress(i), undefined, this.clientCredentials(), this.clientToken());
+      this.replicaClients.set(i, c);
+    }
+    return c;
+  }
+
+  /** The process of replica i. */
+  replica(i: number): ManagedProc | undefined {
+    return i === 0 ? this.sentinel : this.replicaProcs[i - 1];
+  }
+
+  /** Start replica i > 0 (same store and output root, its own data dir); resolves once it answers RPCs. */
+  async startReplica(i: number): Promise<ManagedProc> {
+    if (i === 0) return this.startSentinel();
+    if (this.replicaProcs[i - 1]?.alive) throw new Error(`replica ${i} is already running`);
+    const cfg = this.sentinelConfig(this.replicaPorts[i - 1], { leaseMs: this.opts.leaseMs ?? 3_000, heartbeatMs: this.opts.heartbeatMs ?? 500 });
+    cfg.flags['data-dir'] = path.join(this.root, `data-${i}`);
+    const p = this.spawn(`sentinel-${i}`, cliArgs('sentinel', cfg), this.baseEnv({ ...cfg.env, ...this.opts.sentinelEnv }));
+    this.replicaProcs[i - 1] = p;
+    await this.whileAlive(p, `replica ${i} to answer`, async () => (await this.replicaClient(i).listWorkers({}), true), 20_000);
+    return p;
+  }
+
+  /** The workers every live replica lists, by id. */
+  async listWorkersEverywhere(): Promise<Map<string, Date | undefined>> {
+    const out = new Map<string, Date | undefined>();
+    for (let i = 0; i <= this.replicaPorts.length; i++) {
+      if (!this.replica(i)?.alive) continue;
+      for (const w of (await this.replicaClient(i).listWorkers({})).workers) out.set(w.workerId, w.connectedAt);
+    }
+    return out;
   }
 
   protected override clientCredentials(): grpc.ChannelCredentials | undefined {
@@ -148,7 +216,10 @@ export class ProcCluster extends TestCluster {
     await this.whileAlive(
       p,
       `worker ${name} to connect`,
-      async () => (await this.client.listWorkers({})).workers.some((w) => w.workerId === name && (w.connectedAt?.getTime() ?? 0) >= startedAt),
+      async () => {
+        if (this.replicaPorts.length === 0) return (await this.client.listWorkers({})).workers.some((w) => w.workerId === name && (w.connectedAt?.getTime() ?? 0) >= startedAt);
+        return ((await this.listWorkersEverywhere()).get(name)?.getTime() ?? 0) >= startedAt;
+      },
       30_000,
     );
     return p;
@@ -192,6 +263,8 @@ export class ProcCluster extends TestCluster {
    */
   async cleanup(): Promise<{ strays: ProcInfo[] }> {
     this.closeClient();
+    for (const c of this.replicaClients.values()) c.close();
+    this.replicaClients.clear();
     for (const p of this.all) if (p.alive) await p.kill9();
     const strays = await waitFor('processes under the cluster root to end', () => processesUnder(this.root).length === 0, STRAY_GRACE_MS, 50).then(
       () => [],

@@ -10,29 +10,15 @@
  * `CASPARIAN_TEST_STORE` (sqlite or postgres) picks the store of the test
  * clusters' Sentinels (testStoreTarget); default sqlite.
  */
-import pg from 'pg';
+import { testPg } from './pg-server';
 import { openDatabase, type Db } from '../../services/sentinel/db/open-database';
 
 export type StoreName = 'sqlite' | 'postgres';
 export const STORES: readonly StoreName[] = ['sqlite', 'postgres'];
 
-let counter = 0;
-
-/** A fresh, empty PostgreSQL database; its URL. */
+/** A fresh, empty PostgreSQL database on the run's test server (pg-server.ts); its URL. */
 export async function freshPgDatabase(prefix = 'cf'): Promise<string> {
-  const base = process.env.CASPARIAN_TEST_PG_URL;
-  if (!base) throw new Error('no PostgreSQL for the tests: set CASPARIAN_TEST_PG_URL');
-  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${++counter}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  try {
-    await admin.query(`create database "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
+  return (await testPg()).createDatabase(prefix);
 }
 
 /** The `--db` value of a new, empty store of kind `store`. */

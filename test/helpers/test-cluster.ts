@@ -17,6 +17,7 @@ import { JobState, type Job } from '../../services/gen/casparian/v1/types';
 import { SentinelClient } from '../../tools/cli/client';
 import { testIndexUrl } from './pip-index';
 import { SHARED_LOCKFILE, testHome } from './python-env';
+import { openDatabase, type Db } from '../../services/sentinel/db/open-database';
 import { clusterStore, freshPgDatabase } from './stores';
 import { waitFor } from './wait';
 
@@ -74,6 +75,11 @@ export abstract class TestCluster {
   /** host:port of the Sentinel. */
   abstract get address(): string;
 
+  /** What workers dial (--sentinel): the Sentinel, or every replica's address. */
+  get workerSentinel(): string {
+    return this.address;
+  }
+
   get client(): SentinelClient {
     this.clientInstance ??= new SentinelClient(this.address, undefined, this.clientCredentials(), this.clientToken());
     return this.clientInstance;
@@ -82,9 +88,22 @@ export abstract class TestCluster {
   /** The PostgreSQL database of this cluster's Sentinel (CASPARIAN_TEST_STORE=postgres), kept across its restarts; unset = SQLite in the data dir. */
   storeUrl: string | undefined;
 
+  /** The output root every replica shares (a cluster of several replicas); unset = the data dir. */
+  sharedOutputRoot: string | undefined;
+
+  /** Where committed outputs live: outputs/ and staging/ under it. */
+  get outputRoot(): string {
+    return this.sharedOutputRoot ?? this.dataDir;
+  }
+
   /** Create this cluster's store, if it is not SQLite (the clusters call this before the Sentinel first starts). */
-  async prepareStore(): Promise<void> {
-    if (clusterStore() === 'postgres') this.storeUrl ??= await freshPgDatabase('cluster');
+  async prepareStore(postgres = clusterStore() === 'postgres'): Promise<void> {
+    if (postgres) this.storeUrl ??= await freshPgDatabase('cluster');
+  }
+
+  /** The Sentinel's store, opened from the test (to look at rows, or to tamper with them); the caller destroys it. */
+  openStore(): Promise<Db> {
+    return openDatabase(this.storeUrl ?? `sqlite:${path.join(this.dataDir, 'sentinel.db')}`);
   }
 
   /** How this cluster's client dials the Sentinel (plaintext unless a cluster says otherwise). */
@@ -114,6 +133,7 @@ export abstract class TestCluster {
         home: testHome(),
         ...(index ? { 'index-url': index } : {}),
         ...(this.storeUrl ? { db: this.storeUrl } : {}),
+        ...(this.sharedOutputRoot ? { 'output-root': this.sharedOutputRoot } : {}),
       },
       env: { CASPARIAN_LEASE_MS: String(timing.leaseMs), CASPARIAN_HEARTBEAT_MS: String(timing.heartbeatMs) },
     };
@@ -125,7 +145,7 @@ export abstract class TestCluster {
    * unsigned; the signing tests start workers without it).
    */
   protected workerConfig(workerId: string, slots: number): ServiceConfig {
-    const flags: Flags = { sentinel: this.address, 'worker-id': workerId, slots: String(slots), home: testHome(), 'worker-port': '-1', 'allow-unsigned': true };
+    const flags: Flags = { sentinel: this.workerSentinel, 'worker-id': workerId, slots: String(slots), home: testHome(), 'worker-port': '-1', 'allow-unsigned': true };
     const index = testIndexUrl();
     if (index) flags['index-url'] = index;
     return { flags, env: {} };
@@ -199,14 +219,14 @@ export abstract class TestCluster {
 
   /** The committed attempt directories of a job on disk (outputs/JOB/attempt-*). */
   attemptDirs(jobId: string): string[] {
-    const dir = path.join(this.dataDir, 'outputs', jobId);
+    const dir = path.join(this.outputRoot, 'outputs', jobId);
     if (!fs.existsSync(dir)) return [];
     return fs.readdirSync(dir).filter((d) => d.startsWith('attempt-'));
   }
 
   /** Staging dirs the Sentinel still holds. */
   stagingDirs(): string[] {
-    const d = path.join(this.dataDir, 'staging');
+    const d = path.join(this.outputRoot, 'staging');
     return fs.existsSync(d) ? fs.readdirSync(d) : [];
   }
 }

@@ -17,6 +17,7 @@ import { JobState } from '../../services/gen/casparian/v1/types';
 import { runCli as cli, showCli as show } from '../helpers/cli-run';
 import { Cluster } from '../helpers/cluster';
 import { freePort } from '../helpers/managed-proc';
+import { clusterStore } from '../helpers/stores';
 import { SHARED_LOCKFILE } from '../helpers/python-env';
 
 /** The same string as test/e2e/pipeline.test.ts, so the worker's pyarrow env is shared across test files. */
@@ -155,7 +156,9 @@ describe('integration: casparian CLI as a subprocess', function () {
   it('workers lists the cluster worker; plugins --json lists dv', async () => {
     const w = await cli(['workers', ...sentinel]);
     assert.equal(w.code, 0, show(w));
-    assert.match(w.stdout, /^WORKER\s+HOST\s+SLOTS\s+BUSY\s+MODE\s+ENVS/);
+    // On PostgreSQL (replicas possible) a REPLICA column says which Sentinel holds each worker's stream.
+    if (clusterStore() === 'postgres') assert.match(w.stdout, /^WORKER\s+HOST\s+SLOTS\s+BUSY\s+MODE\s+REPLICA\s+ENVS\n\S+\s+\S+\s+\d+\s+\d+\s+\w+\s+\S+-\d+-[0-9a-f]{6}\s/);
+    else assert.match(w.stdout, /^WORKER\s+HOST\s+SLOTS\s+BUSY\s+MODE\s+ENVS/);
     const [info] = (await cluster.client.listWorkers({})).workers;
     assert.match(w.stdout, new RegExp(`^${info.workerId}\\s+\\S+\\s+2\\s+0\\s+auto\\s+.*${envHashOf(E2E_LOCKFILE).slice(0, 12)}\\(`, 'm'));
 

@@ -57,6 +57,16 @@ describe('integration: config file and casparian config print', function () {
     assert.ok(!yaml.stdout.includes('cft_from_env'));
   });
 
+  it('takes the store settings as flags (--db, --db-pool-size, --output-root), the URL\'s password masked', async () => {
+    const r = await runCli(['config', 'print', 'sentinel', '--db', 'postgres://alice:hunter2@db.example:5432/cf', '--db-pool-size', '4', '--output-root', '/srv/casparian'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, showCli(r));
+    const view = JSON.parse(r.stdout);
+    assert.deepEqual(view.sentinel.db, { value: 'postgres://***@db.example:5432/cf', from: 'flag', via: '--db' });
+    assert.deepEqual(view.sentinel.dbPoolSize, { value: 4, from: 'flag', via: '--db-pool-size' });
+    assert.deepEqual(view.sentinel.outputRoot, { value: '/srv/casparian', from: 'flag', via: '--output-root' });
+    assert.ok(!r.stdout.includes('hunter2') && !r.stdout.includes('alice'));
+  });
+
   it('a Sentinel with a bad setting in its file exits 2 naming it, before it opens its data dir or binds its port', async () => {
     const port = await freePort();
     const file = path.join(dir, 'bad.yaml');

@@ -112,9 +112,19 @@ export function pluginsTable(ps: Plugin[]): string {
   return rows + '\n' + lines.join('\n');
 }
 
+/** Workers, one line each; with replicas, a REPLICA column names the Sentinel replica holding each one's stream. */
 export function workersTable(ws: WorkerInfo[]): string {
+  const replicas = ws.some((w) => w.sentinelReplica);
   return table([
-    ['WORKER', 'HOST', 'SLOTS', 'BUSY', 'MODE', 'ENVS'],
-    ...ws.map((w) => [w.workerId, w.hostname, String(w.slots), String(w.busySlots), w.envMode, w.envs.map((e) => `${e.envHash.slice(0, 12)}(${e.status})`).join(' ')]),
+    ['WORKER', 'HOST', 'SLOTS', 'BUSY', 'MODE', ...(replicas ? ['REPLICA'] : []), 'ENVS'],
+    ...ws.map((w) => [
+      w.workerId,
+      w.hostname,
+      String(w.slots),
+      String(w.busySlots),
+      w.envMode,
+      ...(replicas ? [w.sentinelReplica] : []),
+      w.envs.map((e) => `${e.envHash.slice(0, 12)}(${e.status})`).join(' '),
+    ]),
   ]);
 }

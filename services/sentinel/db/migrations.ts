@@ -241,6 +241,22 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    id: 12,
+    name: 'worker sessions of every replica',
+    async up(db, t) {
+      // One row per connected worker, written by the replica holding its Dispatch stream every few seconds, so that
+      // ListWorkers on any replica lists every replica's workers. Rows not refreshed lately are stale (their replica died).
+      await db.schema
+        .createTable('worker_sessions')
+        .addColumn('worker_id', 'text', (c) => c.primaryKey())
+        .addColumn('replica_id', 'text', (c) => c.notNull())
+        // JSON of the WorkerInfo the replica would list (services/sentinel/replicas/worker-registry.ts).
+        .addColumn('info_json', 'text', (c) => c.notNull())
+        .addColumn('updated_at', t.int, (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 /** The advisory lock key PostgreSQL replicas migrate under (any constant; "casp" "mig"). */

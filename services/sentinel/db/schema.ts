@@ -148,7 +148,16 @@ export interface ScannedFilesTable {
   scanned_at: number;
 }
 
+/** A worker connected to some replica (migration 12), refreshed by that replica every few seconds. */
+export interface WorkerSessionsTable {
+  worker_id: string;
+  replica_id: string;
+  info_json: string;
+  updated_at: number;
+}
+
 export interface Database {
+  worker_sessions: WorkerSessionsTable;
   plugins: PluginsTable;
   sink_deliveries: SinkDeliveriesTable;
   scanned_files: ScannedFilesTable;

@@ -13,6 +13,14 @@ export interface NewLog {
 /** Longest log line kept; longer lines are cut with a marker. */
 export const MAX_LOG_LINE = 16 * 1024;
 
+/**
+ * A plugin may print any character; PostgreSQL text cannot hold NUL, so it is
+ * stored as U+FFFD on both stores (one rule, whatever the store).
+ */
+export function storableText(s: string): string {
+  return s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s;
+}
+
 export async function appendLogs(db: Db, logs: NewLog[]): Promise<void> {
   if (logs.length === 0) return;
   await db
@@ -23,7 +31,7 @@ export async function appendLogs(db: Db, logs: NewLog[]): Promise<void> {
         attempt: l.attempt,
         level: l.level,
         source: l.source,
-        message: l.message.length > MAX_LOG_LINE ? l.message.slice(0, MAX_LOG_LINE) + ' …[cut]' : l.message,
+        message: storableText(l.message.length > MAX_LOG_LINE ? l.message.slice(0, MAX_LOG_LINE) + ' …[cut]' : l.message),
         time: l.time,
       })),
     )

@@ -63,8 +63,11 @@ export async function batchStates(db: Db, batchId: string): Promise<{ id: string
   return db.selectFrom('jobs').select(['id', 'state']).where('batch_id', '=', batchId).execute();
 }
 
-/** The attempts that hold a lease now, as `{jobId}/attempt-{n}` (what the output sweep must keep). */
-export async function listLeasedAttempts(db: Db): Promise<Set<string>> {
-  const rows = await db.selectFrom('jobs').select(['id', 'attempt']).where('state', 'in', LEASED_STATES).execute();
+/** The attempts that hold a lease now (of `jobIds` only, if given), as `{jobId}/attempt-{n}` (what the output sweeps must keep). */
+export async function listLeasedAttempts(db: Db, jobIds?: readonly string[]): Promise<Set<string>> {
+  if (jobIds?.length === 0) return new Set();
+  let q = db.selectFrom('jobs').select(['id', 'attempt']).where('state', 'in', LEASED_STATES);
+  if (jobIds) q = q.where('id', 'in', [...jobIds]);
+  const rows = await q.execute();
   return new Set(rows.map((r) => `${r.id}/attempt-${r.attempt}`));
 }

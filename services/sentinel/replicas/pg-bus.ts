@@ -34,6 +34,7 @@ export class PgBus implements ReplicaBus {
   private retryMs = 250;
   /** Notifications sent and received (for tests and metrics). */
   readonly counts = { sent: 0, received: 0 };
+  readonly replicated = true;
 
   constructor(
     readonly replicaId: string,

@@ -35,6 +35,8 @@ export interface BusHandlers {
 export interface ReplicaBus {
   /** This replica's id (host, pid and a random part). */
   readonly replicaId: string;
+  /** Whether other replicas may exist (a shared PostgreSQL store). */
+  readonly replicated: boolean;
   /** Send to every other replica; returns at once. */
   publish(m: BusMessage): void;
   start(h: BusHandlers): Promise<void>;
@@ -43,6 +45,7 @@ export interface ReplicaBus {
 
 /** One Sentinel (SQLite): nobody to tell. */
 export class LocalBus implements ReplicaBus {
+  readonly replicated = false;
   constructor(readonly replicaId: string) {}
   publish(): void {}
   async start(): Promise<void> {}

@@ -51,6 +51,7 @@ import { findPlugin, listPlugins, publishPlugin } from '../plugins/registry';
 import { publishedSignature } from '../plugins/published-signature';
 import { getOutputsOf, getJob, getOutputs, listJobs, listLogs, IdempotencyKeyConflict, submitFingerprint, type JobRow } from '../queue';
 import type { ClientApiDeps } from './context';
+import type { WorkerInfo } from '../../gen/casparian/v1/types';
 import { jobToPb, outputToPb, pluginToPb, stateFromPb } from './mappers';
 import { checkInputRoots } from './input-roots';
 import { jobMaker, queueControls } from './queue-controls';
@@ -194,9 +195,18 @@ export class ClientApi {
     return resumePluginRpc(this.d, req);
   }
 
+  /** Workers connected to this replica, then (replicas) those other replicas hold. */
   async listWorkers(): Promise<ListWorkersResponse> {
-    return {
-      workers: [...this.d.scheduler.workers.values()].map((w) => ({
+    const local = this.localWorkers();
+    const ids = new Set(local.map((w) => w.workerId));
+    const others = this.d.otherWorkers ? (await this.d.otherWorkers()).filter((w) => !ids.has(w.workerId)) : [];
+    return { workers: [...local, ...others], dispatchPausedReason: this.d.scheduler.dispatchPausedReason() };
+  }
+
+  /** The workers whose Dispatch streams this replica holds. */
+  localWorkers(): WorkerInfo[] {
+    const replica = this.d.bus?.replicated ? this.d.bus.replicaId : '';
+    return [...this.d.scheduler.workers.values()].map((w) => ({
         workerId: w.workerId,
         hostname: w.hostname,
         version: w.version,
@@ -208,9 +218,8 @@ export class ClientApi {
         connectedAt: new Date(w.connectedAt),
         lastHeartbeatAt: new Date(w.lastHeartbeatAt),
         draining: w.draining,
-      })),
-      dispatchPausedReason: this.d.scheduler.dispatchPausedReason(),
-    };
+        sentinelReplica: replica,
+    }));
   }
 
   /**

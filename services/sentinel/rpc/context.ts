@@ -12,6 +12,7 @@ import type { CatalogUpdates } from '../catalog/catalog-updates';
 
 import type { SinkDelivery } from '../sinks/delivery';
 import type { ReplicaBus } from '../replicas/replica-bus';
+import type { WorkerInfo } from '../../gen/casparian/v1/types';
 
 export interface RpcContext {
   /** For reads; every state change goes through `lifecycle`. */
@@ -36,4 +37,6 @@ export interface RpcContext {
 export interface ClientApiDeps extends RpcContext {
   /** False while the Sentinel drains: submissions get UNAVAILABLE. */
   accepting(): boolean;
+  /** Workers other replicas hold (replicas only). */
+  otherWorkers?: () => Promise<WorkerInfo[]>;
 }

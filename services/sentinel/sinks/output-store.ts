@@ -62,7 +62,33 @@ async function listDir(dir: string): Promise<import('node:fs').Dirent[]> {
   }
 }
 
-export class OutputStore {
+/**
+ * Where committed outputs live, as the Sentinel uses it. LocalOutputStore
+ * (below) is a directory: the data dir, or a volume every replica mounts.
+ * Another store (an object store) implements the same: stage an attempt
+ * where it is received, publish it in one step that is either complete or
+ * invisible, read a committed file back, and say which dirs are garbage.
+ * docs/scaling.md says how an object store would fit.
+ */
+export interface OutputStore {
+  /** Where committed files are, as DuckDB reads them: a directory today, a URL prefix (s3://…) for an object store. */
+  readonly outputsRoot: string;
+  /** Start staging one attempt's outputs. */
+  stage(jobId: string, attempt: number, rules?: AttemptRules): StagingArea;
+  /** Remove what no committed row references and no leased attempt may still use (see LocalOutputStore.cleanup). */
+  cleanup(referencedDirs: Set<string>, leased?: ReadonlySet<string>): Promise<{ removed: string[] }>;
+  /** Remove staged attempts that lost their lease. */
+  sweepStaging(leasedOf: (jobIds: string[]) => Promise<ReadonlySet<string>>): Promise<string[]>;
+  /** Remove every committed attempt of a purged job. */
+  removeJob(jobId: string): Promise<void>;
+  /** Undo a publish whose rows could not be written. */
+  unpublish(dir: string): Promise<void>;
+  /** A committed Parquet file as Arrow IPC chunks. */
+  readAsIpc(parquetPath: string, maxChunk?: number): AsyncGenerator<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export class LocalOutputStore implements OutputStore {
   /** The root: the data dir, or --output-root (the name predates replicas). */
   readonly dataDir: string;
   readonly stagingRoot: string;
@@ -152,6 +178,32 @@ export class OutputStore {
       if (kept === 0) await fs.rmdir(jobDir).catch(() => undefined);
     }
     return { removed };
+  }
+
+  /**
+   * Remove the staging dirs (not in use by this process) whose attempt does
+   * not hold its lease: `leasedOf(jobIds)` answers, from the database, which
+   * of those jobs' attempts do (`{jobId}/attempt-{n}`). A staging dir is only
+   * ever created for a leased attempt and attempt numbers only grow, so one
+   * found unleased can never be used again.
+   */
+  async sweepStaging(leasedOf: (jobIds: string[]) => Promise<ReadonlySet<string>>): Promise<string[]> {
+    const candidates: { dir: string; key: string; jobId: string }[] = [];
+    for (const entry of await listDir(this.stagingRoot)) {
+      const dir = path.join(this.stagingRoot, entry.name);
+      const m = STAGING_NAME_RE.exec(entry.name);
+      if (!m || this.active.has(dir)) continue;
+      candidates.push({ dir, key: `${m[1]}/attempt-${m[2]}`, jobId: m[1] });
+    }
+    if (candidates.length === 0) return [];
+    const leased = await leasedOf([...new Set(candidates.map((c) => c.jobId))]);
+    const removed: string[] = [];
+    for (const c of candidates) {
+      if (leased.has(c.key)) continue;
+      await fs.rm(c.dir, { recursive: true, force: true });
+      removed.push(c.dir);
+    }
+    return removed;
   }
 
   /** Remove every committed attempt of a job (retention, after its rows are gone). */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
-import { OutputStore, type OutputStoreOptions } from '../../../services/sentinel/sinks/output-store';
+import { LocalOutputStore, type OutputStoreOptions } from '../../../services/sentinel/sinks/output-store';
 import type { OutputWriterFactory } from '../../../services/sentinel/sinks/output-writer';
 import type { AttemptRules } from '../../../services/sentinel/sinks/staging-area';
 import { JobFailure } from '../../../services/common/job-error';
@@ -37,16 +37,16 @@ export interface WriterUnderTest {
 }
 
 /**
- * The OutputStore's contract, run once per writer (wasm-writer.ts in
+ * The LocalOutputStore's contract, run once per writer (wasm-writer.ts in
  * output-store.test.ts, pyarrow-writer.ts in pyarrow-writer.test.ts).
  */
 export function outputStoreSuite(w: WriterUnderTest): void {
-describe(`OutputStore (${w.title})`, () => {
+describe(`LocalOutputStore (${w.title})`, () => {
   let dataDir: string;
-  let store: OutputStore;
-  const stores: OutputStore[] = [];
-  const newStore = (opts: OutputStoreOptions = {}): OutputStore => {
-    const s = new OutputStore(dataDir, { writers: w.writers(), ...opts });
+  let store: LocalOutputStore;
+  const stores: LocalOutputStore[] = [];
+  const newStore = (opts: OutputStoreOptions = {}): LocalOutputStore => {
+    const s = new LocalOutputStore(dataDir, { writers: w.writers(), ...opts });
     stores.push(s);
     return s;
   };
@@ -321,7 +321,7 @@ describe(`OutputStore (${w.title})`, () => {
 
   it('cleanup removes orphan staging and unreferenced committed dirs, keeping referenced and active ones', async () => {
     const bytes = arrow.tableToIPC(sampleTable(5), 'stream');
-    async function commit(s: OutputStore, job: string, attempt: number): Promise<string> {
+    async function commit(s: LocalOutputStore, job: string, attempt: number): Promise<string> {
       const area = s.stage(job, attempt);
       await area.append('out', bytes);
       await area.seal();
@@ -387,6 +387,31 @@ describe(`OutputStore (${w.title})`, () => {
     await receiving.seal();
     await receiving.publish();
     await lost.discard().catch(() => undefined);
+  });
+
+  it('sweepStaging removes the staging dirs of attempts without a lease, and only those', async () => {
+    const bytes = arrow.tableToIPC(sampleTable(5), 'stream');
+    const other = newStore(); // another replica on the same root
+    const leased = other.stage('job-s', 2);
+    await leased.append('out', bytes);
+    const lost = other.stage('job-s', 1);
+    await lost.append('out', bytes);
+    const gone = other.stage('job-t', 1);
+    await gone.append('out', bytes);
+    const mine = store.stage('job-u', 1); // in use by this process: never the sweep's to decide
+    await mine.append('out', bytes);
+    const asked: string[][] = [];
+    const removed = await store.sweepStaging(async (ids) => {
+      asked.push([...ids].sort());
+      return new Set(['job-s/attempt-2']);
+    });
+    assert.deepEqual(asked, [['job-s', 'job-t']], 'one question, about the jobs of dirs not in use here');
+    assert.deepEqual(removed.sort(), [lost.dir, gone.dir].sort());
+    assert.ok(fs.existsSync(leased.dir) && fs.existsSync(mine.dir));
+    assert.deepEqual(await store.sweepStaging(async () => new Set(['job-s/attempt-2'])), []);
+    await mine.seal();
+    await mine.publish();
+    for (const a of [leased, lost, gone]) await a.discard().catch(() => undefined);
   });
 
   it('cleanup works on an empty data dir', async () => {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as arrow from 'apache-arrow';
 import { JobFailure } from '../../../services/common/job-error';
 import { silentLogger } from '../../../services/common/logger';
-import { OutputStore } from '../../../services/sentinel/sinks/output-store';
+import { LocalOutputStore } from '../../../services/sentinel/sinks/output-store';
 import type { OutputWriterFactory } from '../../../services/sentinel/sinks/output-writer';
 import { ParquetHelper } from '../../../services/sentinel/sinks/parquet-helper';
 import { PyarrowWriterFactory } from '../../../services/sentinel/sinks/pyarrow-writer';
@@ -53,7 +53,7 @@ describe('pyarrow writer (the Parquet helper process)', () => {
     afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
     it('fails the attempt as a transient INTERNAL error, not the plugin\'s fault, and the next attempt gets a new helper', async () => {
-      const store = new OutputStore(dataDir, { writers: sharedWriters() });
+      const store = new LocalOutputStore(dataDir, { writers: sharedWriters() });
       const bytes = arrow.tableToIPC(sampleTable(20_000), 'stream');
       const area = store.stage('job-h', 1);
       await area.append('out', bytes.subarray(0, 1000));

@@ -7,6 +7,7 @@ import { outputGroup } from './output';
 import { provisionGroup } from './provision';
 import { rssGroup } from './rss';
 import { scanGroup } from './scan';
+import { storesGroup } from './stores';
 import { trivialGroup } from './trivial';
 
-export const ROW_GROUPS: readonly RowGroup[] = [trivialGroup, latencyGroup, filesGroup, outputGroup, rssGroup, provisionGroup, guestGroup, scanGroup];
+export const ROW_GROUPS: readonly RowGroup[] = [trivialGroup, latencyGroup, filesGroup, outputGroup, rssGroup, provisionGroup, guestGroup, scanGroup, storesGroup];

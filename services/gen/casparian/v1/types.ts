@@ -583,6 +583,11 @@ export interface WorkerInfo {
     | undefined;
   /** Whether the worker is draining (takes no new work). */
   draining: boolean;
+  /**
+   * The Sentinel replica holding the worker's Dispatch stream (host, process
+   * id and a random part); empty with a single Sentinel on SQLite.
+   */
+  sentinelReplica: string;
 }
 
 function createBaseJobError(): JobError {
@@ -3301,6 +3306,7 @@ function createBaseWorkerInfo(): WorkerInfo {
     connectedAt: undefined,
     lastHeartbeatAt: undefined,
     draining: false,
+    sentinelReplica: "",
   };
 }
 
@@ -3338,6 +3344,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     }
     if (message.draining !== false) {
       writer.uint32(88).bool(message.draining);
+    }
+    if (message.sentinelReplica !== "") {
+      writer.uint32(98).string(message.sentinelReplica);
     }
     return writer;
   },
@@ -3443,6 +3452,14 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
             message.draining = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.sentinelReplica = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3494,6 +3511,11 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
         ? fromJsonTimestamp(object.last_heartbeat_at)
         : undefined,
       draining: isSet(object.draining) ? globalThis.Boolean(object.draining) : false,
+      sentinelReplica: isSet(object.sentinelReplica)
+        ? globalThis.String(object.sentinelReplica)
+        : isSet(object.sentinel_replica)
+        ? globalThis.String(object.sentinel_replica)
+        : "",
     };
   },
 
@@ -3532,6 +3554,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     if (message.draining !== false) {
       obj.draining = message.draining;
     }
+    if (message.sentinelReplica !== "") {
+      obj.sentinelReplica = message.sentinelReplica;
+    }
     return obj;
   },
 
@@ -3551,6 +3576,7 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     message.connectedAt = object.connectedAt ?? undefined;
     message.lastHeartbeatAt = object.lastHeartbeatAt ?? undefined;
     message.draining = object.draining ?? false;
+    message.sentinelReplica = object.sentinelReplica ?? "";
     return message;
   },
 };
