@@ -6,12 +6,18 @@
  * readiness (casparian.v1.Worker) is NOT_SERVING in between and SERVING
  * again after.
  *
- * Replicas will share one store; until that store is ready, the "replicas"
- * here are two independent Sentinels, each with its own data dir, which is
- * all the worker's failover needs: it holds no state of a Sentinel's.
+ * The first two tests use two independent Sentinels, each with its own data
+ * dir, which is all the worker's failover needs: it holds no state of a
+ * Sentinel's. The last one runs real replicas on one PostgreSQL database and
+ * output root: a job whose attempt's Conclude dies with its replica runs
+ * again through the other one (the lease decides; the Conclude is not
+ * resent), and `casparian submit --wait` given both addresses follows it
+ * there.
  */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import { JobState } from '../../services/gen/casparian/v1/types';
+import { runCli, showCli } from '../helpers/cli-run';
 import { checkValues, faultPlugin, warmUp, writeCsv } from '../helpers/data-fixtures';
 import { HealthWatch } from '../helpers/health-watch';
 import { freePort, type ManagedProc } from '../helpers/managed-proc';
@@ -90,5 +96,32 @@ describe('faults: a worker fails over between Sentinel addresses', function () {
     );
     const down = logLines(w1, 'dispatch stream down; reconnecting');
     assert.deepEqual([down[0]?.sentinel, down[0]?.next], [a.address, b.address], 'the worker left A for B');
+  });
+
+  clusters.it('replicas on PostgreSQL: kill -9 of the replica holding a running attempt; it runs again via the other, and submit --wait follows it there', async () => {
+    const c = clusters.track(await ProcCluster.start({ replicas: 2, leaseMs: 3_000, heartbeatMs: 500 }));
+    const [a, b] = [c.replicaAddress(0), c.replicaAddress(1)];
+    const w1 = await c.startWorker('w1', { slots: 1, sentinel: `${a},${b}` });
+    await c.publish('values', faultPlugin('values.py'));
+    await warmUp(c);
+
+    const file = writeCsv(c.inputDir, 'slow.csv', 3, 9, ['# sleep=4']);
+    const run = runCli(['submit', 'values', file, '--wait', '--json', '--max-attempts', '3', '--sentinel', `${a},${b}`], { timeoutMs: 180_000 });
+    await waitFor('the plugin to start', () => fs.existsSync(`${file}.runs`), 60_000, 50);
+    await c.replica(0)!.kill9();
+
+    const r = await run;
+    assert.equal(r.code, 0, showCli(r));
+    const [shown] = JSON.parse(r.stdout) as { id: string }[];
+    const job = (await c.replicaClient(1).getJob({ jobId: shown.id, includeLogs: false })).job!;
+    assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, JSON.stringify(job.error));
+    assert.ok(job.attempt >= 2, `attempt ${job.attempt}: the first one's Conclude died with replica A`);
+    assert.equal(job.workerId, 'w1');
+    assert.deepEqual(c.attemptDirs(job.id), [`attempt-${job.attempt}`], 'one committed attempt, the last');
+    assert.equal((await c.replicaClient(1).fetchOutput(job.id)).info?.rows, 3, "replica B serves the output (the cluster's own client dials A alone)");
+    assert.deepEqual(
+      logLines(w1, 'connected to sentinel').map((l) => l.sentinel),
+      [a, b],
+    );
   });
 });
