@@ -27,10 +27,11 @@
  * they always did, going round the addresses. WatchJob and WatchJobs are
  * reads: one that breaks with UNAVAILABLE is opened again on the next
  * address that connects (resumable) and starts over from the job's or the
- * batch's current state, so an event may be seen twice (never missed, except
- * by a plugin-wide WatchJobs, which has no starting state). Other streams
- * (Query, FetchOutput, SubmitScan) are not resumed: their bytes or their
- * side effects would be repeated.
+ * batch's current state. So a state may be seen twice and none is missed,
+ * but log lines and progress sent during the gap are not replayed, and a
+ * plugin-wide WatchJobs, which has no starting state, misses the changes of
+ * the gap. Other streams (Query, FetchOutput, SubmitScan) are not resumed:
+ * their bytes or their side effects would be repeated.
  */
 import { status } from '@grpc/grpc-js';
 import type { AddressRing } from '../../services/common/address-ring';
