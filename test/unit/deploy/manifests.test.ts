@@ -15,40 +15,36 @@ import { parseAllDocuments } from 'yaml';
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 type Obj = Record<string, any>;
 
-function docs(): Obj[] {
-  const dir = path.join(ROOT, 'deploy');
+/** Every document of every .yaml file directly in `dir` (relative to the repo), tagged with its file name. */
+function docs(dir: string): Obj[] {
+  const abs = path.join(ROOT, dir);
   return fs
-    .readdirSync(dir)
+    .readdirSync(abs)
     .filter((f) => f.endsWith('.yaml'))
     .flatMap((f) =>
-      parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => {
+      parseAllDocuments(fs.readFileSync(path.join(abs, f), 'utf8')).map((d) => {
         assert.deepEqual(d.errors, [], `${f} parses`);
         return { ...(d.toJS() as Obj), file: f };
       }),
     );
 }
 
-describe('unit: deployment files (structure)', () => {
-  const all = docs();
-  const help = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'tools', 'casparian.js'), 'help'], { encoding: 'utf8' });
+const workloadsOf = (all: Obj[]): Obj[] => all.filter((d) => d.kind === 'StatefulSet' || d.kind === 'Deployment');
 
-  it('has the Sentinel StatefulSet, the worker Deployment, a Service, disruption budgets and the Secrets and ConfigMap they mount', () => {
-    const kinds = all.map((d) => `${d.kind}/${d.metadata.name}`).sort();
-    assert.deepEqual(kinds, [
-      'ConfigMap/casparian-trusted-keys',
-      'Deployment/casparian-worker',
-      'PodDisruptionBudget/casparian-sentinel',
-      'PodDisruptionBudget/casparian-worker',
-      'Secret/casparian-tokens',
-      'Secret/casparian-worker-token',
-      'Service/casparian-sentinel',
-      'StatefulSet/casparian-sentinel',
-    ]);
+/**
+ * The checks every set of manifests passes: the objects it declares, then
+ * per workload probes, requests, non-root, selector, documented flags and
+ * the Secrets and ConfigMaps it uses, then Services and budgets.
+ */
+function structureOf(dir: string, kinds: string[], help: string): void {
+  const all = docs(dir);
+
+  it('declares exactly the expected objects', () => {
+    assert.deepEqual(all.map((d) => `${d.kind}/${d.metadata.name}`).sort(), kinds);
   });
 
-  for (const kind of ['StatefulSet', 'Deployment']) {
-    it(`${kind}: gRPC probes on exposed ports, requests, non-root, matching selector, documented flags, mounted secrets and config maps exist`, () => {
-      const w = all.find((d) => d.kind === kind)!;
+  for (const w of workloadsOf(all)) {
+    it(`${w.kind}/${w.metadata.name}: gRPC probes on exposed ports, requests, non-root, matching selector, documented flags, mounted secrets and config maps exist`, () => {
       const pod = w.spec.template;
       assert.deepEqual(w.spec.selector.matchLabels, pod.metadata.labels);
       assert.equal(pod.spec.securityContext.runAsNonRoot, true);
@@ -63,22 +59,46 @@ describe('unit: deployment files (structure)', () => {
         for (const a of c.args as string[]) {
           if (!a.startsWith('--')) continue;
           const flag = a.split('=')[0];
-          assert.ok(new RegExp(`${flag}\\b`).test(help), `${c.name}: ${flag} is a flag casparian help documents`);
+          // Not followed by a word character or a dash: --db must not pass on the strength of --db-pool-size.
+          assert.ok(new RegExp(`${flag}(?![\\w-])`).test(help), `${c.name}: ${flag} is a flag casparian help documents`);
         }
-        for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) assert.ok(secrets.includes(e.valueFrom.secretKeyRef.name));
+        for (const e of c.env ?? []) {
+          if (e.valueFrom?.secretKeyRef) assert.ok(secrets.includes(e.valueFrom.secretKeyRef.name), `${c.name}: env ${e.name}: Secret ${e.valueFrom.secretKeyRef.name} is declared`);
+          if (e.valueFrom?.configMapKeyRef) assert.ok(configMaps.includes(e.valueFrom.configMapKeyRef.name), `${c.name}: env ${e.name}: ConfigMap ${e.valueFrom.configMapKeyRef.name} is declared`);
+        }
       }
     });
   }
 
   it('Services declare appProtocol and select the Sentinel; budgets select existing workloads', () => {
-    const svc = all.find((d) => d.kind === 'Service')!;
-    for (const p of svc.spec.ports) assert.ok(p.appProtocol, `${p.name}: appProtocol`);
-    assert.equal(svc.spec.ports.find((p: Obj) => p.name === 'grpc').appProtocol, 'grpc');
-    const workloads = all.filter((d) => d.kind === 'StatefulSet' || d.kind === 'Deployment');
-    assert.ok(workloads.some((w) => JSON.stringify(w.spec.template.metadata.labels) === JSON.stringify(svc.spec.selector)));
+    const services = all.filter((d) => d.kind === 'Service');
+    assert.ok(services.length > 0, 'a Service');
+    const workloads = workloadsOf(all);
+    for (const svc of services) {
+      for (const p of svc.spec.ports) assert.ok(p.appProtocol, `${svc.metadata.name} ${p.name}: appProtocol`);
+      assert.equal(svc.spec.ports.find((p: Obj) => p.name === 'grpc').appProtocol, 'grpc');
+      assert.ok(workloads.some((w) => JSON.stringify(w.spec.template.metadata.labels) === JSON.stringify(svc.spec.selector)), `${svc.metadata.name} selects a workload`);
+    }
     for (const pdb of all.filter((d) => d.kind === 'PodDisruptionBudget')) {
       assert.ok(workloads.some((w) => JSON.stringify(w.spec.selector.matchLabels) === JSON.stringify(pdb.spec.selector.matchLabels)), pdb.metadata.name);
     }
+  });
+}
+
+describe('unit: deployment files (structure)', () => {
+  const help = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'tools', 'casparian.js'), 'help'], { encoding: 'utf8' });
+
+  describe('deploy/ (one Sentinel, SQLite)', () => {
+    structureOf('deploy', [
+      'ConfigMap/casparian-trusted-keys',
+      'Deployment/casparian-worker',
+      'PodDisruptionBudget/casparian-sentinel',
+      'PodDisruptionBudget/casparian-worker',
+      'Secret/casparian-tokens',
+      'Secret/casparian-worker-token',
+      'Service/casparian-sentinel',
+      'StatefulSet/casparian-sentinel',
+    ], help);
   });
 
   it('Dockerfile: multi-stage, non-root, and it copies what the services read at run time', () => {
