@@ -2,7 +2,7 @@
 /** The casparian CLI. `casparian help` lists the commands. */
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { clientTimeoutMs, compileToken, ConfigError, DEFAULT_SENTINEL, sentinelAddress, type Flags } from '../services/common/config';
+import { clientTimeoutMs, compileToken, ConfigError, DEFAULT_SENTINEL, sentinelAddresses, type Flags } from '../services/common/config';
 import { SentinelClient } from './cli/client';
 import { UsageError } from './cli/usage';
 import * as cmd from './cli/commands';
@@ -32,14 +32,15 @@ services:
                      [--db sqlite:PATH|postgres://…]   (the store; default sqlite:DATA-DIR/sentinel.db; CASPARIAN_DB)
                      [--db-pool-size N]   (PostgreSQL connections per Sentinel, default 10)
                      [--output-root DIR]   (committed outputs; replicas share one; default the data dir)
-  casparian worker   [--sentinel HOST:PORT] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
+  casparian worker   [--sentinel HOST:PORT[,HOST:PORT…]] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS] [--install-env-allow VAR,VAR]
                      [--guest-env-allow VAR,VAR]   (the only variables plugins' --env-allow may name)
                      [--env-max-bytes N] [--env-max-count N]   (LRU env eviction caps: 10 GiB, 50)
                      [--isolation spawn|fork|reuse] (default fork) [--fork-servers N] (default 4)
                      [--trusted-keys FILE|DIR[:…]]   (public keys whose plugin signatures it accepts; CASPARIAN_TRUSTED_KEYS)
                      [--allow-unsigned]   (development only: also run unsigned plugins; CASPARIAN_ALLOW_UNSIGNED=1)
-clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}; --json for JSON;
+clients (--sentinel HOST:PORT or CASPARIAN_SENTINEL, default ${DEFAULT_SENTINEL}; several, comma-separated, are replicas
+         tried in turn, and dns:///NAME:PORT balances over a name's addresses (docs/operations.md); --json for JSON;
          --timeout SECONDS per call, or CASPARIAN_CLIENT_TIMEOUT, default 30; the config file's top level):
   casparian publish PLUGIN.py --lockfile FILE [--name NAME] [--version V] [--description T] [--env-allow A,B]
                     [--max-attempts N] [--max-memory-mb N] [--max-cpu-seconds N] [--max-open-files N]
@@ -135,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'config') return configCommand(args, flags, env);
   if (command === 'keygen') return keygenCommand(args, flags);
   if (command === 'db') return dbCommand(args, flags);
-  const client = new SentinelClient(sentinelAddress(flags, env), clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
+  const client = new SentinelClient(sentinelAddresses(flags, env), clientTimeoutMs(flags, env), channelCredentials(compileTls(flags, env)), compileToken(flags, env));
   try {
     switch (command) {
       case 'publish':

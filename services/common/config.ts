@@ -6,7 +6,7 @@
  */
 export { ConfigError } from './config-error';
 export * from './config/types';
-export { compileLogger, compileSentinelConfig, compileToken, compileWorkerConfig, clientTimeoutMs, defaultHome, sentinelAddress } from './config/compile';
+export { compileLogger, compileSentinelConfig, compileToken, compileWorkerConfig, clientTimeoutMs, defaultHome, sentinelAddresses } from './config/compile';
 export { SETTINGS, type Key as SettingKey, type Service, type Setting } from './config/settings';
 export { configFileName } from './config/resolve';
 export { effectiveConfig, redactSetting, REDACTED, type EffectiveSetting } from './config/effective';

@@ -119,11 +119,12 @@ export class Worker {
       logger: this.logger,
     };
     this.link = new SentinelLink({
-      address: cfg.sentinel,
+      addresses: cfg.sentinels,
       credentials: opts.credentials ?? channelCredentials(cfg.tls),
       token: cfg.token,
       logger: this.logger,
       reconnectMaxMs: cfg.reconnectMaxMs,
+      welcomeTimeoutMs: cfg.welcomeTimeoutMs,
       handlers: {
         hello: () => ({
           workerId: cfg.workerId,
@@ -203,7 +204,8 @@ export class Worker {
 
   /**
    * The health of casparian.v1.Worker: SERVING while this worker can take a
-   * job now (running, connected to the Sentinel, a slot free). "" stays
+   * job now (running, connected to a Sentinel, a slot free); NOT_SERVING
+   * while its Dispatch stream is down or moving to the next address. "" stays
    * SERVING until the worker drains, whatever the Sentinel does, so a
    * liveness probe on it does not restart workers when the Sentinel is away.
    */

@@ -11,22 +11,25 @@ export class TcpProxy {
 
   private constructor(
     private readonly server: net.Server,
+    readonly host: string,
     readonly port: number,
   ) {}
 
-  static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+  /** A proxy to targetHost:targetPort, listening on `listen` (default 127.0.0.1, any free port). */
+  static async start(targetPort: number, targetHost = '127.0.0.1', listen: { host?: string; port?: number } = {}): Promise<TcpProxy> {
     let proxy: TcpProxy | undefined;
     const server = net.createServer((client) => proxy!.connect(client, targetHost, targetPort));
+    const host = listen.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(listen.port ?? 0, host, () => resolve());
     });
-    proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
+    proxy = new TcpProxy(server, host, (server.address() as net.AddressInfo).port);
     return proxy;
   }
 
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
   }
 
   /** Connections currently passing through. */

@@ -18,7 +18,7 @@ export async function startSentinel(flags: Flags, env: Env, logger: Logger): Pro
 }
 
 export async function startWorker(flags: Flags, env: Env, logger: Logger, sentinelAddress?: string): Promise<Worker> {
-  const cfg = compileWorkerConfig(flags, env, sentinelAddress ? { sentinel: sentinelAddress } : {});
+  const cfg = compileWorkerConfig(flags, env, sentinelAddress ? { sentinels: [sentinelAddress] } : {});
   const w = new Worker(cfg, logger, env);
   await w.start();
   return w;

@@ -108,7 +108,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
   const src = openSources(flags, env, 'worker');
   const cfg: WorkerConfig = {
     metrics: compileMetrics(src),
-    sentinel: get(src, 'sentinelAddress'),
+    sentinels: get(src, 'sentinelAddress'),
     workerId: get(src, 'workerId'),
     slots: get(src, 'slots'),
     envMode: get(src, 'envMode'),
@@ -126,6 +126,7 @@ export function compileWorkerConfig(flags: Flags, env: Env, overrides: Partial<W
     indexUrl: get(src, 'indexUrl'),
     installTimeoutMs: 1000 * get(src, 'installTimeout'),
     reconnectMaxMs: 5_000,
+    welcomeTimeoutMs: 20_000,
     envMaxBytes: get(src, 'envMaxBytes'),
     envMaxCount: get(src, 'envMaxCount'),
     isolation: get(src, 'isolation'),
@@ -165,8 +166,8 @@ export function compileLogger(flags: Flags, env: Env, fields: Record<string, unk
   return new LoggerImpl({ level, format }, fields);
 }
 
-/** Where a worker or client finds the Sentinel: --sentinel, else CASPARIAN_SENTINEL, else the config file, else the default. */
-export function sentinelAddress(flags: Flags, env: Env): string {
+/** Where a client finds the Sentinel, one address or more: --sentinel, else CASPARIAN_SENTINEL, else the config file, else the default. */
+export function sentinelAddresses(flags: Flags, env: Env): string[] {
   return get(openSources(flags, env, 'client'), 'sentinelAddress');
 }
 

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../config-error';
+import { parseSentinelTargets, TARGET_FORMS } from '../sentinel-targets';
 
 export interface Kind<T> {
   schema: z.ZodType<T>;
@@ -70,6 +71,25 @@ export function pathList(): Kind<string[]> {
 }
 
 /**
+ * Sentinel addresses (sentinel-targets.ts): comma-separated in a flag or
+ * variable, a list (or that same text) in a file. A bad entry is named in
+ * the error.
+ */
+export function sentinelTargets(): Kind<string[]> {
+  return {
+    schema: z.union([z.array(z.string()), z.string()]).transform((value, ctx) => {
+      try {
+        return parseSentinelTargets(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+    expect: `a comma-separated list of ${TARGET_FORMS}`,
+  };
+}
+
+/**
  * The value a kind makes of `raw`, or a ConfigError naming the setting as the
  * user gave it (`label`): `--port (CASPARIAN_PORT) must be an integer >= 0, got "abc"`.
  */
@@ -78,5 +98,7 @@ export function parseValue<T>(kind: Kind<T>, raw: unknown, label: string): T {
   if (r.success) return r.data;
   // A list of alternatives ("one of a, b, c") ends with a semicolon, not another comma.
   const sep = kind.expect.includes(',') ? ';' : ',';
-  throw new ConfigError(`${label} must be ${kind.expect}${sep} got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
+  // A kind that says what is wrong (a custom issue) has its say after the value.
+  const why = r.error.issues.find((i) => i.code === 'custom')?.message;
+  throw new ConfigError(`${label} must be ${kind.expect}${sep} got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}${why ? `: ${why}` : ''}`);
 }

@@ -11,7 +11,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_ISOLATION, ISOLATION_LEVELS } from '../isolation';
-import { bool, filePath, int, names, oneOf, pathList, text, type Kind } from './kinds';
+import { bool, filePath, int, names, oneOf, pathList, sentinelTargets, text, type Kind } from './kinds';
 import { DEFAULT_BREAKER_THRESHOLD, DEFAULT_FORK_SERVERS, DEFAULT_KEEPALIVE, DEFAULT_PORT, DEFAULT_SENTINEL } from './types';
 
 /** Who reads a setting. A client is any CLI command that calls the Sentinel. */
@@ -62,7 +62,12 @@ export const SETTINGS = {
   // Network
   host: def({ kind: text(), flag: 'host', env: 'CASPARIAN_HOST', services: S, default: '127.0.0.1', description: 'Address the Sentinel binds.' }),
   port: def({ kind: int(0), flag: 'port', env: 'CASPARIAN_PORT', services: S, default: DEFAULT_PORT, description: 'The Sentinel\'s gRPC port (`0` = any free port).' }),
-  sentinelAddress: def({ kind: text(), flag: 'sentinel', env: 'CASPARIAN_SENTINEL', services: ['worker', 'client'], default: DEFAULT_SENTINEL, description: 'Where workers and clients find the Sentinel (`HOST:PORT`).' }),
+  sentinelAddress: def({
+    kind: sentinelTargets(), flag: 'sentinel', env: 'CASPARIAN_SENTINEL', services: ['worker', 'client'], default: [DEFAULT_SENTINEL],
+    description:
+      'Where workers and clients find the Sentinel: `HOST:PORT`, or several, comma-separated (replicas, tried in turn when one cannot be reached), ' +
+      'or `dns:///NAME:PORT` to balance over every address of a name (see docs/operations.md#sentinel-addresses-and-failover).',
+  }),
   workerHost: def({ kind: text(), flag: 'worker-host', env: 'CASPARIAN_WORKER_HOST', services: W, default: '127.0.0.1', description: 'Address the worker\'s own gRPC server binds.' }),
   workerPort: def({ kind: int(-1), flag: 'worker-port', env: 'CASPARIAN_WORKER_PORT', services: W, default: 0, description: 'Port of the worker\'s own server (`Run`, health): `0` = any free port, `-1` = no server.' }),
   metricsPort: def({ kind: int(0), flag: 'metrics-port', env: 'CASPARIAN_METRICS_PORT', services: SW, description: 'Serve Prometheus `/metrics` on this port (`casparian start` serves both services on one); unset = off.' }),

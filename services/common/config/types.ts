@@ -134,7 +134,8 @@ export type EnvMode = 'auto' | 'strict';
 
 export interface WorkerConfig {
   metrics: MetricsEndpoint;
-  sentinel: string;
+  /** The Sentinel's addresses (--sentinel), tried in turn (services/common/sentinel-targets.ts); at least one. */
+  sentinels: string[];
   workerId: string;
   slots: number;
   envMode: EnvMode;
@@ -159,6 +160,8 @@ export interface WorkerConfig {
   indexUrl?: string;
   installTimeoutMs: number;
   reconnectMaxMs: number;
+  /** A Dispatch stream not welcomed this long after it was opened is given up for the next address. */
+  welcomeTimeoutMs: number;
   /** LRU eviction caps for this host's envs, applied after each new env; envs in use are never evicted. */
   envMaxBytes: number;
   envMaxCount: number;

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileSentinelConfig, compileWorkerConfig, ConfigError, effectiveConfig, sentinelAddress, SETTINGS } from '../../../services/common/config';
+import { compileSentinelConfig, compileWorkerConfig, ConfigError, effectiveConfig, sentinelAddresses, SETTINGS } from '../../../services/common/config';
 import { closest } from '../../../services/common/config/file';
 
 const configError = (re: RegExp) => (e: unknown) => e instanceof ConfigError && re.test(e.message);
@@ -90,10 +90,29 @@ describe('unit: config settings', () => {
 
   it("sets the Sentinel's address for workers and clients beside a sentinel section", () => {
     const file = write('address.yaml', 'sentinelAddress: sentinel.example:7000\nsentinel:\n  port: 7000\nworker:\n  workerPort: -1\n');
-    assert.equal(sentinelAddress({ config: file }, {}), 'sentinel.example:7000');
-    assert.equal(compileWorkerConfig({ config: file }, {}).sentinel, 'sentinel.example:7000');
-    assert.equal(compileWorkerConfig({ config: file, sentinel: 'other:1' }, {}).sentinel, 'other:1');
+    assert.deepEqual(sentinelAddresses({ config: file }, {}), ['sentinel.example:7000']);
+    assert.deepEqual(compileWorkerConfig({ config: file }, {}).sentinels, ['sentinel.example:7000']);
+    assert.deepEqual(compileWorkerConfig({ config: file, sentinel: 'other:1' }, {}).sentinels, ['other:1']);
     assert.equal(compileSentinelConfig({ config: file }, {}).port, 7000);
+    assert.deepEqual(sentinelAddresses({}, {}), ['localhost:50051'], 'the default');
+  });
+
+  it('takes several Sentinel addresses from a flag, a variable or a file list, and names a bad entry', () => {
+    assert.deepEqual(sentinelAddresses({ sentinel: 'a:1, b:2' }, {}), ['a:1', 'b:2']);
+    assert.deepEqual(compileWorkerConfig({ 'worker-port': '-1' }, { CASPARIAN_SENTINEL: 'a:1,dns:///sentinels.example:50051' }).sentinels, ['a:1', 'dns:///sentinels.example:50051']);
+    const list = write('addresses.yaml', 'sentinelAddress: [a.example:1, "[::1]:2"]\n');
+    assert.deepEqual(sentinelAddresses({ config: list }, {}), ['a.example:1', '[::1]:2']);
+    assert.deepEqual(sentinelAddresses({ config: write('addresses-text.yaml', 'sentinelAddress: "a:1,b:2"\n') }, {}), ['a:1', 'b:2']);
+
+    assert.throws(
+      () => sentinelAddresses({ sentinel: 'a:1,b' }, {}),
+      configError(/^--sentinel \(CASPARIAN_SENTINEL\) must be a comma-separated list of HOST:PORT or dns:\/\/\/NAME:PORT, got "a:1,b": entry "b": has no port/),
+    );
+    assert.throws(() => compileWorkerConfig({}, { CASPARIAN_SENTINEL: 'a:1,b:99999' }), configError(/^CASPARIAN_SENTINEL \(--sentinel\) must be .*: entry "b:99999": port "99999" is not a number from 1 to 65535$/));
+    const bad = write('bad-address.yaml', 'worker:\n  workerPort: -1\nsentinelAddress: [a:1, "http://b:2"]\n');
+    assert.throws(() => compileWorkerConfig({ config: bad }, {}), configError(new RegExp(`^config file ${bad}:3: sentinelAddress must be .*: entry "http://b:2": the scheme "http:" is not taken here`)));
+    assert.throws(() => sentinelAddresses({ sentinel: ' , ' }, {}), configError(/: no address is given$/));
+    assert.throws(() => sentinelAddresses({ sentinel: 'a:1,A:1' }, {}), configError(/entry "A:1" is given twice/));
   });
 
   it('reads JSON files with the same keys', () => {
