@@ -30,6 +30,7 @@ services:
                      [--retain-seconds N]   (automatic retention: purge finished jobs older than N s, hourly)
                      [--sink-root DIR[:DIR…]]   (where absolute publish --sink targets may lie)
                      [--db sqlite:PATH|postgres://…]   (the store; default sqlite:DATA-DIR/sentinel.db; CASPARIAN_DB)
+                     [--db-pool-size N]   (PostgreSQL connections per Sentinel, default 10)
                      [--output-root DIR]   (committed outputs; replicas share one; default the data dir)
   casparian worker   [--sentinel HOST:PORT[,HOST:PORT…]] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS] [--install-env-allow VAR,VAR]
