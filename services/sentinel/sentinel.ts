@@ -27,7 +27,7 @@ import { StateMachine, type Transitions } from '../common/state-machine';
 import { JobEvents } from './job-events';
 import { JobLifecycle } from './lifecycle/job-lifecycle';
 import type { SlotControl } from './lifecycle/types';
-import { listDatasetNames, listLeasedAttempts, listOutputPaths } from './queue';
+import { getOutputsOf, listDatasetNames, listLeasedAttempts, listOutputPaths } from './queue';
 import { storeKind } from './db/dialect';
 import { runExclusive } from './db/singleton';
 import { redactUrl } from '../common/store-target';
@@ -254,7 +254,13 @@ export class Sentinel {
       removed = await this.store.sweepStaging((jobIds) => listLeasedAttempts(this.db, jobIds));
     });
     if (removed.length) this.logger.info('removed the staging dirs of attempts that lost their lease', { count: removed.length });
-    return removed;
+    // This replica's own commits of unknown outcome: decided here, whichever replica holds the sweep.
+    const undone = await this.store.settleUncertain(async (jobIds) => ({
+      leased: await listLeasedAttempts(this.db, jobIds),
+      referenced: new Set([...(await getOutputsOf(this.db, jobIds)).values()].flatMap((os) => os.map((o) => path.dirname(o.parquet_path)))),
+    }));
+    if (undone.length) this.logger.info('removed published dirs whose commit did not happen (the database went away during it)', { count: undone.length });
+    return [...removed, ...undone];
   }
 
   /** A message from another replica. */

@@ -68,8 +68,11 @@ const pgTypes = {
 
 function openPostgres(url: string, o: OpenOptions): Db {
   const pool = new pg.Pool({ connectionString: url, max: o.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
-  // An idle client whose server went away emits 'error' on the pool; unhandled, it would end the process.
+  // A client whose server went away emits 'error': an idle one through the pool, one checked out (a transaction, or
+  // the pinned connection of an advisory lock) on itself. Unhandled, either would end the process; the query that
+  // was running fails on its own, and the pool replaces the client.
   pool.on('error', (err) => o.onPoolError?.(err));
+  pool.on('connect', (client) => client.on('error', (err) => o.onPoolError?.(err)));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

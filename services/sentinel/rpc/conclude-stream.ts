@@ -230,7 +230,10 @@ class ConcludeSession {
       // The connection broke during the commit: it may have been applied. The dir stays; the output sweep removes it
       // once the database says no row references it and the attempt no longer holds its lease.
       outcomeUnknown = isStoreUnavailable(err);
-      if (outcomeUnknown) this.logger.warn('the database went away during the commit; its outcome is unknown, the published dir is kept', { dir });
+      if (outcomeUnknown) {
+        this.logger.warn('the database went away during the commit; its outcome is unknown, the published dir is kept until the database says', { dir });
+        this.d.store.uncertain(dir, ref.jobId, ref.attempt);
+      }
       throw err;
     } finally {
       if (!row && !outcomeUnknown) await this.d.store.unpublish(dir);

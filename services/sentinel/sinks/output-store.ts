@@ -77,6 +77,14 @@ export interface OutputStore {
   stage(jobId: string, attempt: number, rules?: AttemptRules): StagingArea;
   /** Remove what no committed row references and no leased attempt may still use (see LocalOutputStore.cleanup). */
   cleanup(referencedDirs: Set<string>, leased?: ReadonlySet<string>): Promise<{ removed: string[] }>;
+  /** A published dir whose commit transaction was cut off: keep it until the database can say whether it committed. */
+  uncertain(dir: string, jobId: string, attempt: number): void;
+  /**
+   * Decide the uncertain dirs: `lookup(jobIds)` gives, from the database, the
+   * dirs their committed rows reference and the attempts still leased; a dir
+   * neither referenced nor leased is removed, a referenced one kept.
+   */
+  settleUncertain(lookup: (jobIds: string[]) => Promise<{ referenced: ReadonlySet<string>; leased: ReadonlySet<string> }>): Promise<string[]>;
   /** Remove staged attempts that lost their lease. */
   sweepStaging(leasedOf: (jobIds: string[]) => Promise<ReadonlySet<string>>): Promise<string[]>;
   /** Remove every committed attempt of a purged job. */
@@ -101,6 +109,8 @@ export class LocalOutputStore implements OutputStore {
   private readonly active = new Set<string>();
   /** Dirs published by this process whose DB rows may still be on their way. */
   private readonly published = new Set<string>();
+  /** Published dirs whose commit outcome is unknown (the database went away during it), by dir. */
+  private readonly uncertainDirs = new Map<string, { jobId: string; attempt: number }>();
 
   constructor(dataDir: string, options: OutputStoreOptions = {}) {
     this.dataDir = path.resolve(dataDir);
@@ -202,6 +212,28 @@ export class LocalOutputStore implements OutputStore {
       if (leased.has(c.key)) continue;
       await fs.rm(c.dir, { recursive: true, force: true });
       removed.push(c.dir);
+    }
+    return removed;
+  }
+
+  uncertain(dir: string, jobId: string, attempt: number): void {
+    this.uncertainDirs.set(path.resolve(dir), { jobId, attempt });
+  }
+
+  async settleUncertain(lookup: (jobIds: string[]) => Promise<{ referenced: ReadonlySet<string>; leased: ReadonlySet<string> }>): Promise<string[]> {
+    if (this.uncertainDirs.size === 0) return [];
+    const items = [...this.uncertainDirs];
+    const { referenced, leased } = await lookup([...new Set(items.map(([, v]) => v.jobId))]);
+    const removed: string[] = [];
+    for (const [dir, { jobId, attempt }] of items) {
+      if (referenced.has(dir)) {
+        this.uncertainDirs.delete(dir); // it committed
+        this.published.delete(dir);
+      } else if (!leased.has(`${jobId}/attempt-${attempt}`)) {
+        this.uncertainDirs.delete(dir); // it did not, and never will: the attempt lost its lease
+        await this.unpublish(dir);
+        removed.push(dir);
+      }
     }
     return removed;
   }

@@ -414,6 +414,29 @@ describe(`LocalOutputStore (${w.title})`, () => {
     for (const a of [leased, lost, gone]) await a.discard().catch(() => undefined);
   });
 
+  it('settleUncertain keeps a dir whose commit happened, removes one whose attempt lost its lease, waits on a leased one', async () => {
+    const bytes = arrow.tableToIPC(sampleTable(5), 'stream');
+    const dirs: string[] = [];
+    for (const job of ['job-x', 'job-y', 'job-z']) {
+      const area = store.stage(job, 1);
+      await area.append('out', bytes);
+      await area.seal();
+      const { dir } = await area.publish();
+      store.uncertain(dir, job, 1);
+      dirs.push(dir);
+    }
+    const [committed, lost, leased] = dirs;
+    const lookup = async () => ({ referenced: new Set([committed]), leased: new Set(['job-z/attempt-1']) });
+    assert.deepEqual(await store.settleUncertain(lookup), [lost]);
+    assert.ok(fs.existsSync(committed) && fs.existsSync(leased) && !fs.existsSync(lost));
+    // Once job-z's attempt loses its lease, its dir goes; the committed one was decided and is not asked about again.
+    const asked: string[][] = [];
+    const removed = await store.settleUncertain(async (ids) => (asked.push(ids), { referenced: new Set(), leased: new Set() }));
+    assert.deepEqual(removed, [leased]);
+    assert.deepEqual(asked, [['job-z']]);
+    assert.ok(fs.existsSync(committed));
+  });
+
   it('cleanup works on an empty data dir', async () => {
     assert.deepEqual(await store.cleanup(new Set()), { removed: [] });
   });
