@@ -6,22 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Flags } from '../../services/common/config';
 import { reapOnExit } from './reaper';
 
-/** A free TCP port on 127.0.0.1 (bound once and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** The tests' free-port helper (the bench and the tests pick ports the same way). */
+export { freePort } from '../../test/helpers/free-port';
 
 export function flagArgs(flags: Flags): string[] {
   return Object.entries(flags).flatMap(([k, v]) => (v === undefined || v === false ? [] : v === true ? [`--${k}`] : [`--${k}=${v}`]));

@@ -1,5 +1,5 @@
 /**
- * Rows 9a–9d (issue 11), the queue's stores: trivial jobs/s and dispatch p99
+ * Rows 9a–9e (issue 11), the queue's stores: trivial jobs/s and dispatch p99
  * with the Sentinel on PostgreSQL, as one replica and as two, each beside
  * the same measure with one Sentinel on SQLite, taken in the same run.
  *
@@ -8,7 +8,10 @@
  * replicas, jobs are submitted (and followed) through replica A, so half of
  * them go through the replica bus: a submit on A kicks B's scheduler, and
  * B's state changes reach A's WatchJobs stream. For dispatch latency, single
- * jobs are submitted alternately through A and B.
+ * jobs are submitted alternately through A and B, each followed by a WatchJob
+ * on A and one on B: row 9e is how much later the final state reached the
+ * watcher on the other replica than the one on the replica that made it
+ * (LISTEN/NOTIFY, then a re-read of the job).
  *
  * PostgreSQL is a private server the bench starts (the test suite's helper,
  * test/helpers/pg-server.ts: the OS's binaries, else the npm package's),
@@ -24,6 +27,9 @@ import { createdMs, finishedMs, SUBMIT_METHOD, submitJobs, waitBatches, waitJob 
 import { freePort, ServiceProc } from '../service-proc';
 import { fmt, quantile, secs, sleep } from '../stats';
 import type { BenchContext, Row, RowGroup } from '../types';
+import { JobState } from '../../../services/gen/casparian/v1/types';
+
+const FINAL = [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_DEAD_LETTER];
 
 const TRIVIAL = 'bench_trivial';
 const STAMP = 'bench_stamp';
@@ -140,6 +146,19 @@ interface Figures {
   rate: number;
   wallMs: number;
   latencyMs: number[];
+  /** Two replicas: per job, |arrival of the final state on A − on B|, ms. */
+  watchGapMs: number[];
+}
+
+/** Follows a job on one replica's WatchJob: when its final state arrived, and whether the watch began before it. */
+async function finalArrival(client: SentinelClient, jobId: string): Promise<{ at: number; live: boolean }> {
+  let at = 0;
+  let first: JobState | undefined;
+  for await (const m of client.watchJob(jobId)) {
+    first ??= m.job?.state;
+    at = Date.now();
+  }
+  return { at, live: first !== undefined && !FINAL.includes(first) };
 }
 
 async function measure(ctx: BenchContext, s: StoreSetup): Promise<Figures> {
@@ -156,15 +175,21 @@ async function measure(ctx: BenchContext, s: StoreSetup): Promise<Figures> {
     const wallMs = Math.max(...done.map(finishedMs)) - t0;
 
     const latencyMs: number[] = [];
+    const watchGapMs: number[] = [];
     for (let i = -3; i < ctx.scale.latencySamples; i++) {
       const via = c.clients[(i + 3) % c.clients.length];
       const input = c.input(`s${i}.txt`);
       const job = (await via.submitJob({ pluginName: STAMP, inputPath: input, maxAttempts: 1 })).job!;
+      if (c.clients.length > 1) {
+        const arrivals = await Promise.all(c.clients.map((cl) => finalArrival(cl, job.id)));
+        // Only jobs both watchers saw before they finished: a snapshot of a finished job says nothing of the bus.
+        if (i >= 0 && arrivals.every((a) => a.live)) watchGapMs.push(Math.max(...arrivals.map((a) => a.at)) - Math.min(...arrivals.map((a) => a.at)));
+      }
       await waitJob(via, job.id, 300_000);
       if (i >= 0) latencyMs.push(1000 * Number(fs.readFileSync(`${input}.start`, 'utf8')) - createdMs(job));
       await sleep(IDLE_MS);
     }
-    return { rate: n / (wallMs / 1000), wallMs, latencyMs };
+    return { rate: n / (wallMs / 1000), wallMs, latencyMs, watchGapMs };
   } finally {
     await c.stop();
   }
@@ -172,7 +197,7 @@ async function measure(ctx: BenchContext, s: StoreSetup): Promise<Figures> {
 
 export const storesGroup: RowGroup = {
   name: 'stores',
-  rows: '9a-9d',
+  rows: '9a-9e',
   perVariant: false,
   async run(ctx): Promise<Row[]> {
     const figures = new Map<string, Figures>();
@@ -218,6 +243,19 @@ export const storesGroup: RowGroup = {
         detail: { samplesMs: f.latencyMs, sqliteSamplesMs: ref.latencyMs },
       });
     }
+    const two = figures.get('postgres-2')!;
+    rows.push({
+      id: '9e',
+      title: 'WatchJob on the other replica, extra delay p99',
+      unit: 'ms',
+      better: 'lower',
+      value: two.watchGapMs.length ? quantile(two.watchGapMs, 0.99) : undefined,
+      failed: two.watchGapMs.length ? undefined : 'no job was seen by both watchers before it ended',
+      refLabel: 'the watcher on the replica that made the change',
+      refMissing: '—',
+      note: `n=${two.watchGapMs.length} jobs (of ${two.latencyMs.length}; those both watchers saw before they ended), each watched on A and on B; how much later its final state reached one than the other; p50 ${fmt(quantile(two.watchGapMs, 0.5))} ms`,
+      detail: { samplesMs: two.watchGapMs },
+    });
     return rows;
   },
 };
