@@ -9,6 +9,7 @@
  * period (then forces) and closes the database.
  */
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -188,6 +189,8 @@ export class Sentinel {
    */
   static async open(cfg: Readonly<SentinelConfig>, logger: Logger, clock: Clock = systemClock, hostEnv: Readonly<NodeJS.ProcessEnv> = {}): Promise<Sentinel> {
     const replicaId = `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+    // The output root may be a new directory (a fresh volume): without it the free-space floor would hold dispatch.
+    fs.mkdirSync(cfg.outputRoot, { recursive: true });
     const scoped = logger.scope({ service: 'sentinel' });
     const db = await openDatabase(cfg.db, {
       poolSize: cfg.dbPoolSize,

@@ -86,8 +86,7 @@ export class ProcCluster extends TestCluster {
     try {
       c.port = await freePort();
       if ((opts.replicas ?? 1) > 1) {
-        c.sharedOutputRoot = path.join(c.root, 'shared');
-        fs.mkdirSync(c.sharedOutputRoot, { recursive: true });
+        c.sharedOutputRoot = path.join(c.root, 'shared'); // the first replica creates it
         await c.prepareStore(true);
         for (let i = 1; i < opts.replicas!; i++) c.replicaPorts.push(await freePort());
       }
