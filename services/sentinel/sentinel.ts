@@ -13,7 +13,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { sql } from 'kysely';
 import { authInterceptor } from '../common/auth/guard';
 import { callLogInterceptor } from '../common/call-log';
 import { TokenStore } from '../common/auth/tokens';
@@ -28,14 +27,15 @@ import { StateMachine, type Transitions } from '../common/state-machine';
 import { JobEvents } from './job-events';
 import { JobLifecycle } from './lifecycle/job-lifecycle';
 import type { SlotControl } from './lifecycle/types';
-import { getOutputsOf, listDatasetNames, listLeasedAttempts, listOutputPaths } from './queue';
+import { listDatasetNames } from './queue';
 import { storeKind } from './db/dialect';
 import { runExclusive } from './db/singleton';
+import { ReplicaDuties } from './replicas/replica-duties';
 import { redactUrl } from '../common/store-target';
-import { LocalBus, type BusMessage, type ReplicaBus } from './replicas/replica-bus';
+import { LocalBus, type ReplicaBus } from './replicas/replica-bus';
 import { PgBus } from './replicas/pg-bus';
 import type { CatalogUpdates } from './catalog/catalog-updates';
-import { REFRESH_MS, dropSessions, readOtherSessions, writeSessions } from './replicas/worker-registry';
+import { readOtherSessions } from './replicas/worker-registry';
 import { CatalogWriter } from './catalog/catalog-writer';
 import { ClientApi } from './rpc/client-api';
 import type { RpcContext } from './rpc/context';
@@ -59,12 +59,6 @@ export type SentinelState = 'created' | 'started' | 'draining' | 'stopped';
 export const DISPATCH_HEALTH = 'casparian.v1.Sentinel/dispatch';
 /** The client API's health name: NOT_SERVING while the database is unreachable ("" stays SERVING: the process is alive). */
 export const API_HEALTH = 'casparian.v1.Sentinel';
-/** How often the orphaned-output sweep runs (PostgreSQL replicas; one Sentinel sweeps at startup). */
-export const SWEEP_EVERY_MS = 10 * 60_000;
-/** How often replicas look for staging dirs of attempts that lost their lease. */
-export const STAGING_SWEEP_MS = 5_000;
-/** How often a replica checks that its database answers (PostgreSQL). */
-const DB_PROBE_MS = 1_000;
 
 const TRANSITIONS: Transitions<SentinelState> = {
   created: ['started', 'draining'],
@@ -96,10 +90,8 @@ export class Sentinel {
   stoppedHow: 'graceful' | 'forced' | undefined;
   /** The other replicas (PostgreSQL); carries nothing with one Sentinel (SQLite). */
   readonly bus: ReplicaBus;
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private stagingTimer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private sessionsTimer: NodeJS.Timeout | undefined;
+  /** Sweeps, the database probe, worker sessions and messages from other replicas. */
+  readonly replicas: ReplicaDuties;
   /** The database answered the last probe. */
   private dbUp = true;
   /** The scheduler paused dispatch for lack of disk (its reason), or ''. */
@@ -176,6 +168,22 @@ export class Sentinel {
       accepting: () => this.fsm.is('created', 'started'),
       otherWorkers: bus.replicated ? () => readOtherSessions(db, bus.replicaId, clock.now()) : undefined,
     });
+    this.replicas = new ReplicaDuties({
+      db,
+      bus,
+      store: this.store,
+      events: this.events,
+      scheduler: this.scheduler,
+      catalog: this.catalog,
+      clock,
+      logger,
+      dbLabel: redactUrl(cfg.db),
+      localWorkers: () => this.api.localWorkers(),
+      onDatabase: (up) => {
+        this.dbUp = up;
+        this.reportHealth();
+      },
+    });
   }
 
   get state(): SentinelState {
@@ -206,127 +214,15 @@ export class Sentinel {
     const replicated = storeKind(db) === 'postgres';
     const bus = replicated ? new PgBus(replicaId, { db, url: cfg.db, logger: scoped.scope({ component: 'replicas' }) }) : new LocalBus(replicaId);
     const s = new Sentinel(cfg, db, scoped.scope({ replica: replicated ? replicaId : undefined }), clock, writers, bus);
-    await s.sweepOutputs();
+    await s.replicas.sweepOutputs();
     s.catalog.schedule(); // the views match the committed outputs from the start, written off the start path
     return s;
-  }
-
-  /**
-   * Remove output dirs no committed row references (left by a crash between
-   * publish and commit, or by a commit whose outcome was unknown). With one
-   * Sentinel this runs at startup, before work is accepted, and removes every
-   * such dir. Replicas share the output root: there the sweep keeps the dirs
-   * of attempts that hold a lease (another replica may be committing them),
-   * runs on one replica at a time, and repeats every SWEEP_EVERY_MS.
-   */
-  async sweepOutputs(): Promise<string[]> {
-    let removed: string[] = [];
-    const replicated = storeKind(this.db) === 'postgres';
-    await runExclusive(this.db, 'outputSweep', async () => {
-      // Leased first, then referenced: an attempt that commits in between is in the second read.
-      const leased = replicated ? await listLeasedAttempts(this.db) : new Set<string>();
-      const referenced = new Set((await listOutputPaths(this.db)).map((p) => path.dirname(p)));
-      removed = (await this.store.cleanup(referenced, leased)).removed;
-    });
-    if (removed.length) this.logger.info('removed uncommitted output dirs', { count: removed.length });
-    return removed;
-  }
-
-  /** Replicas: write the sessions of this replica's workers, for ListWorkers on the others. */
-  private writing = false;
-  private async writeSessions(): Promise<void> {
-    if (this.writing || !this.fsm.is('started')) return;
-    this.writing = true;
-    try {
-      await writeSessions(this.db, this.bus.replicaId, this.api.localWorkers(), this.clock.now());
-    } catch (err) {
-      this.logger.debug('worker sessions not written', { error: (err as Error).message });
-    } finally {
-      this.writing = false;
-    }
-  }
-
-  /**
-   * Replicas: remove staging dirs whose attempt lost its lease (a replica
-   * died while receiving it, or its worker did). Cheap (the staging dir holds
-   * only attempts in flight), so it runs every STAGING_SWEEP_MS.
-   */
-  async sweepStaging(): Promise<string[]> {
-    let removed: string[] = [];
-    await runExclusive(this.db, 'outputSweep', async () => {
-      removed = await this.store.sweepStaging((jobIds) => listLeasedAttempts(this.db, jobIds));
-    });
-    if (removed.length) this.logger.info('removed the staging dirs of attempts that lost their lease', { count: removed.length });
-    // This replica's own commits of unknown outcome: decided here, whichever replica holds the sweep.
-    const undone = await this.store.settleUncertain(async (jobIds) => ({
-      leased: await listLeasedAttempts(this.db, jobIds),
-      referenced: new Set([...(await getOutputsOf(this.db, jobIds)).values()].flatMap((os) => os.map((o) => path.dirname(o.parquet_path)))),
-    }));
-    if (undone.length) this.logger.info('removed published dirs whose commit did not happen (the database went away during it)', { count: undone.length });
-    return [...removed, ...undone];
-  }
-
-  /** A message from another replica. */
-  private fromReplica(m: BusMessage): void {
-    switch (m.kind) {
-      case 'state':
-        this.events.deliver(m);
-        void this.scheduler.changedElsewhere(m.jobId).catch((err) => this.logger.warn('could not re-read a job changed elsewhere', { jobId: m.jobId, error: String(err) }));
-        return;
-      case 'progress':
-      case 'log':
-        this.events.deliver(m);
-        return;
-      case 'kick':
-        this.scheduler.kick();
-        return;
-      case 'cancel':
-        this.scheduler.cancelOnWorker(m.job, m.reason);
-        return;
-      case 'plugins':
-        void this.scheduler
-          .refreshPaused()
-          .then(() => this.scheduler.refreshCaps())
-          .catch((err) => this.logger.warn('could not re-read plugins changed elsewhere', { error: String(err) }));
-        return;
-      case 'catalog':
-        if (m.names) this.catalog.committed(m.names);
-        else this.catalog.removed();
-        return;
-    }
   }
 
   /** Health from what the parts say: the API needs the database; dispatch needs the database and disk. */
   private reportHealth(): void {
     this.server?.setHealth(API_HEALTH, this.dbUp);
     this.server?.setHealth(DISPATCH_HEALTH, this.dbUp && !this.lowDisk);
-  }
-
-  /** PostgreSQL: probe the database every DB_PROBE_MS; while it does not answer, the API and dispatch are NOT_SERVING. */
-  private probeDatabase(): void {
-    const once = async () => {
-      let up = true;
-      try {
-        await sql`select 1`.execute(this.db);
-      } catch (err) {
-        up = false;
-        if (this.dbUp) this.logger.error('the database does not answer; reporting NOT_SERVING until it does', { db: redactUrl(this.cfg.db), error: (err as Error).message });
-      }
-      if (up && !this.dbUp) this.logger.info('the database answers again', { db: redactUrl(this.cfg.db) });
-      if (up !== this.dbUp) {
-        this.dbUp = up;
-        this.reportHealth();
-        if (up) {
-          this.events.resync();
-          this.scheduler.kick();
-        }
-      }
-      if (this.fsm.is('started')) {
-        this.probeTimer = setTimeout(() => void once(), DB_PROBE_MS);
-        this.probeTimer.unref();
-      }
-    };
-    void once();
   }
 
   /** Start serving; returns the bound port. */
@@ -343,18 +239,11 @@ export class Sentinel {
       healthNames: [DISPATCH_HEALTH],
       services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
     });
-    await this.bus.start({ message: (m) => this.fromReplica(m), resync: () => this.events.resync() });
     this.scheduler.start();
     this.sinks.start();
     if (this.cfg.retainSeconds > 0) this.retention = setInterval(() => void this.retain(), this.cfg.retentionEveryMs).unref();
-    const replicated = storeKind(this.db) === 'postgres';
-    if (replicated) {
-      this.sessionsTimer = setInterval(() => void this.writeSessions(), REFRESH_MS).unref();
-      this.sweepTimer = setInterval(() => void this.sweepOutputs().catch((err) => this.logger.warn('output sweep failed', { error: String(err) })), SWEEP_EVERY_MS).unref();
-      this.stagingTimer = setInterval(() => void this.sweepStaging().catch((err) => this.logger.warn('staging sweep failed', { error: String(err) })), STAGING_SWEEP_MS).unref();
-    }
     this.fsm.to('started');
-    if (replicated) this.probeDatabase();
+    await this.replicas.start();
     this.logger.info('sentinel listening', {
       port: this.server.port,
       dataDir: this.cfg.dataDir,
@@ -392,10 +281,6 @@ export class Sentinel {
   shutdown(graceMs = 5_000): Promise<void> {
     this.stopping ??= (async () => {
       if (this.retention) clearInterval(this.retention);
-      if (this.sweepTimer) clearInterval(this.sweepTimer);
-      if (this.stagingTimer) clearInterval(this.stagingTimer);
-      if (this.probeTimer) clearTimeout(this.probeTimer);
-      if (this.sessionsTimer) clearInterval(this.sessionsTimer);
       this.fsm.to('draining');
       this.server?.setServing(false);
       await this.scheduler.stop();
@@ -405,8 +290,7 @@ export class Sentinel {
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
       await this.catalog.close();
-      if (this.bus.replicated) await dropSessions(this.db, this.bus.replicaId).catch(() => undefined);
-      await this.bus.stop();
+      await this.replicas.stop();
       await this.db.destroy();
       await this.store.close();
       this.fsm.to('stopped');
