@@ -129,7 +129,15 @@ export class Sentinel {
         bus.publish({ kind: 'plugins' });
       },
     };
-    this.lifecycle = new JobLifecycle({ db, clock, events: this.events, policy: cfg, slots, logger: logger.scope({ component: 'lifecycle' }) });
+    this.lifecycle = new JobLifecycle({
+      db,
+      clock,
+      events: this.events,
+      policy: cfg,
+      slots,
+      logger: logger.scope({ component: 'lifecycle' }),
+      attemptEnded: (jobId, attempt) => void this.dropLostAttempt(jobId, attempt),
+    });
     this.scheduler = new Scheduler({
       db,
       clock,
@@ -217,6 +225,19 @@ export class Sentinel {
     await s.replicas.sweepOutputs();
     s.catalog.schedule(); // the views match the committed outputs from the start, written off the start path
     return s;
+  }
+
+  /**
+   * An attempt settled without committing, so it never will (the fence holds
+   * its lease token): what it published goes. This is the dir a replica killed
+   * between its publish and its commit leaves on a shared output root.
+   */
+  private async dropLostAttempt(jobId: string, attempt: number): Promise<void> {
+    try {
+      if (await this.store.removeLostAttempt(jobId, attempt)) this.logger.info('removed what an attempt published before it was settled without committing', { jobId, attempt });
+    } catch (err) {
+      this.logger.warn("could not remove a lost attempt's dir", { jobId, attempt, error: String(err) });
+    }
   }
 
   /** Health from what the parts say: the API needs the database; dispatch needs the database and disk. */

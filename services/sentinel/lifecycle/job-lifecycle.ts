@@ -189,14 +189,20 @@ export class JobLifecycle {
   async attemptFailed(o: { ref: AttemptRef; error: JobError; metrics?: AttemptMetrics }): Promise<JobRow | undefined> {
     const { backoff: policy, breakerThreshold } = this.d.policy;
     const row = await failAttempt(this.d.db, { ...o, policy, now: this.now(), rand: this.d.rand, breakerThreshold });
-    if (row) this.settled(row.id);
+    if (row) {
+      this.settled(row.id);
+      this.d.attemptEnded?.(o.ref.jobId, o.ref.attempt);
+    }
     return row;
   }
 
   /** The worker stopped an attempt whose cancel was requested. */
   async attemptCancelled(o: { ref: AttemptRef }): Promise<JobRow | undefined> {
     const row = await confirmCancelled(this.d.db, o.ref, this.now());
-    if (row) this.settled(row.id);
+    if (row) {
+      this.settled(row.id);
+      this.d.attemptEnded?.(o.ref.jobId, o.ref.attempt);
+    }
     return row;
   }
 
@@ -223,6 +229,7 @@ export class JobLifecycle {
     for (const row of rows) {
       this.d.logger.warn('lease expired; attempt reclaimed', { jobId: row.id, attempt: row.attempt, state: row.state, workerId: row.worker_id, ...traceFields(row.traceparent) });
       this.settled(row.id);
+      this.d.attemptEnded?.(row.id, row.attempt);
     }
     return rows;
   }

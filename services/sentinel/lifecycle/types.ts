@@ -40,6 +40,8 @@ export interface LifecycleDeps {
   policy: LifecyclePolicy;
   slots: SlotControl;
   logger: Logger;
+  /** An attempt was settled without committing (failed, lost, reclaimed, cancelled): it never will commit. */
+  attemptEnded?: (jobId: string, attempt: number) => void;
   /** Jitter source for retry backoff, in [0, 1). Default Math.random. */
   rand?: () => number;
 }

@@ -89,6 +89,8 @@ export interface OutputStore {
   sweepStaging(leasedOf: (jobIds: string[]) => Promise<ReadonlySet<string>>): Promise<string[]>;
   /** Remove every committed attempt of a purged job. */
   removeJob(jobId: string): Promise<void>;
+  /** Remove what an attempt published, if anything: its lease was lost before it committed, so it never will. */
+  removeLostAttempt(jobId: string, attempt: number): Promise<boolean>;
   /** Undo a publish whose rows could not be written. */
   unpublish(dir: string): Promise<void>;
   /** A committed Parquet file as Arrow IPC chunks. */
@@ -236,6 +238,16 @@ export class LocalOutputStore implements OutputStore {
       }
     }
     return removed;
+  }
+
+  async removeLostAttempt(jobId: string, attempt: number): Promise<boolean> {
+    if (!JOB_ID_RE.test(jobId)) return false;
+    const dir = this.attemptDir(jobId, attempt);
+    this.published.delete(dir);
+    this.uncertainDirs.delete(dir);
+    const existed = await fs.stat(dir).then(() => true, () => false);
+    if (existed) await this.unpublish(dir);
+    return existed;
   }
 
   /** Remove every committed attempt of a job (retention, after its rows are gone). */

@@ -437,6 +437,17 @@ describe(`LocalOutputStore (${w.title})`, () => {
     assert.ok(fs.existsSync(committed));
   });
 
+  it('removeLostAttempt removes what an attempt published, and says whether there was anything', async () => {
+    const area = store.stage('job-lost', 3);
+    await area.append('out', arrow.tableToIPC(sampleTable(5), 'stream'));
+    await area.seal();
+    const { dir } = await area.publish();
+    assert.equal(await store.removeLostAttempt('job-lost', 3), true);
+    assert.equal(fs.existsSync(dir), false);
+    assert.equal(fs.existsSync(path.dirname(dir)), false, 'and the job dir, now empty');
+    assert.equal(await store.removeLostAttempt('job-lost', 3), false);
+  });
+
   it('cleanup works on an empty data dir', async () => {
     assert.deepEqual(await store.cleanup(new Set()), { removed: [] });
   });
