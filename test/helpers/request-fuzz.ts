@@ -5,15 +5,12 @@
  * that the services' own decoders see them exactly as a client in any
  * language would send them. Seeded: the same seed makes the same requests.
  */
-import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { create, createFileRegistry, fromBinary, ScalarType, toBinary, type DescField, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
-import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { DESCRIPTOR_SET_PATH } from '../../services/common/grpc-server';
+import { create, ScalarType, toBinary, type DescField, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
+import { protoRegistry } from '../../services/common/proto-json';
 
 export function serviceMethods(service: string): DescMethod[] {
-  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, fs.readFileSync(DESCRIPTOR_SET_PATH)));
-  const svc = registry.getService(service);
+  const svc = protoRegistry().getService(service);
   if (!svc) throw new Error(`no service ${service} in the descriptor set`);
   return svc.methods;
 }
