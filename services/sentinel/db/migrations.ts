@@ -257,6 +257,14 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    id: 13,
+    name: 'jobs by finish time',
+    async up(db) {
+      // GetThroughput counts the jobs that finished in a recent window; retention purges by finish time too.
+      await db.schema.createIndex('jobs_finished').on('jobs').columns(['finished_at']).execute();
+    },
+  },
 ];
 
 /** The advisory lock key PostgreSQL replicas migrate under (any constant; "casp" "mig"). */

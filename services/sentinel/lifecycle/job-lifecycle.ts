@@ -143,6 +143,7 @@ export class JobLifecycle {
   /** CancelJob: a queued job is cancelled at once; a leased one is asked to stop on its worker. */
   async cancelled(o: { jobId: string; reason: string }): Promise<CancelResult> {
     const res = await requestCancel(this.d.db, o.jobId, o.reason, this.now());
+    if (res.kind === 'cancelled' || res.kind === 'requested') await this.noted(res.job, `CancelJob: ${o.reason || 'no reason given'}`);
     if (res.kind === 'requested') this.d.slots.cancelOnWorker(res.job, o.reason || 'cancelled by request');
     if (res.kind === 'cancelled' || res.kind === 'requested') this.changed(res.job.id);
     return res;
@@ -152,6 +153,7 @@ export class JobLifecycle {
   async retried(o: { jobId: string; resetAttempts: boolean }): Promise<RetryResult> {
     const res = await retryJob(this.d.db, o.jobId, { resetAttempts: o.resetAttempts }, this.now());
     if (res.kind === 'retried') {
+      await this.noted(res.job, `RetryJob: queued again${o.resetAttempts ? ', attempts reset' : ''}`);
       this.d.logger.info('job replayed', { jobId: res.job.id, attempt: res.job.attempt, maxAttempts: res.job.max_attempts, resetAttempts: o.resetAttempts, ...traceFields(res.job.traceparent) });
       this.changed(res.job.id);
       this.d.slots.kick();
@@ -204,6 +206,16 @@ export class JobLifecycle {
       this.d.attemptEnded?.(o.ref.jobId, o.ref.attempt);
     }
     return row;
+  }
+
+  /**
+   * A client's action on a job (cancel, retry), kept in the job's own log
+   * (source "sentinel") so its page and `casparian job ID` show who changed it.
+   */
+  private async noted(job: JobRow, message: string): Promise<void> {
+    const time = this.now();
+    await appendLogs(this.d.db, [{ jobId: job.id, attempt: job.attempt, level: 'info', source: 'sentinel', message, time }]);
+    this.d.events.publish({ kind: 'log', jobId: job.id, attempt: job.attempt, level: 'info', source: 'sentinel', message, time });
   }
 
   /** Log lines of a running attempt. */
@@ -261,7 +273,10 @@ export class JobLifecycle {
   /** PausePlugin: the scheduler stops dispatching the version's jobs. Undefined for an unknown version. */
   async pluginPaused(o: { name: string; version: string; reason: string }): Promise<PluginRow | undefined> {
     const row = await pausePlugin(this.d.db, o, this.now());
-    if (row) await this.d.slots.refreshPaused();
+    if (row) {
+      await this.d.slots.refreshPaused();
+      this.d.logger.info('plugin version paused by request', { plugin: o.name, version: o.version, reason: o.reason });
+    }
     return row;
   }
 

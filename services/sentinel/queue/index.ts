@@ -21,3 +21,4 @@ export * from './fail-queued';
 export * from './retry';
 export * from './purge';
 export * from './list-datasets';
+export * from './throughput';

@@ -37,6 +37,8 @@ import {
   PurgeJobsRequest,
   PurgeJobsResponse,
   type ListDatasetsRequest,
+  type GetThroughputRequest,
+  type GetThroughputResponse,
   type ListDatasetsResponse,
   type QueryRequest,
   type QueryResponse,
@@ -60,6 +62,7 @@ import { submitScanRpc } from './scan-api';
 import { pausePluginRpc, resumePluginRpc, retryJobRpc } from './recovery-api';
 import { purgeJobsRpc } from './retention-api';
 import { listDatasetsRpc, queryRpc, type QueryGate } from './dataset-api';
+import { getThroughputRpc } from './throughput-api';
 import { traceFields } from '../../common/trace-context';
 
 export class ClientApi {
@@ -69,6 +72,10 @@ export class ClientApi {
 
   listDatasets(req: ListDatasetsRequest): Promise<ListDatasetsResponse> {
     return listDatasetsRpc(this.d, req);
+  }
+
+  getThroughput(req: GetThroughputRequest): Promise<GetThroughputResponse> {
+    return getThroughputRpc(this.d, req);
   }
 
   query(req: QueryRequest, write: (m: QueryResponse) => Promise<void>, cancelled: () => boolean): Promise<void> {

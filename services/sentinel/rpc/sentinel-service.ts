@@ -36,6 +36,7 @@ export function sentinelImplementation(api: ClientApi, deps: RpcContext, logger:
     listWorkers: unary(logger, 'ListWorkers', () => api.listWorkers()),
     purgeJobs: unary(logger, 'PurgeJobs', (req) => api.purgeJobs(req)),
     listDatasets: unary(logger, 'ListDatasets', (req) => api.listDatasets(req)),
+    getThroughput: unary(logger, 'GetThroughput', (req) => api.getThroughput(req)),
     query: serverStream(logger, 'Query', (req, write, call) => api.query(req, write, () => call.cancelled)),
     watchJob: serverStream(logger, 'WatchJob', (req, write, call) => api.watchJob(req, write, () => call.cancelled || closing())),
     watchJobs: serverStream(logger, 'WatchJobs', (req, write, call) => api.watchJobs(req, write, () => call.cancelled || closing())),

@@ -157,11 +157,13 @@ for (const store of STORES) describe(`unit: job lifecycle [${store}]`, () => {
     await newJob('q');
     rec.calls.length = 0;
     assert.equal((await life.cancelled({ jobId: 'q', reason: '' })).kind, 'cancelled');
-    assert.deepEqual(rec.calls, ['state q']);
+    // The cancel is kept in the job's own log, before its state is published.
+    assert.deepEqual(rec.calls, ['log q', 'state q']);
+    assert.deepEqual((await listLogs(db, 'q')).map((l) => [l.source, l.message]), [['sentinel', 'CancelJob: no reason given']]);
     await newJob('r');
     const ref = await running('r');
     assert.equal((await life.cancelled({ jobId: 'r', reason: 'stop it' })).kind, 'requested');
-    assert.deepEqual(rec.calls, ['cancelOnWorker r stop it', 'state r']);
+    assert.deepEqual(rec.calls, ['log r', 'cancelOnWorker r stop it', 'state r']);
     rec.calls.length = 0;
     assert.equal((await life.attemptCancelled({ ref }))?.state, 'cancelled');
     assert.deepEqual(rec.calls, ['state r', 'release r']);
@@ -175,7 +177,8 @@ for (const store of STORES) describe(`unit: job lifecycle [${store}]`, () => {
     rec.calls.length = 0;
     const res = await life.retried({ jobId: 'j1', resetAttempts: false });
     assert.equal(res.kind, 'retried');
-    assert.deepEqual(rec.calls, ['state j1', 'kick']);
+    assert.deepEqual(rec.calls, ['log j1', 'state j1', 'kick']);
+    assert.equal((await listLogs(db, 'j1')).at(-1)?.message, 'RetryJob: queued again');
     rec.calls.length = 0;
     assert.equal((await life.retried({ jobId: 'j1', resetAttempts: false })).kind, 'not_retryable');
     assert.deepEqual(rec.calls, []);

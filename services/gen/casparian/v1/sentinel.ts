@@ -684,6 +684,36 @@ export interface QuerySummary {
   elapsedMs: number;
 }
 
+/** Request of GetThroughput. */
+export interface GetThroughputRequest {
+  /** The window, in minutes back from now (0: 60; at most 1440). */
+  minutes: number;
+  /** Only jobs of this plugin (empty: any). */
+  pluginName: string;
+}
+
+/** Response of GetThroughput. */
+export interface GetThroughputResponse {
+  /** One bucket per minute of the window, oldest first, the current minute last. */
+  buckets: ThroughputBucket[];
+}
+
+/** Jobs that reached a final state within one minute, by state. */
+export interface ThroughputBucket {
+  /** Start of the minute. */
+  start?:
+    | Date
+    | undefined;
+  /** Jobs that ended SUCCEEDED. */
+  succeeded: number;
+  /** Jobs that ended FAILED. */
+  failed: number;
+  /** Jobs that ended CANCELLED. */
+  cancelled: number;
+  /** Jobs that ended DEAD_LETTER. */
+  deadLetter: number;
+}
+
 function createBasePublishPluginRequest(): PublishPluginRequest {
   return {
     name: "",
@@ -5338,6 +5368,303 @@ export const QuerySummary: MessageFns<QuerySummary> = {
   },
 };
 
+function createBaseGetThroughputRequest(): GetThroughputRequest {
+  return { minutes: 0, pluginName: "" };
+}
+
+export const GetThroughputRequest: MessageFns<GetThroughputRequest> = {
+  encode(message: GetThroughputRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minutes !== 0) {
+      writer.uint32(8).uint32(message.minutes);
+    }
+    if (message.pluginName !== "") {
+      writer.uint32(18).string(message.pluginName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetThroughputRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetThroughputRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.minutes = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pluginName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetThroughputRequest {
+    return {
+      minutes: isSet(object.minutes) ? globalThis.Number(object.minutes) : 0,
+      pluginName: isSet(object.pluginName)
+        ? globalThis.String(object.pluginName)
+        : isSet(object.plugin_name)
+        ? globalThis.String(object.plugin_name)
+        : "",
+    };
+  },
+
+  toJSON(message: GetThroughputRequest): unknown {
+    const obj: any = {};
+    if (message.minutes !== 0) {
+      obj.minutes = Math.round(message.minutes);
+    }
+    if (message.pluginName !== "") {
+      obj.pluginName = message.pluginName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetThroughputRequest>, I>>(base?: I): GetThroughputRequest {
+    return GetThroughputRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetThroughputRequest>, I>>(object: I): GetThroughputRequest {
+    const message = createBaseGetThroughputRequest();
+    message.minutes = object.minutes ?? 0;
+    message.pluginName = object.pluginName ?? "";
+    return message;
+  },
+};
+
+function createBaseGetThroughputResponse(): GetThroughputResponse {
+  return { buckets: [] };
+}
+
+export const GetThroughputResponse: MessageFns<GetThroughputResponse> = {
+  encode(message: GetThroughputResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.buckets) {
+      ThroughputBucket.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetThroughputResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetThroughputResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.buckets.push(ThroughputBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetThroughputResponse {
+    return {
+      buckets: globalThis.Array.isArray(object?.buckets)
+        ? object.buckets.map((e: any) => ThroughputBucket.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetThroughputResponse): unknown {
+    const obj: any = {};
+    if (message.buckets?.length) {
+      obj.buckets = message.buckets.map((e) => ThroughputBucket.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetThroughputResponse>, I>>(base?: I): GetThroughputResponse {
+    return GetThroughputResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetThroughputResponse>, I>>(object: I): GetThroughputResponse {
+    const message = createBaseGetThroughputResponse();
+    message.buckets = object.buckets?.map((e) => ThroughputBucket.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseThroughputBucket(): ThroughputBucket {
+  return { start: undefined, succeeded: 0, failed: 0, cancelled: 0, deadLetter: 0 };
+}
+
+export const ThroughputBucket: MessageFns<ThroughputBucket> = {
+  encode(message: ThroughputBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      Timestamp.encode(toTimestamp(message.start), writer.uint32(10).fork()).join();
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(16).uint32(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).uint32(message.failed);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(32).uint32(message.cancelled);
+    }
+    if (message.deadLetter !== 0) {
+      writer.uint32(40).uint32(message.deadLetter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThroughputBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThroughputBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.succeeded = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cancelled = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.deadLetter = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ThroughputBucket {
+    return {
+      start: isSet(object.start) ? fromJsonTimestamp(object.start) : undefined,
+      succeeded: isSet(object.succeeded) ? globalThis.Number(object.succeeded) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+      deadLetter: isSet(object.deadLetter)
+        ? globalThis.Number(object.deadLetter)
+        : isSet(object.dead_letter)
+        ? globalThis.Number(object.dead_letter)
+        : 0,
+    };
+  },
+
+  toJSON(message: ThroughputBucket): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = message.start.toISOString();
+    }
+    if (message.succeeded !== 0) {
+      obj.succeeded = Math.round(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    if (message.deadLetter !== 0) {
+      obj.deadLetter = Math.round(message.deadLetter);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ThroughputBucket>, I>>(base?: I): ThroughputBucket {
+    return ThroughputBucket.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ThroughputBucket>, I>>(object: I): ThroughputBucket {
+    const message = createBaseThroughputBucket();
+    message.start = object.start ?? undefined;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    message.deadLetter = object.deadLetter ?? 0;
+    return message;
+  },
+};
+
 /**
  * The control plane. Clients (grpcurl, the casparian CLI, generated clients)
  * use the plugin and job RPCs; workers use Dispatch and Conclude.
@@ -5589,6 +5916,21 @@ export const SentinelService = {
     responseDeserialize: (value: Buffer): QueryResponse => QueryResponse.decode(value),
   },
   /**
+   * Jobs that reached a final state, per minute and outcome, over a recent
+   * window (the console's throughput chart). Computed from the jobs table:
+   * a purged job no longer counts.
+   */
+  getThroughput: {
+    path: "/casparian.v1.Sentinel/GetThroughput" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetThroughputRequest): Buffer => Buffer.from(GetThroughputRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetThroughputRequest => GetThroughputRequest.decode(value),
+    responseSerialize: (value: GetThroughputResponse): Buffer =>
+      Buffer.from(GetThroughputResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetThroughputResponse => GetThroughputResponse.decode(value),
+  },
+  /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
    * first, then heartbeats, readiness and env updates; the Sentinel sends
    * Welcome, then job dispatches and cancels.
@@ -5716,6 +6058,12 @@ export interface SentinelServer extends UntypedServiceImplementation {
    * when the Sentinel requires tokens.
    */
   query: handleServerStreamingCall<QueryRequest, QueryResponse>;
+  /**
+   * Jobs that reached a final state, per minute and outcome, over a recent
+   * window (the console's throughput chart). Computed from the jobs table:
+   * a purged job no longer counts.
+   */
+  getThroughput: handleUnaryCall<GetThroughputRequest, GetThroughputResponse>;
   /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
    * first, then heartbeats, readiness and env updates; the Sentinel sends
@@ -6035,6 +6383,26 @@ export interface SentinelClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<QueryResponse>;
+  /**
+   * Jobs that reached a final state, per minute and outcome, over a recent
+   * window (the console's throughput chart). Computed from the jobs table:
+   * a purged job no longer counts.
+   */
+  getThroughput(
+    request: GetThroughputRequest,
+    callback: (error: ServiceError | null, response: GetThroughputResponse) => void,
+  ): ClientUnaryCall;
+  getThroughput(
+    request: GetThroughputRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetThroughputResponse) => void,
+  ): ClientUnaryCall;
+  getThroughput(
+    request: GetThroughputRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetThroughputResponse) => void,
+  ): ClientUnaryCall;
   /**
    * Worker-facing: one long-lived stream per worker. The worker sends Hello
    * first, then heartbeats, readiness and env updates; the Sentinel sends
