@@ -2,7 +2,7 @@
  * The pip-installable Python client (clients/python, casparian-client) on
  * real processes: a fresh venv, `pip install clients/python` (its stubs are
  * generated from proto/ during that build), then a scenario script that uses
- * only the package against a Sentinel requiring tokens and a worker: publish,
+ * only the package against a Sentinel requiring mTLS and tokens, and a worker: publish,
  * submit one, submit many, watch, wait, fetch outputs as pyarrow Tables, and
  * the errors it raises (NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED).
  */
@@ -11,11 +11,13 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { hashToken, newToken } from '../../services/common/auth/tokens';
 import { envHashOf } from '../../services/worker/envs/env-hash';
 import { testIndexUrl } from '../helpers/pip-index';
 import { ProcCluster, useClusters } from '../helpers/proc-cluster';
 import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
+import { makeTestCerts } from '../helpers/tls-certs';
 
 const PACKAGE = path.join(REPO_ROOT, 'clients', 'python');
 const SCENARIO = path.join(REPO_ROOT, 'test', 'fixtures', 'python-client', 'package_scenario.py');
@@ -62,13 +64,22 @@ describe('integration: the casparian-client Python package (fresh venv, real pro
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  clusters.it('publishes, submits one and many, watches, fetches pyarrow Tables and raises typed errors, with a token from CASPARIAN_TOKEN', async () => {
+  clusters.it('publishes, submits one and many, watches, fetches pyarrow Tables and raises typed errors, over mTLS with a token, all from CASPARIAN_* variables', async () => {
     const clientToken = newToken();
     const workerToken = newToken();
     const tokens = path.join(dir, 'tokens');
     fs.writeFileSync(tokens, `client ${hashToken(clientToken)} py\nworker ${hashToken(workerToken)} pool\n`);
-    const c = clusters.track(await ProcCluster.start({ sentinelEnv: { CASPARIAN_TOKENS_FILE: tokens }, clientToken }));
-    await c.startWorker('w1', { env: { CASPARIAN_TOKEN: workerToken }, slots: 2 });
+    const certs = makeTestCerts(path.join(dir, 'certs'));
+    const mtls = { CASPARIAN_TLS_CA: certs.ca, CASPARIAN_TLS_CERT: certs.clientCert, CASPARIAN_TLS_KEY: certs.clientKey };
+    const pem = (f: string): Buffer => fs.readFileSync(f);
+    const c = clusters.track(
+      await ProcCluster.start({
+        sentinelEnv: { CASPARIAN_TOKENS_FILE: tokens, CASPARIAN_TLS_CERT: certs.serverCert, CASPARIAN_TLS_KEY: certs.serverKey, CASPARIAN_TLS_CA: certs.ca, CASPARIAN_TLS_REQUIRE_CLIENT_CERT: '1' },
+        clientCredentials: grpc.credentials.createSsl(pem(certs.ca), pem(certs.clientKey), pem(certs.clientCert)),
+        clientToken,
+      }),
+    );
+    await c.startWorker('w1', { env: { CASPARIAN_TOKEN: workerToken, ...mtls }, slots: 2 });
 
     const inputs: Record<string, [number, number][]> = {
       'one.csv': [
@@ -86,7 +97,7 @@ describe('integration: the casparian-client Python package (fresh venv, real pro
     const lockfile = path.join(dir, 'requirements.lock');
     fs.writeFileSync(lockfile, SHARED_LOCKFILE);
 
-    const env = { ...process.env, CASPARIAN_SENTINEL: c.address, CASPARIAN_TOKEN: clientToken };
+    const env = { ...process.env, CASPARIAN_SENTINEL: c.address, CASPARIAN_TOKEN: clientToken, ...mtls };
     const args = [SCENARIO, '--plugin', PLUGIN, '--lockfile', lockfile, '--name', 'py_pkg', '--version', '1.2.3', '--one', paths['one.csv'], '--many', paths['many-a.csv'], paths['many-b.csv']];
     const res = await run(python, args, env, 240_000);
     assert.equal(res.code, 0, show(res));
@@ -101,7 +112,7 @@ describe('integration: the casparian-client Python package (fresh venv, real pro
       return found[0];
     };
 
-    assert.deepEqual(one('connect'), { step: 'connect', address: c.address, has_token: true });
+    assert.deepEqual(one('connect'), { step: 'connect', address: c.address, has_token: true, secure: true });
     assert.deepEqual(one('publish'), { step: 'publish', name: 'py_pkg', version: '1.2.3', env_hash: envHashOf(SHARED_LOCKFILE), created: true });
     assert.equal(one('publish_again').created, false);
     const [plugin] = (await c.client.listPlugins({ name: 'py_pkg' })).plugins;
@@ -150,5 +161,7 @@ describe('integration: the casparian-client Python package (fresh venv, real pro
     assert.deepEqual([one('no_token').error, one('no_token').code], ['UnauthenticatedError', 'UNAUTHENTICATED']);
     assert.match(one('no_token').details, /needs a client token/);
     assert.deepEqual([one('bad_token').error, one('bad_token').code], ['UnauthenticatedError', 'UNAUTHENTICATED']);
+    assert.deepEqual([one('wait_timeout').error, one('wait_timeout').code], ['DeadlineExceededError', 'DEADLINE_EXCEEDED']);
+    assert.deepEqual([one('no_client_cert').error, one('no_client_cert').code], ['UnavailableError', 'UNAVAILABLE']);
   });
 });
