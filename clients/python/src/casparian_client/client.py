@@ -11,10 +11,11 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import grpc
 import pyarrow as pa
+from google.protobuf.message import Message
 import pyarrow.ipc
 
 from ._proto import sentinel_pb2, sentinel_pb2_grpc, types_pb2
@@ -29,9 +30,6 @@ FINAL_STATES = frozenset(
         types_pb2.JOB_STATE_DEAD_LETTER,
     }
 )
-
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class Batch:
@@ -74,7 +72,7 @@ class SentinelClient:
         self.options = ConnectOptions.resolve(address, token=token, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key, tls=tls)
         self.timeout = timeout
         self._channel = self.options.open_channel()
-        self._stub = sentinel_pb2_grpc.SentinelStub(self._channel)
+        self._stub = sentinel_pb2_grpc.SentinelStub(self._channel)  # type: ignore[no-untyped-call]
         self._metadata = self.options.metadata()
 
     def close(self) -> None:
@@ -88,13 +86,16 @@ class SentinelClient:
 
     # --- plumbing -----------------------------------------------------------
 
-    def _unary(self, method: str, request: object) -> T:  # type: ignore[type-var]
+    # The stub's methods are untyped (grpcio ships no annotations); the public
+    # methods below declare what each call returns.
+
+    def _unary(self, method: str, request: Message) -> Any:
         try:
             return getattr(self._stub, method)(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as err:
             raise from_rpc_error(err, method) from None
 
-    def _stream(self, method: str, request: object, timeout: float | None = None) -> Iterator[T]:  # type: ignore[type-var]
+    def _stream(self, method: str, request: Message, timeout: float | None = None) -> Iterator[Any]:
         call = getattr(self._stub, method)(request, timeout=timeout, metadata=self._metadata)
         try:
             yield from call
@@ -138,13 +139,12 @@ class SentinelClient:
         return res.plugin, res.created
 
     def publish_plugin_files(
-        self, plugin_file: str | os.PathLike[str], lockfile: str | os.PathLike[str], *, name: str | None = None, version: str = "0.1.0", **manifest: object
+        self, plugin_file: str | os.PathLike[str], lockfile: str | os.PathLike[str], *, name: str | None = None, version: str = "0.1.0", **manifest: Any
     ) -> tuple[types_pb2.Plugin, bool]:
-        """Like ``casparian publish PLUGIN.py --lockfile FILE``: name defaults to the file's stem."""
+        """Like ``casparian publish PLUGIN.py --lockfile FILE``: name defaults to the file's stem;
+        ``manifest`` takes publish_plugin's keyword arguments (description, env_allow…)."""
         path = Path(plugin_file)
-        return self.publish_plugin(
-            name or path.stem, version, path.read_text(encoding="utf-8"), Path(lockfile).read_text(encoding="utf-8"), **manifest  # type: ignore[arg-type]
-        )
+        return self.publish_plugin(name or path.stem, version, path.read_text(encoding="utf-8"), Path(lockfile).read_text(encoding="utf-8"), **manifest)
 
     def list_plugins(self, name: str = "") -> list[types_pb2.Plugin]:
         """Published plugin versions (of ``name``, or all), newest first."""
@@ -207,6 +207,7 @@ class SentinelClient:
         raises JobNotSucceededError unless it ended SUCCEEDED.
         """
         last: types_pb2.Job | None = None
+        event: sentinel_pb2.WatchJobResponse
         for event in self._stream("WatchJob", sentinel_pb2.WatchJobRequest(job_id=job_id), timeout):
             last = event.job
             if last.state in FINAL_STATES:
@@ -223,6 +224,7 @@ class SentinelClient:
         """One committed output of a succeeded job as Arrow IPC stream bytes, with its info."""
         info = types_pb2.OutputInfo()
         chunks: list[bytes] = []
+        chunk: sentinel_pb2.FetchOutputResponse
         for chunk in self._stream("FetchOutput", sentinel_pb2.FetchOutputRequest(job_id=job_id, output_name=output_name)):
             if chunk.HasField("output"):
                 info = chunk.output

@@ -82,9 +82,12 @@ class JobNotSucceededError(Exception):
 
 
 def state_name(state: object) -> str:
+    """JOB_STATE_… for a JobState number (the number itself when it is not one)."""
     from ._proto import types_pb2
 
-    try:
-        return types_pb2.JobState.Name(state)  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        return str(state)
+    if isinstance(state, int):
+        try:
+            return str(types_pb2.JobState.Name(state))  # type: ignore[arg-type,unused-ignore]
+        except ValueError:
+            pass
+    return str(state)
