@@ -32,6 +32,7 @@ services:
                      [--db sqlite:PATH|postgres://…]   (the store; default sqlite:DATA-DIR/sentinel.db; CASPARIAN_DB)
                      [--db-pool-size N]   (PostgreSQL connections per Sentinel, default 10)
                      [--output-root DIR]   (committed outputs; replicas share one; default the data dir)
+                     [--http-port N] [--http-host H]   (web console + HTTP/JSON API; off, except start: 50080)
   casparian worker   [--sentinel HOST:PORT[,HOST:PORT…]] [--slots N] [--env-mode auto|strict] [--worker-port N] [--worker-host H]
                      [--home DIR] [--python PY] [--index-url URL] [--install-timeout SECONDS] [--install-env-allow VAR,VAR]
                      [--guest-env-allow VAR,VAR]   (the only variables plugins' --env-allow may name)
@@ -101,7 +102,7 @@ const STRING_FLAGS = [
   'plugin', 'limit', 'reason', 'timeout', 'max-memory-mb', 'max-cpu-seconds', 'max-open-files', 'backoff-initial-ms', 'backoff-multiplier', 'backoff-max-ms', 'output', 'out', 'format', 'max-bytes', 'max-count', 'log-level', 'isolation', 'fork-servers',
   'tls-cert', 'tls-key', 'tls-ca', 'install-env-allow', 'guest-env-allow', 'min-free-bytes', 'metrics-port', 'metrics-host', 'older-than', 'retain-seconds', 'token', 'tokens-file', 'worker-cert-names', 'role',
   'expires-in', 'priority', 'not-before', 'max-concurrency', 'sign-key', 'trusted-keys', 'sink-root', 'glob', 'debounce-ms',
-  'db', 'db-pool-size', 'output-root',
+  'db', 'db-pool-size', 'output-root', 'http-port', 'http-host',
   'from', 'to', 'rewrite-output-root',
 ];
 /** Flags that may be given more than once. */
