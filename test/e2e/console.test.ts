@@ -156,19 +156,25 @@ describe('e2e: web console in headless Chromium (real Sentinel over HTTP, real w
     await shot('job-cancelled');
   });
 
-  it('resumes a paused plugin from the plugins page, and its queued job then runs', async () => {
-    await api('PausePlugin', { name: 'held', version: '1.0.0', reason: 'held for the console test' });
+  it('pauses a plugin from the plugins page with a reason, then resumes it, and its queued job then runs', async () => {
+    await page.goto(`${base}/#/plugins`);
+    const row = page.locator('tr[data-plugin="held@1.0.0"]');
+    await row.and(page.locator('[data-paused=false]')).waitFor({ timeout: UI_MS });
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await confirmDialog('held for the console test');
+    await row.and(page.locator('[data-paused=true]')).waitFor({ timeout: UI_MS });
+    assert.match(await row.locator('[data-breaker]').innerText(), /paused: .*held for the console test/);
+    const plugin = (await api<{ plugins: { paused?: boolean; pausedReason?: string }[] }>('ListPlugins', { name: 'held' })).plugins[0];
+    assert.equal(plugin.paused, true);
+    assert.match(plugin.pausedReason ?? '', /held for the console test/);
+
     const { id } = await c.submit('held', writeCsv(c.inputDir, 'held.csv', 2, 3));
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal((await c.getJob(id)).state, JobState.JOB_STATE_QUEUED, 'a paused plugin\'s job ran');
-    await page.goto(`${base}/#/plugins`);
-    const row = page.locator('tr[data-plugin="held@1.0.0"]');
-    await row.and(page.locator('[data-paused=true]')).waitFor({ timeout: UI_MS });
-    assert.match(await row.locator('[data-breaker]').innerText(), /paused: .*held for the console test/);
     await shot('plugins-paused');
     await row.getByRole('button', { name: 'Resume' }).click();
     await confirmDialog();
-    await page.locator('tr[data-plugin="held@1.0.0"][data-paused=false]').waitFor({ timeout: UI_MS });
+    await row.and(page.locator('[data-paused=false]')).waitFor({ timeout: UI_MS });
     const done = await c.waitJob(id, 60_000);
     assert.equal(done.state, JobState.JOB_STATE_SUCCEEDED, JSON.stringify(done.error));
     await shot('plugins');
