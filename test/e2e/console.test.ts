@@ -120,6 +120,20 @@ describe('e2e: web console in headless Chromium (real Sentinel over HTTP, real w
     await shot('job-succeeded');
   });
 
+  it('follows a batch\'s progress by state while its jobs run', async () => {
+    const paths = [0, 1, 2].map((k) => writeCsv(c.inputDir, `batch-${k}.csv`, 2, 20 + k, ['# sleep=2']));
+    const { batchId } = await api<{ batchId: string }>('SubmitJobs', { pluginName: 'values', inputPaths: paths });
+    await page.goto(`${base}/#/jobs?batch=${batchId}`);
+    const progress = page.getByRole('region', { name: 'Batch progress' });
+    await progress.and(page.locator('[data-total="3"]:not([data-done="3"])')).waitFor({ timeout: UI_MS });
+    await shot('jobs-batch-running');
+    await progress.and(page.locator('[data-done="3"]')).waitFor({ timeout: 60_000 });
+    assert.match(await progress.innerText(), /3 of 3 final[\s\S]*succeeded: 3/);
+    assert.equal(await page.locator('tr[data-job-id][data-state=SUCCEEDED]').count(), 3);
+    await page.locator('[data-live=ended]').waitFor({ timeout: UI_MS }); // a batch watch ends once every job is final
+    await shot('jobs-batch');
+  });
+
   it('shows a failed job\'s error and traceback, and retries it from the console', async () => {
     const input = c.input('explode.csv', '1,1.5\nexplode\n');
     const job = await c.waitJob((await c.submit('checks', input)).id);
