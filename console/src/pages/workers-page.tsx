@@ -6,8 +6,12 @@ import { ago, time } from '../format';
 import { href } from '../router';
 import { useLoad } from '../use-api';
 
-/** A heartbeat older than this is called late (workers beat every few seconds by default). */
-const LATE_MS = 30_000;
+/**
+ * A heartbeat older than this is called late: three beats at the default
+ * CASPARIAN_HEARTBEAT_MS (5 s). The console cannot read the Sentinel's
+ * setting, so the age itself is shown beside the label.
+ */
+const LATE_MS = 15_000;
 
 function health(w: WorkerInfo, now: number): string {
   if (w.draining) return 'draining';
