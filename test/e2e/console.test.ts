@@ -54,6 +54,7 @@ describe('e2e: web console in headless Chromium (real Sentinel over HTTP, real w
   }
 
   before(async function () {
+    fs.rmSync(SHOTS, { recursive: true, force: true }); // only this run's screenshots
     fs.mkdirSync(SHOTS, { recursive: true });
     const httpPort = await freePort();
     c = await ProcCluster.start({ workers: ['w1'], slots: 3, sentinelEnv: { CASPARIAN_HTTP_PORT: String(httpPort) } });
