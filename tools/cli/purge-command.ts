@@ -5,6 +5,8 @@
  */
 import type { Flags } from '../../services/common/config';
 import { JobState } from '../../services/gen/casparian/v1/types';
+import { PurgeJobsResponse } from '../../services/gen/casparian/v1/sentinel';
+import { printProto } from './proto-output';
 import type { SentinelClient } from './client';
 import { parseState } from './format';
 import { intFlag, strFlag, UsageError } from './usage';
@@ -37,10 +39,8 @@ export async function purge(c: SentinelClient, flags: Flags): Promise<void> {
     // A dry run counts one page; a purge continues while pages come back full.
     if (dryRun || r.jobs === 0 || r.jobs < (limit || 10_000)) break;
   }
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ dryRun, ...total })}\n`);
-    return;
-  }
+  // The pages' PurgeJobsResponses summed into one (a dry run counts one page).
+  if (flags.json) return printProto('PurgeJobsResponse', PurgeJobsResponse, total);
   const what = `${total.jobs} finished jobs older than ${older}${states.length ? ` (${states.map((s) => JobState[s].replace('JOB_STATE_', '').toLowerCase()).join(', ')})` : ''}: ${total.logLines} log lines, ${total.outputFiles} output files, ${(total.outputBytes / 1e6).toFixed(1)} MB`;
   process.stdout.write(`${dryRun ? 'would purge' : 'purged'} ${what}\n`);
 }
