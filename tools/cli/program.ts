@@ -76,7 +76,8 @@ export function explainError(root: Command, text: string): string {
   if (value !== undefined && owners.length > 0) return `error: option '${flag}' does not take an argument\n`;
   if (owners.length === 0) return text;
   const shown = owners.length > 4 ? `${owners.slice(0, 4).join(', ')} and ${owners.length - 4} more` : owners.join(', ');
-  return `${text.trimEnd()}\n(${flag} is a flag of ${shown})\n`;
+  // Where it belongs says more than commander's guess at a similar flag of this command.
+  return `error: unknown option '${flag}'\n(${flag} is a flag of ${shown})\n`;
 }
 
 /** Commander's way out, as an exit code: help asked for is 0, any other complaint a usage error, 2. */
