@@ -2,7 +2,7 @@
  * The Sentinel's Prometheus metrics (services/common/metrics.ts): jobs by
  * state and connected workers and slots (read at scrape time), job duration
  * and dispatch latency histograms, Arrow bytes committed, gRPC calls by
- * method and code.
+ * method and code (and over HTTP).
  */
 import type * as grpc from '@grpc/grpc-js';
 import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
@@ -14,6 +14,8 @@ import { freeSlots } from './scheduler/worker-session';
 export class SentinelMetrics {
   readonly registry: Registry;
   readonly interceptor: grpc.ServerInterceptor;
+  /** HTTP/JSON API calls by method and final code (the gRPC codes' names). */
+  readonly httpCalls: Counter<'method' | 'code'>;
   readonly jobDuration: Histogram<'outcome'>;
   readonly dispatchLatency: Histogram;
   readonly arrowBytesCommitted: Counter;
@@ -22,6 +24,7 @@ export class SentinelMetrics {
     this.registry = newRegistry('sentinel');
     const registers = [this.registry];
     this.interceptor = grpcCallCounter(this.registry).interceptor;
+    this.httpCalls = new Counter({ name: 'casparian_http_calls_total', help: 'HTTP/JSON API calls served, by method and status code', labelNames: ['method', 'code'] as const, registers });
     this.jobDuration = secondsHistogram(this.registry, 'casparian_job_duration_seconds', 'Attempt wall time on the worker, by outcome', ['outcome']);
     this.dispatchLatency = secondsHistogram(this.registry, 'casparian_dispatch_latency_seconds', 'From runnable (queued, or retry due) to dispatched');
     this.arrowBytesCommitted = new Counter({ name: 'casparian_arrow_bytes_committed_total', help: 'Arrow IPC bytes of committed attempts', registers });

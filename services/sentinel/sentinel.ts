@@ -12,8 +12,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
-import { authInterceptor } from '../common/auth/guard';
+import * as grpc from '@grpc/grpc-js';
+import { authInterceptor, checkCall, type GuardOptions } from '../common/auth/guard';
+import { HttpApi } from './http/http-api';
+import { startHttpServer, type RunningHttpServer } from './http/http-server';
+import { CONSOLE_DIR } from './http/static-files';
 import { callLogInterceptor } from '../common/call-log';
 import { TokenStore } from '../common/auth/tokens';
 import type { AuthSettings, SentinelConfig } from '../common/config';
@@ -82,6 +85,10 @@ export class Sentinel {
   readonly metrics: SentinelMetrics;
   private readonly ctx: RpcContext;
   private server: ManagedServer | undefined;
+  /** The web console and HTTP/JSON API (--http-port). */
+  private http: RunningHttpServer | undefined;
+  /** Who may call what: one token store for the gRPC and the HTTP port. */
+  private readonly guard: GuardOptions | undefined;
   private stopping: Promise<void> | undefined;
   /** The automatic retention timer (--retain-seconds). */
   private retention: NodeJS.Timeout | undefined;
@@ -152,6 +159,7 @@ export class Sentinel {
       },
     });
     this.metrics = new SentinelMetrics(db, () => this.scheduler);
+    this.guard = cfg.auth ? sentinelGuard(cfg.auth, logger) : undefined;
     this.catalog = new CatalogWriter({
       file: path.join(cfg.dataDir, CATALOG_FILE),
       outputsRoot: this.store.outputsRoot,
@@ -249,17 +257,36 @@ export class Sentinel {
   /** Start serving; returns the bound port. */
   async start(): Promise<number> {
     this.fsm.require('start', 'created');
+    // The gRPC server and the HTTP API run the same handlers.
+    const impl = sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started'));
     this.server = await startServer({
       host: this.cfg.host,
       port: this.cfg.port,
       credentials: serverCredentials(this.cfg.tls, this.cfg.host, this.cfg.allowInsecure, 'the Sentinel'),
-      interceptors: [callLogInterceptor(this.logger.scope({ component: 'rpc' })), this.metrics.interceptor, ...(this.cfg.auth ? [sentinelGuard(this.cfg.auth, this.logger)] : [])],
+      interceptors: [callLogInterceptor(this.logger.scope({ component: 'rpc' })), this.metrics.interceptor, ...(this.guard ? [authInterceptor(this.guard)] : [])],
       maxConcurrentStreams: this.cfg.maxConcurrentStreams,
       connectionAge: this.cfg.connectionAge,
       keepalive: { timeMs: this.cfg.keepaliveMs, timeoutMs: this.cfg.keepaliveTimeoutMs },
       healthNames: [DISPATCH_HEALTH],
-      services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl: sentinelImplementation(this.api, this.ctx, this.logger, () => !this.fsm.is('started')) }],
+      services: [{ name: 'casparian.v1.Sentinel', definition: SentinelService, impl }],
     });
+    if (this.cfg.http) {
+      const guard = this.guard;
+      const api = new HttpApi({
+        service: 'casparian.v1.Sentinel',
+        definition: SentinelService,
+        impl,
+        logger: this.logger.scope({ component: 'http' }),
+        authorize: guard ? (p, authorization) => checkCall(guard, p, bearerMetadata(authorization), undefined) : undefined,
+        count: (method, code) => this.metrics.httpCalls.inc({ method, code }),
+      });
+      try {
+        this.http = await startHttpServer({ at: this.cfg.http, tls: this.cfg.tls, allowInsecure: this.cfg.allowInsecure, api, consoleDir: CONSOLE_DIR, logger: this.logger });
+      } catch (err) {
+        await this.server.shutdown(0);
+        throw err;
+      }
+    }
     this.scheduler.start();
     this.sinks.start();
     if (this.cfg.retainSeconds > 0) this.retention = setInterval(() => void this.retain(), this.cfg.retentionEveryMs).unref();
@@ -267,6 +294,7 @@ export class Sentinel {
     await this.replicas.start();
     this.logger.info('sentinel listening', {
       port: this.server.port,
+      ...(this.http ? { console: this.http.url } : {}),
       dataDir: this.cfg.dataDir,
       db: redactUrl(this.cfg.db),
       outputRoot: this.cfg.outputRoot,
@@ -278,6 +306,11 @@ export class Sentinel {
 
   get port(): number {
     return this.server?.port ?? 0;
+  }
+
+  /** The web console's URL (also the HTTP/JSON API's base); undefined without --http-port. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
   }
 
   /** One round of automatic retention: the same purge as `casparian purge`, pages until none is full. */
@@ -310,6 +343,7 @@ export class Sentinel {
       // stay valid for a restarted Sentinel) and reconnect with backoff.
       for (const w of this.scheduler.workers.values()) w.close();
       this.stoppedHow = await this.server?.shutdown(graceMs);
+      await this.http?.close();
       await this.catalog.close();
       await this.replicas.stop();
       await this.db.destroy();
@@ -322,11 +356,18 @@ export class Sentinel {
 }
 
 /** Dispatch and Conclude need a worker token (or an allowed client certificate); every other Sentinel method a client token. */
-function sentinelGuard(auth: Readonly<AuthSettings>, logger: Logger): grpc.ServerInterceptor {
-  return authInterceptor({
+function sentinelGuard(auth: Readonly<AuthSettings>, logger: Logger): GuardOptions {
+  return {
     tokens: new TokenStore(auth.tokensFile, logger.scope({ component: 'auth' })),
     workerCertNames: auth.workerCertNames,
     workerMethods: ['/casparian.v1.Sentinel/Dispatch', '/casparian.v1.Sentinel/Conclude'],
     guardedServices: ['casparian.v1.Sentinel'],
-  });
+  };
+}
+
+/** An HTTP Authorization header as the metadata the guard reads. */
+function bearerMetadata(authorization: string | undefined): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (authorization !== undefined) md.set('authorization', authorization);
+  return md;
 }

@@ -11,8 +11,11 @@ import { Worker } from '../../services/worker/worker';
 
 type Env = Record<string, string | undefined>;
 
-export async function startSentinel(flags: Flags, env: Env, logger: Logger): Promise<Sentinel> {
-  const s = await Sentinel.open(compileSentinelConfig(flags, env), logger, undefined, env);
+/** `casparian start` serves the web console here unless --http-port says otherwise (any free port if it is taken). */
+export const START_HTTP_PORT = 50080;
+
+export async function startSentinel(flags: Flags, env: Env, logger: Logger, defaultHttpPort?: number): Promise<Sentinel> {
+  const s = await Sentinel.open(compileSentinelConfig(flags, env, {}, defaultHttpPort), logger, undefined, env);
   await s.start();
   return s;
 }
@@ -65,11 +68,12 @@ export async function runServices(cmd: 'start' | 'sentinel' | 'worker', flags: F
     });
     return;
   }
-  const s = await startSentinel(flags, env, logger);
+  const s = await startSentinel(flags, env, logger, START_HTTP_PORT);
   const w = await startWorker(flags, env, logger, `127.0.0.1:${s.port}`);
   // One process, one endpoint: both services' metrics together.
   const m = await maybeServeMetrics(s.cfg.metrics, [s.metrics.registry, w.metrics.registry], logger);
   process.stdout.write(`casparian running: sentinel on 127.0.0.1:${s.port}, worker ${w.cfg.workerId} with ${w.cfg.slots} slots\n`);
+  if (s.httpUrl) process.stdout.write(`console: ${s.httpUrl}\n`);
   onSignals(logger, async () => {
     await w.shutdown();
     await s.shutdown();

@@ -44,7 +44,8 @@ export function settingOption(key: SettingKey): Option {
   if (!s.flag) throw new Error(`setting ${key} has no flag`);
   const env = s.env ? ` [${s.env}]` : '';
   const o = isSwitch(s) ? new Option(`--${s.flag}`) : new Option(`--${s.flag} <${placeholder(s.flag, s)}>`);
-  o.description = plain(s.description) + env;
+  const shownDefault = s.defaultDoc ? ` Default: ${plain(s.defaultDoc)}.` : '';
+  o.description = plain(s.description) + shownDefault + env;
   return o.helpGroup(SETTINGS_GROUP);
 }
 

@@ -16,7 +16,7 @@ import { parseStoreTarget, type StoreTarget } from '../store-target';
 import { openSources, resolve, type Sources } from './resolve';
 import type { Key, Service, ValueOf } from './settings';
 import { DEFAULT_BACKOFF, DEFAULT_TIMEOUTS } from './types';
-import type { AuthSettings, CommitWriterSettings, Env, Flags, MetricsEndpoint, SentinelConfig, WorkerConfig } from './types';
+import type { AuthSettings, CommitWriterSettings, Env, Flags, HttpEndpoint, MetricsEndpoint, SentinelConfig, WorkerConfig } from './types';
 
 /** A setting's value; undefined only for settings without a default. */
 function get<K extends Key>(src: Sources, key: K): ValueOf<K> {
@@ -25,6 +25,12 @@ function get<K extends Key>(src: Sources, key: K): ValueOf<K> {
 
 function compileMetrics(src: Sources): MetricsEndpoint {
   return { port: get(src, 'metricsPort'), host: get(src, 'metricsHost') };
+}
+
+function compileHttp(src: Sources, defaultPort: number | undefined): HttpEndpoint | undefined {
+  const port = get(src, 'httpPort');
+  if (port !== undefined) return { port, host: get(src, 'httpHost') };
+  return defaultPort === undefined ? undefined : { port: defaultPort, host: get(src, 'httpHost'), anyPortIfBusy: true };
 }
 
 function compileCommitWriter(src: Sources): CommitWriterSettings {
@@ -61,10 +67,16 @@ function compileStore(value: string | undefined, dataDir: string): string {
   return t.kind === 'sqlite' ? `sqlite:${t.file === ':memory:' ? t.file : path.resolve(t.file)}` : t.url;
 }
 
-export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial<SentinelConfig> = {}): Readonly<SentinelConfig> {
+/**
+ * `defaultHttpPort`: the HTTP port when no flag, variable or file sets one
+ * (`casparian start` serves its console by default; if that port is taken,
+ * any free one). Without it the HTTP port is off unless set.
+ */
+export function compileSentinelConfig(flags: Flags, env: Env, overrides: Partial<SentinelConfig> = {}, defaultHttpPort?: number): Readonly<SentinelConfig> {
   const src = openSources(flags, env, 'sentinel');
   const cfg: SentinelConfig = {
     metrics: compileMetrics(src),
+    http: compileHttp(src, defaultHttpPort),
     dataDir: path.resolve(get(src, 'dataDir')),
     db: compileStore(get(src, 'db'), path.resolve(get(src, 'dataDir'))),
     dbPoolSize: get(src, 'dbPoolSize'),

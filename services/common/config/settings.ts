@@ -72,6 +72,11 @@ export const SETTINGS = {
   workerPort: def({ kind: int(-1), flag: 'worker-port', env: 'CASPARIAN_WORKER_PORT', services: W, default: 0, description: 'Port of the worker\'s own server (`Run`, health): `0` = any free port, `-1` = no server.' }),
   metricsPort: def({ kind: int(0), flag: 'metrics-port', env: 'CASPARIAN_METRICS_PORT', services: SW, description: 'Serve Prometheus `/metrics` on this port (`casparian start` serves both services on one); unset = off.' }),
   metricsHost: def({ kind: text(), flag: 'metrics-host', env: 'CASPARIAN_METRICS_HOST', services: SW, default: '127.0.0.1', description: 'Address `/metrics` binds.' }),
+  httpPort: def({
+    kind: int(0), flag: 'http-port', env: 'CASPARIAN_HTTP_PORT', services: S, defaultDoc: 'off; `casparian start`: 50080',
+    description: 'Serve the web console and the HTTP/JSON API (`POST /casparian.v1.Sentinel/{Method}`) on this port (`0` = any free port), with the gRPC port\'s TLS and tokens.',
+  }),
+  httpHost: def({ kind: text(), flag: 'http-host', env: 'CASPARIAN_HTTP_HOST', services: S, default: '127.0.0.1', description: 'Address the web console and HTTP/JSON API bind (off loopback: TLS, or `insecure`).' }),
   // TLS and auth
   tlsCert: def({ kind: filePath(), flag: 'tls-cert', env: 'CASPARIAN_TLS_CERT', services: ALL, description: 'PEM certificate chain: a server\'s, or a client\'s for mTLS (goes with `tlsKey`). Unset = plaintext.' }),
   tlsKey: def({ kind: filePath(), flag: 'tls-key', env: 'CASPARIAN_TLS_KEY', services: ALL, description: 'PEM private key of `tlsCert`.' }),

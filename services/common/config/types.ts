@@ -74,8 +74,18 @@ export interface MetricsEndpoint {
   host: string;
 }
 
+export interface HttpEndpoint {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  /** When `port` is taken, take any free one instead of failing (`casparian start`'s default port). */
+  anyPortIfBusy?: boolean;
+}
+
 export interface SentinelConfig {
   metrics: MetricsEndpoint;
+  /** The web console and HTTP/JSON API (--http-port); undefined = off. */
+  http?: HttpEndpoint;
   dataDir: string;
   /** The store (--db): `sqlite:ABSOLUTE-PATH` or a `postgres://` URL (services/sentinel/db/open-database.ts). */
   db: string;
