@@ -22,7 +22,7 @@ describe('integration: casparian help and flag checking', function () {
   it('a service\'s help has its settings from the settings table; help COMMAND is COMMAND --help', async () => {
     const w = await cli(['help', 'worker']);
     assert.equal(w.code, 0, show(w));
-    assert.match(w.stdout, /--slots <N>\s+Attempts a worker runs at once\.\s+\[CASPARIAN_SLOTS\]/);
+    assert.match(w.stdout, /--slots <N>\s+Attempts a worker runs at once\.\s+Default:\s+CPU count\.\s+\[CASPARIAN_SLOTS\]/);
     assert.ok(!w.stdout.includes('--data-dir'), 'a Sentinel setting on the worker');
     const s = await cli(['sentinel', '--help']);
     assert.match(s.stdout, /--data-dir <DIR>/);

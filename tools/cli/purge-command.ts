@@ -29,13 +29,14 @@ export async function purge(c: SentinelClient, flags: Flags): Promise<void> {
   const states = (strFlag(flags, 'state') ?? '').split(',').filter(Boolean).map(parseState);
   const limit = intFlag(flags, 'limit', 0);
   const dryRun = flags['dry-run'] === true;
-  const total = { jobs: 0, logLines: 0, outputFiles: 0, outputBytes: 0 };
+  const total: PurgeJobsResponse = { jobs: 0, logLines: 0, outputFiles: 0, outputBytes: 0, jobIds: [] };
   for (;;) {
     const r = await c.purgeJobs({ olderThanSeconds, states, dryRun, limit });
     total.jobs += r.jobs;
     total.logLines += r.logLines;
     total.outputFiles += r.outputFiles;
     total.outputBytes += r.outputBytes;
+    total.jobIds.push(...r.jobIds);
     // A dry run counts one page; a purge continues while pages come back full.
     if (dryRun || r.jobs === 0 || r.jobs < (limit || 10_000)) break;
   }
