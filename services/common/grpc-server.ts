@@ -10,6 +10,8 @@ import * as grpc from '@grpc/grpc-js';
 import { tokenInterceptor } from './auth/guard';
 import { decodeFailureInterceptor, guardDecoding } from './decode-guard';
 import * as protoLoader from '@grpc/proto-loader';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type DescriptorProto } from '@bufbuild/protobuf/wkt';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { DEFAULT_KEEPALIVE, type ConnectionAge, type Keepalive } from './config';
@@ -99,8 +101,8 @@ export async function startServer(opts: {
   // Reflection describes exactly what this server serves: its own services
   // (from the buf-built descriptor set) and grpc.health.v1.
   const pkg = {
-    ...protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH)),
-    ...protoLoader.loadSync(healthProtoPath),
+    ...withOriginalFiles(protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH))),
+    ...withQualifiedNames(protoLoader.loadSync(healthProtoPath)),
   };
   new ReflectionService(pkg, { services: [...opts.services.map((s) => s.name), 'grpc.health.v1.Health'] }).addToServer(server);
 
@@ -140,4 +142,75 @@ export async function startServer(opts: {
       return stopping;
     },
   };
+}
+
+/**
+ * proto-loader rebuilds each file's descriptor from protobufjs's reflection
+ * objects, which loses what protoc and buf write: fully qualified type names,
+ * each file's imports, and json_name. grpcurl links the files reflection
+ * sends by their imports, so it needs those. The reflection service reads the
+ * files from each definition's fileDescriptorProtos: hand it buf's own.
+ */
+function withOriginalFiles(pkg: protoLoader.PackageDefinition): protoLoader.PackageDefinition {
+  const files = protoRegistryFiles();
+  for (const def of Object.values(pkg)) if ('fileDescriptorProtos' in def) def.fileDescriptorProtos = files;
+  return pkg;
+}
+
+function protoRegistryFiles(): Buffer[] {
+  const set = fromBinary(FileDescriptorSetSchema, fs.readFileSync(DESCRIPTOR_SET_PATH));
+  return set.file.map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f)));
+}
+
+/**
+ * grpc.health.v1 comes from a .proto file proto-loader parses (no descriptor
+ * set of ours has it): its rebuilt files name types as written
+ * (`HealthCheckResponse`). Those are made fully qualified, and json_name set,
+ * as protoc writes them. The file imports nothing, so types resolve within it.
+ */
+function withQualifiedNames(pkg: protoLoader.PackageDefinition): protoLoader.PackageDefinition {
+  const fixed = new Map<Buffer, Buffer>();
+  const qualify = (b: Buffer): Buffer => {
+    const f = fromBinary(FileDescriptorProtoSchema, b);
+    const names = new Set<string>();
+    const collect = (prefix: string, msgs: DescriptorProto[], enums: { name: string }[]): void => {
+      for (const e of enums) names.add(`${prefix}.${e.name}`);
+      for (const m of msgs) {
+        names.add(`${prefix}.${m.name}`);
+        collect(`${prefix}.${m.name}`, m.nestedType, m.enumType);
+      }
+    };
+    const pkgName = f.package ? `.${f.package}` : '';
+    collect(pkgName, f.messageType, f.enumType);
+    // Protobuf's scoping: the innermost enclosing scope that defines the name.
+    const resolve = (scope: string, name: string): string => {
+      if (!name || name.startsWith('.')) return name;
+      for (let s = scope; ; s = s.slice(0, Math.max(0, s.lastIndexOf('.')))) {
+        if (names.has(`${s}.${name}`)) return `${s}.${name}`;
+        if (!s) return name;
+      }
+    };
+    const fix = (scope: string, msgs: DescriptorProto[]): void => {
+      for (const m of msgs) {
+        const inner = `${scope}.${m.name}`;
+        for (const field of m.field) {
+          field.typeName = resolve(inner, field.typeName);
+          if (!field.jsonName) field.jsonName = field.name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+        }
+        fix(inner, m.nestedType);
+      }
+    };
+    fix(pkgName, f.messageType);
+    for (const svc of f.service) for (const m of svc.method) [m.inputType, m.outputType] = [resolve(pkgName, m.inputType), resolve(pkgName, m.outputType)];
+    return Buffer.from(toBinary(FileDescriptorProtoSchema, f));
+  };
+  for (const def of Object.values(pkg)) {
+    if (!('fileDescriptorProtos' in def) || !Array.isArray(def.fileDescriptorProtos)) continue;
+    def.fileDescriptorProtos = def.fileDescriptorProtos.map((b: Buffer) => {
+      let q = fixed.get(b);
+      if (!q) fixed.set(b, (q = qualify(b)));
+      return q;
+    });
+  }
+  return pkg;
 }
