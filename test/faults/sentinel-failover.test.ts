@@ -112,7 +112,7 @@ describe('faults: a worker fails over between Sentinel addresses', function () {
 
     const r = await run;
     assert.equal(r.code, 0, showCli(r));
-    const [shown] = JSON.parse(r.stdout) as { id: string }[];
+    const [shown] = (JSON.parse(r.stdout) as { jobs: { id: string }[] }).jobs;
     const job = (await c.replicaClient(1).getJob({ jobId: shown.id, includeLogs: false })).job!;
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, JSON.stringify(job.error));
     assert.ok(job.attempt >= 2, `attempt ${job.attempt}: the first one's Conclude died with replica A`);

@@ -58,7 +58,8 @@ describe('integration: the CLI fails over between Sentinel addresses', function 
       proxy.cut(); // every connection through it drops, new ones are refused: that address is gone
       const r = await run;
       assert.equal(r.code, 0, show(r));
-      const finals = JSON.parse(r.stdout) as { id: string; state: string | number }[];
+      // submit --wait --json prints the final jobs as one ListJobsResponse.
+      const finals = (JSON.parse(r.stdout) as { jobs: { id: string; state: string }[] }).jobs;
       assert.equal(finals.length, 1, show(r));
       const job = await c.getJob(finals[0].id);
       assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, JSON.stringify(job.error));

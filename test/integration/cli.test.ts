@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import { envHashOf } from '../../services/worker/envs/env-hash';
@@ -61,7 +62,7 @@ describe('integration: casparian CLI as a subprocess', function () {
     const again = await cli(['publish', 'test/fixtures/plugins/double_values.py', '--lockfile', lockfile, '--name', 'dv', '--version', '1.0.0', '--json', ...sentinel]);
     assert.equal(again.code, 0, show(again));
     const res = JSON.parse(again.stdout);
-    assert.equal(res.created, false);
+    assert.equal(res.created, undefined, 'canonical proto3 JSON leaves a false bool out');
     assert.equal(res.plugin.envHash, envHashOf(E2E_LOCKFILE));
   });
 
@@ -83,15 +84,22 @@ describe('integration: casparian CLI as a subprocess', function () {
     assert.ok(jobId, 'needs the job of the submit test');
     const r = await cli(['jobs', '--json', ...sentinel]);
     assert.equal(r.code, 0, show(r));
-    const res = JSON.parse(r.stdout) as { jobs: { id: string; state: unknown; inputPath: string; pluginName: string }[] };
+    const res = JSON.parse(r.stdout) as { jobs: { id: string; state: unknown; inputPath: string; pluginName: string; attempt: unknown; maxAttempts: unknown; metrics?: { rows: unknown } }[] };
     const j = res.jobs.find((x) => x.id === jobId);
     assert.ok(j, r.stdout);
     assert.equal(j.pluginName, 'dv');
     assert.equal(j.inputPath, input);
-    assert.ok(j.state === JobState.JOB_STATE_SUCCEEDED || j.state === 'JOB_STATE_SUCCEEDED', `state ${String(j.state)}`);
+    // Canonical proto3 JSON, as grpcurl prints it: the enum by name, uint64 as a string, uint32 as a number.
+    assert.equal(j.state, 'JOB_STATE_SUCCEEDED');
+    assert.equal(j.metrics?.rows, '3');
+    assert.equal(j.attempt, 1);
+    // The filter the docs show works on it as printed.
+    const jq = spawnSync('jq', ['-r', '.jobs[] | select(.state == "JOB_STATE_SUCCEEDED") | .id'], { input: r.stdout, encoding: 'utf8' });
+    if (jq.error) console.warn('    (jq not installed: the jq filter was not tried)');
+    else assert.ok(jq.stdout.split('\n').includes(jobId), `jq: ${jq.stderr}${jq.stdout}`);
     const filtered = await cli(['jobs', '--state', 'failed', '--json', ...sentinel]);
     assert.equal(filtered.code, 0, show(filtered));
-    assert.ok(!(JSON.parse(filtered.stdout).jobs as { id: string }[]).some((x) => x.id === jobId), '--state failed leaves the succeeded job out');
+    assert.ok(!((JSON.parse(filtered.stdout).jobs ?? []) as { id: string }[]).some((x) => x.id === jobId), '--state failed leaves the succeeded job out');
   });
 
   it('jobs (table) and job ID show the state and the output', async () => {
@@ -245,8 +253,8 @@ describe('integration: casparian CLI as a subprocess', function () {
 
   describe('usage errors exit 2 with a message, without contacting a Sentinel', () => {
     const cases: [string, string[], RegExp][] = [
-      ['an unknown flag', ['jobs', '--bogus'], /Unknown option '--bogus'/],
-      ['an unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+      ['an unknown flag', ['jobs', '--bogus'], /unknown option '--bogus'/],
+      ['an unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
       ['submit without files', ['submit', 'dv'], /^usage: casparian submit NAME FILE\.\.\./],
       ['submit without anything', ['submit'], /^usage: casparian submit/],
       ['publish without --lockfile', ['publish', 'test/fixtures/plugins/double_values.py'], /^usage: casparian publish PLUGIN\.py --lockfile FILE/],
@@ -286,7 +294,7 @@ describe('integration: casparian CLI as a subprocess', function () {
 
   describe('input and connection errors', () => {
     const usage: [string, string[], RegExp][] = [
-      ['a string flag without its value exits 2', ['submit', 'dv', 'x.csv', '--sentinel', '127.0.0.1:1', '--version'], /Option '--version <value>' argument missing/],
+      ['a string flag without its value exits 2', ['submit', 'dv', 'x.csv', '--sentinel', '127.0.0.1:1', '--version'], /option '--version <V>' argument missing/],
       ['a boolean flag given a value exits 2', ['jobs', '--json=yes', '--sentinel', '127.0.0.1:1'], /'--json' does not take an argument/],
       ['an unknown --state exits 2', ['jobs', '--state', 'bogus', '--sentinel', '127.0.0.1:1'], /unknown state "bogus"/],
       ['a non-numeric --limit exits 2 naming the flag', ['jobs', '--limit', 'abc', '--sentinel', '127.0.0.1:1'], /--limit/],

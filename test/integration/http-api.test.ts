@@ -9,6 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { JsonValue } from '@bufbuild/protobuf';
 import { hashToken, newToken } from '../../services/common/auth/tokens';
 import { JobState } from '../../services/gen/casparian/v1/types';
@@ -17,9 +18,15 @@ import { faultPlugin, writeCsv } from '../helpers/data-fixtures';
 import { grpcJson, httpJson, readEvents, SERVICE, type Outcome } from '../helpers/json-calls';
 import { freePort } from '../helpers/managed-proc';
 import { ProcCluster, useClusters } from '../helpers/proc-cluster';
-import { SHARED_LOCKFILE } from '../helpers/python-env';
+import { REPO_ROOT, SHARED_LOCKFILE } from '../helpers/python-env';
 import { waitFor } from '../helpers/wait';
 
+
+/** Every curl command of README.md's HTTP section, continuations joined. */
+function readmeCurlLines(): string[] {
+  const text = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8').replace(/\\\n\s*/g, '');
+  return text.split('\n').filter((l) => l.startsWith('curl ') && l.includes('/casparian.v1.Sentinel/'));
+}
 
 /** Drop fields that differ between two calls made a moment apart (times measured per call). */
 function steady(o: Outcome): Outcome {
@@ -88,6 +95,19 @@ describe('integration: HTTP/JSON API (real processes)', function () {
     const job = (await httpJson(base, 'GetJob', { jobId })) as { ok: { job: { state: string; outputs: { rows: string }[] } } };
     assert.equal(job.ok.job.state, 'JOB_STATE_SUCCEEDED');
     assert.equal(job.ok.job.outputs[0].rows, '4', 'uint64 is a string in proto3 JSON');
+
+    // The README's curl lines, as written, against this Sentinel (CancelJob on a job still running).
+    const sleeper = await c.submit('values', writeCsv(c.inputDir, 'sleeper.csv', 2, 5, ['# sleep=30']));
+    const lines = readmeCurlLines();
+    assert.ok(lines.length >= 5, `found ${lines.length} curl lines in README.md`);
+    for (const line of lines) {
+      const cmd = line.replaceAll('localhost:50080', `127.0.0.1:${httpPort}`).replaceAll('JOB_ID', line.includes('/CancelJob') ? sleeper.id : jobId);
+      const r = spawnSync('sh', ['-c', `${cmd} -w '\n%{http_code}'`], { encoding: 'utf8', env: { ...process.env, CASPARIAN_TOKEN: 'unused-without-tokens' }, timeout: 30_000 });
+      const httpStatus = r.stdout.trim().split('\n').pop();
+      assert.equal([r.status, httpStatus].join(' '), '0 200', `${line}\n${r.stdout}${r.stderr}`);
+      assert.ok(!r.stdout.includes('event: error'), r.stdout);
+    }
+    assert.equal((await c.waitJob(sleeper.id, 30_000)).state, JobState.JOB_STATE_CANCELLED, 'the README CancelJob line cancelled it');
   });
 
   clusters.it('errors in Connect shape; event streams follow a live job and stop with their client; GET ?message=; tokens as on gRPC', async () => {

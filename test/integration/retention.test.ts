@@ -40,7 +40,9 @@ describe('integration: retention with casparian purge (real processes)', functio
 
     const real = await purge('--older-than', '15s', '--json');
     assert.equal(real.code, 0, showCli(real));
-    assert.deepEqual({ ...JSON.parse(real.stdout), outputBytes: undefined, logLines: undefined }, { dryRun: false, jobs: 3, outputFiles: 3, outputBytes: undefined, logLines: undefined });
+    // One PurgeJobsResponse (the pages summed), canonical proto3 JSON: output_bytes (uint64) as a string.
+    const summed = JSON.parse(real.stdout) as { jobs: number; outputFiles: number; outputBytes: string };
+    assert.deepEqual([summed.jobs, summed.outputFiles, typeof summed.outputBytes], [3, 3, 'string']);
     for (const j of old) {
       await assert.rejects(c.client.getJob({ jobId: j.id, includeLogs: true }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
       assert.equal(fs.existsSync(path.join(c.dataDir, 'outputs', j.id)), false, 'its output files are gone');

@@ -10,9 +10,9 @@ import type { Variant } from './types';
 
 export const ISOLATION_LEVELS: readonly string[] = ['spawn', 'fork', 'reuse'];
 
-/** Whether `casparian worker` takes --isolation (read from `casparian help`). */
+/** Whether `casparian worker` takes --isolation (read from `casparian help worker`; an older CLI prints its global help for that, which listed it too). */
 export function cliHasIsolationFlag(root: string): boolean {
-  const help = execFileSync(process.execPath, [path.join(root, 'dist', 'tools', 'casparian.js'), 'help'], { encoding: 'utf8' });
+  const help = execFileSync(process.execPath, [path.join(root, 'dist', 'tools', 'casparian.js'), 'help', 'worker'], { encoding: 'utf8' });
   return /--isolation\b/.test(help);
 }
 

@@ -11,13 +11,14 @@ import { jobRetry } from './recovery-commands';
 import { MAX_BATCH_JOBS, batchJobs, followBatches, submitBatches } from './batches';
 import { ProgressView } from './progress';
 import { notBeforeFlag, priorityFlag } from './queue-flags';
+import { printProto, protoJsonText } from './proto-output';
+import { CancelJobResponse, GetJobResponse, ListJobsResponse, ListPluginsResponse, ListWorkersResponse, SubmitJobsResponse } from '../../services/gen/casparian/v1/sentinel';
 
 export { UsageError };
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 };
-const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
 const str = strFlag;
 
 
@@ -44,7 +45,8 @@ export async function submit(c: SentinelClient, args: string[], flags: Flags): P
   );
   if (!flags.wait) {
     if (flags.json) {
-      json(batches);
+      // One SubmitJobsResponse per batch of at most MAX_BATCH_JOBS files, in a JSON array.
+      out(`[\n${batches.map((b) => protoJsonText('SubmitJobsResponse', SubmitJobsResponse, b)).join(',\n')}\n]`);
       return 0;
     }
     for (const [b, batch] of batches.entries()) {
@@ -60,7 +62,8 @@ export async function submit(c: SentinelClient, args: string[], flags: Flags): P
   );
   view.finish();
   const finals = (await Promise.all(batches.map((b) => batchJobs(c, b.batchId)))).flat();
-  if (flags.json) json(finals);
+  // The final jobs as one ListJobsResponse, so `.jobs[]` reads them as it reads `casparian jobs --json`.
+  if (flags.json) printProto('ListJobsResponse', ListJobsResponse, { jobs: finals, nextPageToken: '' });
   else if (finals.length <= MAX_TABLE_ROWS) out(jobsTable(finals));
   else out(`${finals.length} jobs in batch${batches.length > 1 ? 'es' : ''} ${batches.map((b) => b.batchId).join(', ')}: see casparian jobs --batch ID`);
   return counts.succeeded === counts.total ? 0 : 1;
@@ -78,7 +81,7 @@ export async function jobs(c: SentinelClient, flags: Flags): Promise<void> {
     pageSize: intFlag(flags, 'limit', 100),
     pageToken: '',
   });
-  if (flags.json) return json(res);
+  if (flags.json) return printProto('ListJobsResponse', ListJobsResponse, res);
   out(jobsTable(res.jobs));
 }
 
@@ -86,13 +89,13 @@ export async function job(c: SentinelClient, args: string[], flags: Flags): Prom
   if (args[0] === 'cancel') {
     if (!args[1]) throw new UsageError('usage: casparian job cancel ID [--reason TEXT]');
     const res = await c.cancelJob({ jobId: args[1], reason: str(flags, 'reason') ?? '' });
-    if (flags.json) return json(res);
+    if (flags.json) return printProto('CancelJobResponse', CancelJobResponse, res);
     return out(`${res.job!.id} ${stateName(res.job!.state)}${res.job!.state === JobState.JOB_STATE_CANCELLED ? '' : ' (cancel requested)'}`);
   }
   if (args[0] === 'retry') return jobRetry(c, args[1], flags);
   if (!args[0]) throw new UsageError('usage: casparian job ID [--json] | casparian job cancel ID | casparian job retry ID');
   const res = await c.getJob({ jobId: args[0], includeLogs: true });
-  if (flags.json) return json(res);
+  if (flags.json) return printProto('GetJobResponse', GetJobResponse, res);
   out(jobDetail(res.job!, res.logs));
 }
 
@@ -116,13 +119,13 @@ export async function fetchOutput(c: SentinelClient, args: string[], flags: Flag
 
 export async function plugins(c: SentinelClient, flags: Flags): Promise<void> {
   const res = await c.listPlugins({ name: str(flags, 'name') ?? '' });
-  if (flags.json) return json(res);
+  if (flags.json) return printProto('ListPluginsResponse', ListPluginsResponse, res);
   out(pluginsTable(res.plugins));
 }
 
 export async function workers(c: SentinelClient, flags: Flags): Promise<void> {
   const res = await c.listWorkers({});
-  if (flags.json) return json(res);
+  if (flags.json) return printProto('ListWorkersResponse', ListWorkersResponse, res);
   out(workersTable(res.workers));
   if (res.dispatchPausedReason) out(`\n${res.dispatchPausedReason}`);
 }

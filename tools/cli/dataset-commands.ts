@@ -4,7 +4,8 @@
  * JSON Lines.
  */
 import type { Flags } from '../../services/common/config';
-import type { Dataset } from '../../services/gen/casparian/v1/sentinel';
+import { ListDatasetsResponse, type Dataset } from '../../services/gen/casparian/v1/sentinel';
+import { printProto } from './proto-output';
 import { renderCsv, renderJsonLines, renderTable } from '../render-arrow';
 import type { SentinelClient } from './client';
 import { table } from './format';
@@ -40,7 +41,7 @@ export function datasetsText(ds: Dataset[]): string {
 
 export async function outputs(c: SentinelClient, flags: Flags): Promise<void> {
   const res = await c.listDatasets({ pluginName: strFlag(flags, 'plugin') ?? '' });
-  if (flags.json) return out(JSON.stringify(res, null, 2));
+  if (flags.json) return printProto('ListDatasetsResponse', ListDatasetsResponse, res);
   out(datasetsText(res.datasets));
 }
 

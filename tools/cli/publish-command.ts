@@ -12,7 +12,8 @@ import type { Flags } from '../../services/common/config';
 import { RpcError } from '../../services/common/rpc-error';
 import { artifactHash } from '../../services/common/signing/artifact-hash';
 import { parsePrivateKey, signArtifact } from '../../services/common/signing/signature';
-import type { PublishPluginRequest } from '../../services/gen/casparian/v1/sentinel';
+import { PublishPluginResponse, type PublishPluginRequest } from '../../services/gen/casparian/v1/sentinel';
+import { printProto } from './proto-output';
 import { canonicalManifest, compileManifest } from '../../services/sentinel/plugins/manifest';
 import { parseSinkSpec } from '../../services/sentinel/sinks/routes';
 import type { SinkRoute } from '../../services/gen/casparian/v1/types';
@@ -59,7 +60,7 @@ export async function publish(c: SentinelClient, args: string[], flags: Flags, e
         'workers will refuse it (SIGNATURE_INVALID); are the CLI and the Sentinel of different versions?',
     );
   }
-  if (flags.json) return void process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+  if (flags.json) return printProto('PublishPluginResponse', PublishPluginResponse, res);
   const signedBy = p.signingKeyId ? `  signed by ${p.signingKeyId}` : '  unsigned';
   process.stdout.write(
     `${res.created ? 'published' : 'already published'} ${p.name}@${p.version}  env ${p.envHash.slice(0, 12)}  artifact ${p.artifactHash.slice(0, 12)}${signedBy}\n`,

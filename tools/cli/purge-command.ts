@@ -5,6 +5,8 @@
  */
 import type { Flags } from '../../services/common/config';
 import { JobState } from '../../services/gen/casparian/v1/types';
+import { PurgeJobsResponse } from '../../services/gen/casparian/v1/sentinel';
+import { printProto } from './proto-output';
 import type { SentinelClient } from './client';
 import { parseState } from './format';
 import { intFlag, strFlag, UsageError } from './usage';
@@ -27,20 +29,19 @@ export async function purge(c: SentinelClient, flags: Flags): Promise<void> {
   const states = (strFlag(flags, 'state') ?? '').split(',').filter(Boolean).map(parseState);
   const limit = intFlag(flags, 'limit', 0);
   const dryRun = flags['dry-run'] === true;
-  const total = { jobs: 0, logLines: 0, outputFiles: 0, outputBytes: 0 };
+  const total: PurgeJobsResponse = { jobs: 0, logLines: 0, outputFiles: 0, outputBytes: 0, jobIds: [] };
   for (;;) {
     const r = await c.purgeJobs({ olderThanSeconds, states, dryRun, limit });
     total.jobs += r.jobs;
     total.logLines += r.logLines;
     total.outputFiles += r.outputFiles;
     total.outputBytes += r.outputBytes;
+    total.jobIds.push(...r.jobIds);
     // A dry run counts one page; a purge continues while pages come back full.
     if (dryRun || r.jobs === 0 || r.jobs < (limit || 10_000)) break;
   }
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ dryRun, ...total })}\n`);
-    return;
-  }
+  // The pages' PurgeJobsResponses summed into one (a dry run counts one page).
+  if (flags.json) return printProto('PurgeJobsResponse', PurgeJobsResponse, total);
   const what = `${total.jobs} finished jobs older than ${older}${states.length ? ` (${states.map((s) => JobState[s].replace('JOB_STATE_', '').toLowerCase()).join(', ')})` : ''}: ${total.logLines} log lines, ${total.outputFiles} output files, ${(total.outputBytes / 1e6).toFixed(1)} MB`;
   process.stdout.write(`${dryRun ? 'would purge' : 'purged'} ${what}\n`);
 }

@@ -4,20 +4,21 @@ import type { Flags } from '../../services/common/config';
 import { JobState } from '../../services/gen/casparian/v1/types';
 import type { SentinelClient } from './client';
 import { pluginStatus, stateName } from './format';
+import { printProto } from './proto-output';
+import { PausePluginResponse, ResumePluginResponse, RetryJobResponse } from '../../services/gen/casparian/v1/sentinel';
 
 
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 };
-const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
 const str = strFlag;
 
 /** `casparian job retry ID [--reset-attempts]` */
 export async function jobRetry(c: SentinelClient, id: string | undefined, flags: Flags): Promise<void> {
   if (!id) throw new UsageError('usage: casparian job retry ID [--reset-attempts]');
   const res = await c.retryJob({ jobId: id, resetAttempts: flags['reset-attempts'] === true });
-  if (flags.json) return json(res);
+  if (flags.json) return printProto('RetryJobResponse', RetryJobResponse, res);
   const j = res.job!;
   out(`${j.id} ${stateName(j.state)} (attempt ${j.attempt + 1} of at most ${j.maxAttempts} next)`);
 }
@@ -48,7 +49,8 @@ export async function retryDeadLetter(c: SentinelClient, flags: Flags): Promise<
     }
   }
   if (flags.json) {
-    json({ replayed, skipped });
+    // Not an API message: one RetryJob call per job, summed up.
+    out(JSON.stringify({ replayed, skipped }, null, 2));
   } else {
     out(`replayed ${replayed.length} dead-letter job${replayed.length === 1 ? '' : 's'}`);
     for (const s of skipped) out(`skipped ${s.id}: ${s.error}`);
@@ -62,11 +64,14 @@ export async function plugin(c: SentinelClient, args: string[], flags: Flags): P
   if ((sub !== 'pause' && sub !== 'resume') || !name || !version) {
     throw new UsageError('usage: casparian plugin pause NAME VERSION [--reason TEXT] | casparian plugin resume NAME VERSION');
   }
-  const res =
-    sub === 'pause'
-      ? await c.pausePlugin({ name, version, reason: str(flags, 'reason') ?? '' })
-      : await c.resumePlugin({ name, version });
-  if (flags.json) return json(res);
+  let res: PausePluginResponse | ResumePluginResponse;
+  if (sub === 'pause') {
+    res = await c.pausePlugin({ name, version, reason: str(flags, 'reason') ?? '' });
+    if (flags.json) return printProto('PausePluginResponse', PausePluginResponse, res);
+  } else {
+    res = await c.resumePlugin({ name, version });
+    if (flags.json) return printProto('ResumePluginResponse', ResumePluginResponse, res);
+  }
   const p = res.plugin!;
   out(`${p.name}@${p.version} ${pluginStatus(p)}  consecutive failures ${p.consecutiveFailures}`);
 }

@@ -5,7 +5,9 @@
  */
 import * as path from 'node:path';
 import type { Flags } from '../../services/common/config';
-import type { SubmitScanRequest, SubmitScanResponse } from '../../services/gen/casparian/v1/sentinel';
+import type { JsonObject } from '@bufbuild/protobuf';
+import { toProtoJson } from '../../services/common/proto-json';
+import { JobCounts, SubmitScanResponse, type SubmitScanRequest } from '../../services/gen/casparian/v1/sentinel';
 import type { SentinelClient } from './client';
 import { batchJobs, followBatches } from './batches';
 import { jobsTable } from './format';
@@ -24,18 +26,14 @@ const MAX_TABLE_ROWS = 50;
 const stdout = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 const stderr = (s: string): void => void process.stderr.write(s);
 
-/** What --json prints for one scan. */
-export function scanJson(s: SubmitScanResponse): Record<string, unknown> {
-  return {
-    batchId: s.batchId,
-    pluginVersion: s.pluginVersion,
-    matched: s.matched,
-    enqueued: s.enqueued,
-    skipped: s.skipped,
-    errors: s.errors,
-    errorFiles: s.errorFiles,
-    interrupted: s.interrupted,
-  };
+/**
+ * What --json prints for one scan: its final SubmitScanResponse in canonical
+ * proto3 JSON (fields at zero left out); after --wait, with the batch's final
+ * JobCounts (from WatchJobs) as `counts`.
+ */
+export function scanJson(s: SubmitScanResponse, counts?: JobCounts): JsonObject {
+  const json = toProtoJson('casparian.v1.SubmitScanResponse', SubmitScanResponse, s) as JsonObject;
+  return counts ? { ...json, counts: toProtoJson('casparian.v1.JobCounts', JobCounts, counts) } : json;
 }
 
 /** One SubmitScan call to its summary, with the live counter on stderr unless `quiet`. */
@@ -94,7 +92,7 @@ export async function scan(c: SentinelClient, args: string[], flags: Flags): Pro
   const view = new ProgressView({ tty, write: stderr });
   const counts = await followBatches(c, [summary.batchId], (n) => view.update(n));
   view.finish();
-  if (flags.json) stdout(JSON.stringify({ ...scanJson(summary), counts }, null, 2));
+  if (flags.json) stdout(JSON.stringify(scanJson(summary, counts), null, 2));
   else {
     const jobs = counts.total <= MAX_TABLE_ROWS ? await batchJobs(c, summary.batchId) : [];
     stdout(jobs.length ? jobsTable(jobs) : `${counts.total} jobs: ${counts.succeeded} succeeded; see casparian jobs --batch ${summary.batchId}`);
