@@ -2,6 +2,7 @@
 import type { RowGroup } from '../types';
 import { filesGroup } from './files';
 import { guestGroup } from './guest';
+import { httpGroup } from './http';
 import { latencyGroup } from './latency';
 import { outputGroup } from './output';
 import { provisionGroup } from './provision';
@@ -10,4 +11,4 @@ import { scanGroup } from './scan';
 import { storesGroup } from './stores';
 import { trivialGroup } from './trivial';
 
-export const ROW_GROUPS: readonly RowGroup[] = [trivialGroup, latencyGroup, filesGroup, outputGroup, rssGroup, provisionGroup, guestGroup, scanGroup, storesGroup];
+export const ROW_GROUPS: readonly RowGroup[] = [trivialGroup, latencyGroup, filesGroup, outputGroup, rssGroup, provisionGroup, guestGroup, scanGroup, storesGroup, httpGroup];
