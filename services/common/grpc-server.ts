@@ -101,7 +101,7 @@ export async function startServer(opts: {
   // Reflection describes exactly what this server serves: its own services
   // (from the buf-built descriptor set) and grpc.health.v1.
   const pkg = {
-    ...withOriginalFiles(protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH))),
+    ...withOriginalFiles(fs.readFileSync(DESCRIPTOR_SET_PATH)),
     ...withQualifiedNames(protoLoader.loadSync(healthProtoPath)),
   };
   new ReflectionService(pkg, { services: [...opts.services.map((s) => s.name), 'grpc.health.v1.Health'] }).addToServer(server);
@@ -151,15 +151,11 @@ export async function startServer(opts: {
  * sends by their imports, so it needs those. The reflection service reads the
  * files from each definition's fileDescriptorProtos: hand it buf's own.
  */
-function withOriginalFiles(pkg: protoLoader.PackageDefinition): protoLoader.PackageDefinition {
-  const files = protoRegistryFiles();
+function withOriginalFiles(descriptorSet: Buffer): protoLoader.PackageDefinition {
+  const pkg = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet);
+  const files = fromBinary(FileDescriptorSetSchema, descriptorSet).file.map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f)));
   for (const def of Object.values(pkg)) if ('fileDescriptorProtos' in def) def.fileDescriptorProtos = files;
   return pkg;
-}
-
-function protoRegistryFiles(): Buffer[] {
-  const set = fromBinary(FileDescriptorSetSchema, fs.readFileSync(DESCRIPTOR_SET_PATH));
-  return set.file.map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f)));
 }
 
 /**

@@ -8,26 +8,13 @@ import * as grpc from '@grpc/grpc-js';
 import type { JsonValue } from '@bufbuild/protobuf';
 import { channelOptions } from '../../services/common/grpc-server';
 import { bytesToJson, jsonToBytes, methodByPath } from '../../services/common/proto-json';
+import { connectCode } from '../../services/sentinel/http/http-api';
 
 export const SERVICE = 'casparian.v1.Sentinel';
 
 /** A unary call's response, or a stream's messages, or the error it ended with (Connect's code names). */
 export type Outcome = { ok: JsonValue } | { messages: JsonValue[] } | { error: { code: string; message: string }; messages?: JsonValue[] };
 
-const CODE_NAMES: Record<number, string> = {
-  [grpc.status.CANCELLED]: 'canceled',
-  [grpc.status.INVALID_ARGUMENT]: 'invalid_argument',
-  [grpc.status.DEADLINE_EXCEEDED]: 'deadline_exceeded',
-  [grpc.status.NOT_FOUND]: 'not_found',
-  [grpc.status.ALREADY_EXISTS]: 'already_exists',
-  [grpc.status.PERMISSION_DENIED]: 'permission_denied',
-  [grpc.status.RESOURCE_EXHAUSTED]: 'resource_exhausted',
-  [grpc.status.FAILED_PRECONDITION]: 'failed_precondition',
-  [grpc.status.UNIMPLEMENTED]: 'unimplemented',
-  [grpc.status.INTERNAL]: 'internal',
-  [grpc.status.UNAVAILABLE]: 'unavailable',
-  [grpc.status.UNAUTHENTICATED]: 'unauthenticated',
-};
 
 export function isStream(method: string): boolean {
   const m = methodByPath(`/${SERVICE}/${method}`);
@@ -75,7 +62,7 @@ export function grpcJson(address: string, method: string, body: JsonValue, token
   const path = `/${SERVICE}/${method}`;
   const ident = (b: Buffer): Buffer => b;
   const req = Buffer.from(jsonToBytes(desc.input, body));
-  const fail = (err: grpc.ServiceError) => ({ error: { code: CODE_NAMES[err.code] ?? String(err.code), message: err.details } });
+  const fail = (err: grpc.ServiceError) => ({ error: { code: connectCode(err.code), message: err.details } });
   return new Promise<Outcome>((resolve) => {
     if (desc.methodKind === 'server_streaming') {
       const messages: JsonValue[] = [];
